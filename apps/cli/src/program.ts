@@ -1,0 +1,180 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, isDifflabError } from '@difflab/core';
+import { startBackend, BACKENDS, type BackendChoice } from '@difflab/runtime';
+import {
+  PRESET_NAMES,
+  createApp,
+  loadConfig,
+  loadPlugins,
+  listPlugins,
+  runForward,
+  runTrain,
+  runSample,
+  runLab,
+  runAblate,
+  type Reporter,
+} from '@difflab/pipeline';
+import { createReporter } from './reporter.js';
+
+interface GlobalOpts {
+  backend: BackendChoice;
+  plugin: string[];
+  quiet: boolean;
+}
+
+function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got '${v}'`);
+    }
+    return n;
+  };
+}
+
+function intList(name: string) {
+  return (v: string): number[] => {
+    const parts = v.split(',').map((s) => s.trim());
+    if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) {
+      throw new InvalidArgumentError(`${name} must be a comma-separated list of non-negative integers, got '${v}'`);
+    }
+    return parts.map(Number);
+  };
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+/** Start the backend and the app (built-in plugins + --plugin modules) for a command. */
+async function setup(cmd: Command): Promise<{ g: GlobalOpts; reporter: Reporter; app: ReturnType<typeof createApp> }> {
+  const g = cmd.optsWithGlobals() as GlobalOpts;
+  const reporter = createReporter(g.quiet);
+  const info = await startBackend(g.backend);
+  reporter.log(`backend: ${info.backend}${info.adapter ? ` (${info.adapter})` : ''}`);
+  const extra = await loadPlugins(g.plugin ?? []);
+  const app = createApp(extra);
+  return { g, reporter, app };
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('difflab')
+    .description('Denoising diffusion lab on TensorFlow.js: forward process, training, sampling and measured results')
+    .version('0.1.0')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]).default('auto'))
+    .option('--plugin <module>', 'load a plugin package (exports register(container)); repeatable', collect, [])
+    .option('-q, --quiet', 'print only errors and final paths', false)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+
+  program
+    .command('plugins')
+    .description('list every registered plugin by kind, with its options and defaults')
+    .option('--json', 'print JSON')
+    .option('--kind <kind>', 'only this kind')
+    .action(async (opts, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as GlobalOpts;
+      const app = createApp(await loadPlugins(g.plugin ?? []));
+      process.stdout.write(listPlugins(app, { json: Boolean(opts.json), kind: opts.kind }));
+    });
+
+  program
+    .command('config')
+    .description(`print a resolved config (a preset: ${PRESET_NAMES.join(', ')}; or a JSON file)`)
+    .argument('[config]', 'preset name or file', 'spiral-default')
+    .action((name: string) => {
+      process.stdout.write(`${JSON.stringify(loadConfig(name), null, 2)}\n`);
+    });
+
+  program
+    .command('forward')
+    .description('lab task 4: render the forward process q(x_t | x_0) at chosen t (PNG, GIF, JSON)')
+    .option('--config <file>', 'pipeline config: preset name or JSON file', 'spiral-default')
+    .option('--t <list>', 'comma-separated timesteps, e.g. 0,1,10,25,37', intList('--t'))
+    .option('--n <count>', 'number of points', intArg('--n', 1, 1_000_000))
+    .option('--out <dir>', 'output directory', 'out/forward')
+    .action(async (opts, cmd: Command) => {
+      const config = loadConfig(opts.config);
+      const { app, reporter } = await setup(cmd);
+      await runForward({ app, config, t: opts.t, n: opts.n, outDir: opts.out, reporter });
+    });
+
+  program
+    .command('train')
+    .description('lab tasks 5-6: train a denoiser; writes config, scheduler_config.json, weights, loss curve')
+    .option('--config <file>', 'pipeline config: preset name or JSON file', 'spiral-default')
+    .option('--out <dir>', 'run directory', 'out/run')
+    .option('--steps <n>', 'override train.steps', intArg('--steps', 1, 10_000_000))
+    .option('--set <key=value>', 'override a config field, e.g. schedule.options.T=40; repeatable', collect, [])
+    .action(async (opts, cmd: Command) => {
+      const config = loadConfig(opts.config);
+      const { app, reporter } = await setup(cmd);
+      await runTrain({ app, config, outDir: opts.out, steps: opts.steps, set: opts.set, reporter });
+    });
+
+  program
+    .command('sample')
+    .description('lab tasks 7-8: sample from a trained run; p_theta(x_0) beside q(x_0), per-step trace, metrics')
+    .requiredOption('--run <dir>', 'run directory written by `difflab train`')
+    .option('--sampler <id>', 'sampler plugin id (default: the run config\'s)')
+    .option('--steps <n>', 'number of sampling steps', intArg('--steps', 1, 100_000))
+    .option('--n <count>', 'number of samples', intArg('--n', 1, 10_000_000))
+    .option('--out <dir>', 'output directory (default: RUN/samples-<sampler>)')
+    .action(async (opts, cmd: Command) => {
+      const { app, reporter } = await setup(cmd);
+      await runSample({ app, runDir: opts.run, sampler: opts.sampler, steps: opts.steps, n: opts.n, outDir: opts.out, reporter });
+    });
+
+  program
+    .command('lab')
+    .description('run a whole lab part: `lab spiral` = forward figure, training, sampling, traces and report.md')
+    .argument('<part>', 'lab part: spiral')
+    .option('--config <file>', 'pipeline config: preset name or JSON file', 'spiral-default')
+    .option('--out <dir>', 'output directory', 'out/spiral-lab')
+    .option('--quick', 'short training (under 2 minutes) for a first look', false)
+    .action(async (part: string, opts, cmd: Command) => {
+      if (part !== 'spiral') throw new ConfigError('part', `unknown lab part '${part}'; available: spiral`);
+      const config = loadConfig(opts.config);
+      const { app, reporter } = await setup(cmd);
+      await runLab({ app, config, outDir: opts.out, quick: Boolean(opts.quick), reporter });
+    });
+
+  program
+    .command('ablate')
+    .description('train each variant of one config slot with the same seed and budget; table + side-by-side figure')
+    .option('--config <file>', 'pipeline config: preset name or JSON file', 'spiral-default')
+    .requiredOption('--grid <slot=a,b,...>', 'slot and values, e.g. embedding=sinusoidal,learnable,linear,zero')
+    .option('--steps <n>', 'override train.steps for every variant', intArg('--steps', 1, 10_000_000))
+    .option('--n <count>', 'samples per variant', intArg('--n', 1, 1_000_000))
+    .option('--out <dir>', 'output directory', 'out/ablate')
+    .action(async (opts, cmd: Command) => {
+      const config = loadConfig(opts.config);
+      const { app, reporter } = await setup(cmd);
+      await runAblate({ app, config, grid: opts.grid, steps: opts.steps, n: opts.n, outDir: opts.out, reporter });
+    });
+
+  return program;
+}
+
+/** Run the CLI; returns the exit code. User errors print one line (no stack) and exit 2. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (isDifflabError(e)) {
+      process.stderr.write(`difflab: ${e.message.split('\n')[0]}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,152 @@
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, formatZodIssue, pluginRefSchema, type PluginRef } from '@difflab/core';
+import { PRESETS, type PresetName } from './presets.js';
+
+/** Training settings. Steps and batch as tiny-diffusion; AdamW with warm-up; EMA of the weights. */
+export const trainSchema = z
+  .object({
+    steps: z.number().int().min(1).max(10_000_000).default(10_000),
+    batchSize: z.number().int().min(1).max(1_000_000).default(256),
+    lr: z.number().positive().max(10).default(1e-3),
+    optimizer: z.enum(['adam', 'adamw']).default('adamw'),
+    weightDecay: z.number().min(0).max(1).default(0),
+    gradClip: z.number().positive().nullable().default(1),
+    warmupSteps: z.number().int().min(0).default(100),
+    decay: z.enum(['constant', 'cosine', 'linear']).default('cosine'),
+    emaDecay: z.number().min(0).max(1).nullable().default(0.995),
+    logEvery: z.number().int().min(1).default(50),
+  })
+  .strict();
+
+/** Sampling settings used by `sample` and `lab`. */
+export const sampleSchema = z
+  .object({
+    n: z.number().int().min(1).max(10_000_000).default(10_000),
+    steps: z.number().int().min(1).nullable().default(null),
+    useEma: z.boolean().default(true),
+  })
+  .strict();
+
+export const pipelineConfigSchema = z
+  .object({
+    name: z.string().default('custom'),
+    description: z.string().default(''),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+    dataset: pluginRefSchema.default({ id: 'swiss-roll' }),
+    schedule: pluginRefSchema.default({ id: 'linear' }),
+    timestepEmbedding: pluginRefSchema.default({ id: 'sinusoidal' }),
+    inputEmbedding: pluginRefSchema.default({ id: 'sinusoidal' }),
+    model: pluginRefSchema.default({ id: 'mlp' }),
+    sampler: pluginRefSchema.default({ id: 'ddpm' }),
+    metrics: z.array(pluginRefSchema).default(['sliced-w2', 'mmd', 'chamfer', 'energy']),
+    train: trainSchema.default(trainSchema.parse({})),
+    sample: sampleSchema.default(sampleSchema.parse({})),
+    forward: z
+      .object({ t: z.array(z.number().int().min(0)).min(1).default([0, 1, 10, 25, 37]), n: z.number().int().min(1).max(1_000_000).default(10_000) })
+      .strict()
+      .default({ t: [0, 1, 10, 25, 37], n: 10_000 }),
+  })
+  .strict();
+
+export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
+export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
+export type { PluginRef };
+
+/** Validate a config object; errors name the dotted path and what is allowed. */
+export function parseConfig(raw: unknown, source = 'config'): PipelineConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(source, 'a pipeline config must be a JSON object');
+  }
+  const r = pipelineConfigSchema.safeParse(raw);
+  if (!r.success) throw formatZodIssue('', r.error);
+  return r.data;
+}
+
+/**
+ * Load a config from a preset name (e.g. `spiral-default`) or a JSON file. A file may name a
+ * preset in `"extends"` and override any field (deep merge of objects, arrays replaced).
+ */
+export function loadConfig(nameOrPath?: string): PipelineConfig {
+  if (!nameOrPath) return parseConfig(PRESETS['spiral-default']);
+  if (nameOrPath in PRESETS) return parseConfig(PRESETS[nameOrPath as PresetName]);
+  if (!existsSync(nameOrPath)) {
+    throw new ConfigError('--config', `'${nameOrPath}' is neither a file nor a preset; presets: ${Object.keys(PRESETS).join(', ')}`);
+  }
+  if (!statSync(nameOrPath).isFile()) throw new ConfigError('--config', `'${nameOrPath}' is not a file`);
+  let text: string;
+  try {
+    text = readFileSync(nameOrPath, 'utf8');
+  } catch (e) {
+    throw new ConfigError('--config', `cannot read '${nameOrPath}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(nameOrPath, `not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (raw && typeof raw === 'object' && !Array.isArray(raw) && 'extends' in raw) {
+    const { extends: base, ...rest } = raw as { extends: unknown } & Record<string, unknown>;
+    if (typeof base !== 'string' || !(base in PRESETS)) {
+      throw new ConfigError(`${nameOrPath}: extends`, `must name a preset: ${Object.keys(PRESETS).join(', ')}`);
+    }
+    raw = deepMerge(PRESETS[base as PresetName] as Record<string, unknown>, rest);
+  }
+  try {
+    return parseConfig(raw, nameOrPath);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`${nameOrPath}: ${e.path}`.replace(/: $/, ''), e.message.slice(e.path.length + 2));
+    throw e;
+  }
+}
+
+export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const av = out[k];
+    if (v && typeof v === 'object' && !Array.isArray(v) && av && typeof av === 'object' && !Array.isArray(av)) {
+      out[k] = deepMerge(av as Record<string, unknown>, v as Record<string, unknown>);
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+/**
+ * Override one slot of a config from a `key=value` string, as `ablate --grid` and `--set` use:
+ * `embedding=learnable` (plugin slot: replaces the id, keeps nothing else), `schedule.options.T=40`,
+ * `train.steps=2000`. Values are parsed as JSON when they parse, else kept as strings.
+ */
+export const SLOT_ALIASES: Record<string, string> = {
+  embedding: 'timestepEmbedding',
+  'timestep-embedding': 'timestepEmbedding',
+  'input-embedding': 'inputEmbedding',
+};
+
+export function setPath(config: Record<string, unknown>, key: string, value: string): Record<string, unknown> {
+  const parts = key.split('.').map((p, i) => (i === 0 ? (SLOT_ALIASES[p] ?? p) : p));
+  let parsed: unknown = value;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = value;
+  }
+  const out = structuredClone(config);
+  const pluginSlots = ['dataset', 'schedule', 'timestepEmbedding', 'inputEmbedding', 'model', 'sampler'];
+  if (parts.length === 1 && pluginSlots.includes(parts[0])) {
+    out[parts[0]] = { id: String(parsed) };
+    return out;
+  }
+  let cur: Record<string, unknown> = out;
+  for (let i = 0; i < parts.length - 1; i++) {
+    let next = cur[parts[i]];
+    if (typeof next === 'string') next = { id: next };
+    if (!next || typeof next !== 'object' || Array.isArray(next)) next = {};
+    cur[parts[i]] = next;
+    cur = next as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]] = parsed;
+  return out;
+}

@@ -1,0 +1,52 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, statSync, existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { ConfigError } from '@difflab/core';
+
+/**
+ * Write a file atomically: write a temp file beside the target, fsync it, rename it over the
+ * target, then fsync the directory. A reader sees the old file or the new one, never half.
+ */
+export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  try {
+    const dfd = openSync(dir, 'r');
+    fsyncSync(dfd);
+    closeSync(dfd);
+  } catch {
+    // Some file systems do not allow fsync on directories; the rename is still atomic.
+  }
+}
+
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Create an output directory (and parents); a one-line error when it cannot be made or written. */
+export function ensureOutDir(dir: string, field = '--out'): string {
+  if (!dir || typeof dir !== 'string') throw new ConfigError(field, 'an output directory is required');
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new ConfigError(field, `'${dir}' exists and is not a directory`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    const probe = join(dir, `.difflab-write-probe-${process.pid}`);
+    closeSync(openSync(probe, 'w'));
+    rmSync(probe, { force: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError(field, `cannot write to '${dir}' (${code}); choose a writable directory`);
+  }
+  return dir;
+}

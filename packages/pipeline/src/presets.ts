@@ -1,0 +1,73 @@
+/**
+ * Shipped pipeline configs. `spiral-default` is the lab's setting (DESIGN.md, "The default
+ * spiral setting"): linear betas 1e-4..0.2 over T = 50, so that t = 1 is barely noisy
+ * (alpha-bar 0.996), t = 37 is a round disk (0.048) and x_{T-1} is N(0, I) (0.005).
+ */
+const swissRoll = { id: 'swiss-roll', options: { noise: 0.5, scale: 0.1, size: 10_000, seed: 0 } };
+const mlp = { id: 'mlp', options: { hidden: 128, blocks: 3, predictionType: 'epsilon' } };
+const tEmb = { id: 'sinusoidal', options: { dim: 128 } };
+const xEmb = { id: 'sinusoidal', options: { scale: 25, dim: 128 } };
+const ddpm = { id: 'ddpm', options: { clipSample: true, clipSampleRange: 2 } };
+const train = { steps: 10_000, batchSize: 256, lr: 1e-3, optimizer: 'adamw', weightDecay: 0, gradClip: 1, warmupSteps: 100, decay: 'cosine', emaDecay: 0.995 };
+
+export const PRESETS = {
+  'spiral-default': {
+    name: 'spiral-default',
+    description: 'Swiss roll, linear betas 1e-4..0.2 at T = 50: t = 37 is a round disk and x_T is real noise',
+    seed: 0,
+    dataset: swissRoll,
+    schedule: { id: 'linear', options: { T: 50, betaStart: 1e-4, betaEnd: 0.2 } },
+    timestepEmbedding: tEmb,
+    inputEmbedding: xEmb,
+    model: mlp,
+    sampler: ddpm,
+    train,
+    sample: { n: 10_000, steps: null, useEma: true },
+    forward: { t: [0, 1, 10, 25, 37, 49], n: 10_000 },
+  },
+  'spiral-cosine': {
+    name: 'spiral-cosine',
+    description: 'Swiss roll, cosine (squaredcos_cap_v2) schedule at T = 40',
+    seed: 0,
+    dataset: swissRoll,
+    schedule: { id: 'cosine', options: { T: 40 } },
+    timestepEmbedding: tEmb,
+    inputEmbedding: xEmb,
+    model: mlp,
+    sampler: ddpm,
+    train,
+    sample: { n: 10_000, steps: null, useEma: true },
+    forward: { t: [0, 1, 10, 25, 37, 39], n: 10_000 },
+  },
+  'spiral-common': {
+    name: 'spiral-common',
+    description: 'The common 2-D setting, linear 1e-4..0.02 at T = 50: alpha-bar ends at 0.60, so sampling starts from the wrong distribution (for the ablation)',
+    seed: 0,
+    dataset: swissRoll,
+    schedule: { id: 'linear', options: { T: 50, betaStart: 1e-4, betaEnd: 0.02 } },
+    timestepEmbedding: tEmb,
+    inputEmbedding: xEmb,
+    model: mlp,
+    sampler: ddpm,
+    train,
+    sample: { n: 10_000, steps: null, useEma: true },
+    forward: { t: [0, 1, 10, 25, 37, 49], n: 10_000 },
+  },
+  'spiral-t1000': {
+    name: 'spiral-t1000',
+    description: 'Swiss roll, linear 1e-4..0.02 at T = 1000 (DDPM paper setting)',
+    seed: 0,
+    dataset: swissRoll,
+    schedule: { id: 'linear', options: { T: 1000, betaStart: 1e-4, betaEnd: 0.02 } },
+    timestepEmbedding: tEmb,
+    inputEmbedding: xEmb,
+    model: mlp,
+    sampler: ddpm,
+    train,
+    sample: { n: 10_000, steps: null, useEma: true },
+    forward: { t: [0, 1, 50, 250, 500, 999], n: 10_000 },
+  },
+} as const;
+
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
