@@ -14,8 +14,10 @@ import { checkInt, parseOptions, timestepsTensor } from './options.js';
 export function learnableTimestepEmbedding(table: tf.Tensor2D, t: tf.Tensor1D | readonly number[]): tf.Tensor2D {
   const T = table.shape[0];
   return tf.tidy(() => {
-    const idx = tf.clipByValue(tf.floor(tf.add(timestepsTensor(t), 0.5)), 0, T - 1).toInt() as tf.Tensor1D;
-    return tf.matMul(tf.oneHot(idx, T, 1, 0, 'float32') as tf.Tensor2D, table);
+    const idx = tf.cast(tf.clipByValue(tf.floor(tf.add(timestepsTensor(t), 0.5)), 0, T - 1), 'int32') as tf.Tensor1D;
+    // oneHot in int32, then cast: the wasm OneHot kernel writes int32 bits whatever dtype is asked.
+    const oneHot = tf.cast(tf.oneHot(idx, T), 'float32') as tf.Tensor2D;
+    return tf.matMul(oneHot, table);
   });
 }
 

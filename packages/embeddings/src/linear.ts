@@ -14,7 +14,7 @@ export function linearTimestepEmbedding(t: tf.Tensor1D | readonly number[], numT
   checkInt('numTrainTimesteps', numTrainTimesteps, 1);
   return tf.tidy(() => {
     const tt = timestepsTensor(t);
-    return tf.mul(tt, scale / numTrainTimesteps).reshape([tt.shape[0], 1]) as tf.Tensor2D;
+    return tf.reshape(tf.mul(tt, scale / numTrainTimesteps), [tt.shape[0], 1]) as tf.Tensor2D;
   });
 }
 

@@ -17,7 +17,7 @@ export function timestepsTensor(t: tf.Tensor | readonly number[]): tf.Tensor1D {
   if (Array.isArray(t)) return tf.tensor1d(t as number[], 'float32');
   const tt = t as tf.Tensor;
   if (tt.rank !== 1) throw new RangeError(`timesteps must be a 1-D tensor [B], got shape [${tt.shape.join(', ')}]`);
-  return tt.toFloat() as tf.Tensor1D;
+  return tf.cast(tt, 'float32') as tf.Tensor1D;
 }
 
 /** Throw unless `n` is an integer >= `min`. */

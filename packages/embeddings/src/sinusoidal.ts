@@ -60,7 +60,7 @@ export function timestepEmbedding(t: tf.Tensor1D | readonly number[], dim = 128,
     const b = tt.shape[0];
     const parts: tf.Tensor2D[] = [];
     if (half > 0) {
-      const arg = tf.mul(tt.reshape([b, 1]), tf.tensor2d(Float32Array.from(freqs), [1, half]));
+      const arg = tf.mul(tf.reshape(tt, [b, 1]), tf.tensor2d(Float32Array.from(freqs), [1, half]));
       const sin = tf.sin(arg) as tf.Tensor2D;
       const cos = tf.cos(arg) as tf.Tensor2D;
       parts.push(...(opts.flipSinToCos ? [cos, sin] : [sin, cos]));

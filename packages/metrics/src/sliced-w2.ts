@@ -47,7 +47,7 @@ export function w2SquaredSorted1D(a: ArrayLike<number>, b: ArrayLike<number>): n
   while (i < n && j < m) {
     const ea = (i + 1) * m;
     const eb = (j + 1) * n;
-    const next = ea < eb ? ea : eb;
+    const next = Math.min(ea, eb);
     const diff = a[i] - b[j];
     acc += (next - prev) * diff * diff;
     prev = next;

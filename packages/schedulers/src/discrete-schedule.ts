@@ -77,6 +77,9 @@ export class DiscreteSchedule implements NoiseSchedule {
    */
   posterior(t: number): PosteriorCoefficients {
     this.checkStep(t);
+    // abar_{-1} = 1 makes q(x_{-1} | x_0, x_0) a point mass at x_0; return the exact coefficients
+    // rather than beta_0 / (1 - abar_0), which float32 tables give only to ~1e-4.
+    if (t === 0) return { coefX0: 1, coefXt: 0, variance: 0 };
     const abar = this.alphasCumprod[t];
     const abarPrev = t > 0 ? this.alphasCumprod[t - 1] : 1;
     const beta = this.betas[t];

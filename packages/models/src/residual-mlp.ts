@@ -1,0 +1,108 @@
+/**
+ * The whole residual MLP stack of tiny-diffusion as ONE differentiable op with a hand-written
+ * backward pass:
+ *
+ *   h_0 = act(f W_in + b_in)
+ *   h_{k+1} = h_k + act(h_k W_k + b_k)      k = 0 .. K-1
+ *   y = h_K W_out + b_out
+ *
+ * backward (dy):
+ *   dW_out = h_K^T dy, db_out = sum_rows(dy), dh = dy W_out^T
+ *   for k = K-1 .. 0: dz = dh * act'(z_k); dW_k = h_k^T dz; db_k = sum_rows(dz); dh += dz W_k^T
+ *   dz = dh * act'(z_in); dW_in = f^T dz; db_in = sum_rows(dz); df = dz W_in^T (only if asked)
+ *
+ * Why: (1) tfjs-core in Node registers no gradient functions (they live in
+ * `@tensorflow/tfjs-core/dist/register_all_gradients`, an ESM file plain Node cannot load), so a
+ * model whose backward pass needs none of them trains with tfjs-core alone; (2) one tape node
+ * instead of ~30, and plain matmuls after explicit transposes instead of tfjs' transposed
+ * matmuls, which the wasm backend runs several times slower.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { activationBackward, activationForward, type ActivationName } from './activations.js';
+
+export interface DenseParams {
+  /** [in, out] */
+  weight: tf.Tensor2D;
+  /** [out] */
+  bias: tf.Tensor1D;
+}
+
+function fusedLinear(x: tf.Tensor2D, p: DenseParams, act: ActivationName | 'linear'): tf.Tensor2D {
+  return tf.fused.matMul({ a: x, b: p.weight, bias: p.bias, activation: act === 'relu' ? 'relu' : 'linear' }) as tf.Tensor2D;
+}
+
+/**
+ * y = residual MLP(concat(parts, axis 1)). `layers` = [in, ...blocks, out]. The concatenation
+ * happens inside the op, so gradients reach each part without a Concat gradient. When
+ * `inputGrad` is false the parts are treated as constants (no gradient is computed for them),
+ * which is right when they come from fixed embeddings.
+ */
+export function residualMlp(parts: readonly tf.Tensor2D[], layers: readonly DenseParams[], act: ActivationName, inputGrad: boolean): tf.Tensor2D {
+  if (layers.length < 2) throw new RangeError('residualMlp needs at least an input and an output layer');
+  if (parts.length === 0) throw new RangeError('residualMlp needs at least one feature part');
+  const widths = parts.map((p) => p.shape[1]);
+  const nParts = parts.length;
+  const nBlocks = layers.length - 2;
+  const params: tf.Tensor[] = layers.flatMap((l) => [l.weight, l.bias]);
+
+  // Layout of the saved list: [features, h_0 .. h_K, W_in, W_0 .. W_{K-1}, W_out, act-saved(in), act-saved(0) ..]
+  const run = (fParts: tf.Tensor2D[], ps: tf.Tensor[], save: tf.GradSaveFunc) => {
+    const f = fParts.length === 1 ? fParts[0] : (tf.concat(fParts, 1) as tf.Tensor2D);
+    const L = ps.length / 2;
+    const W = (i: number) => ({ weight: ps[2 * i] as tf.Tensor2D, bias: ps[2 * i + 1] as tf.Tensor1D });
+    const hs: tf.Tensor2D[] = [];
+    const actSaved: tf.Tensor[][] = [];
+    const first = activationForward(act, fusedLinear(f, W(0), act));
+    actSaved.push(first.saved);
+    let h = first.y;
+    for (let k = 0; k < nBlocks; k++) {
+      hs.push(h);
+      const a = activationForward(act, fusedLinear(h, W(k + 1), act));
+      actSaved.push(a.saved);
+      h = tf.add(h, a.y);
+    }
+    hs.push(h);
+    const y = fusedLinear(h, W(L - 1), 'linear');
+    const weights = Array.from({ length: L }, (_, i) => ps[2 * i]);
+    const perAct = actSaved[0].length;
+    save([f, ...hs, ...weights, ...actSaved.flat()]);
+    const gradFunc = (dy: tf.Tensor, s: tf.Tensor[]): tf.Tensor[] => {
+      const fs = s[0] as tf.Tensor2D;
+      const hsv = s.slice(1, 2 + nBlocks) as tf.Tensor2D[];
+      const ws = s.slice(2 + nBlocks, 2 + nBlocks + L) as tf.Tensor2D[];
+      const acts = s.slice(2 + nBlocks + L);
+      const actOf = (i: number) => acts.slice(i * perAct, (i + 1) * perAct);
+      const grads: tf.Tensor[] = new Array(2 * L);
+      const dOut = dy as tf.Tensor2D;
+      grads[2 * (L - 1)] = tf.matMul(tf.transpose(hsv[nBlocks]), dOut);
+      grads[2 * (L - 1) + 1] = tf.sum(dOut, 0);
+      let dh: tf.Tensor2D = tf.matMul(dOut, tf.transpose(ws[L - 1]));
+      for (let k = nBlocks - 1; k >= 0; k--) {
+        const dz = activationBackward(act, dh, actOf(k + 1));
+        grads[2 * (k + 1)] = tf.matMul(tf.transpose(hsv[k]), dz);
+        grads[2 * (k + 1) + 1] = tf.sum(dz, 0);
+        dh = tf.add(dh, tf.matMul(dz, tf.transpose(ws[k + 1]))) as tf.Tensor2D;
+      }
+      const dz = activationBackward(act, dh, actOf(0));
+      grads[0] = tf.matMul(tf.transpose(fs), dz);
+      grads[1] = tf.sum(dz, 0);
+      if (!inputGrad) return grads;
+      const df = tf.matMul(dz, tf.transpose(ws[0]));
+      return [...(nParts === 1 ? [df] : tf.split(df, widths, 1)), ...grads];
+    };
+    return { value: y, gradFunc };
+  };
+
+  if (inputGrad) {
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      return run(args.slice(0, nParts) as tf.Tensor2D[], args.slice(nParts) as tf.Tensor[], save);
+    });
+    return op(...parts, ...params) as tf.Tensor2D;
+  }
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    return run([...parts], args as tf.Tensor[], save);
+  });
+  return op(...params) as tf.Tensor2D;
+}

@@ -1,0 +1,216 @@
+import { ConfigError, DifflabError, formatZodIssue } from '@difflab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { type BackendChoice, parseBackendChoice, planBackends } from './choices.js';
+import { type AdapterDescription, describeAdapter, formatAdapter, type GpuLike } from './gpu-types.js';
+import { SWIFTSHADER_ICD } from './vulkan-paths.js';
+
+/**
+ * A loader for a backend this package does not ship (the hook for webgl in a browser bundle):
+ * it must register the backend with tfjs, typically `() => import('@tensorflow/tfjs-backend-webgl')`.
+ */
+export type BackendLoader = () => Promise<unknown>;
+
+export interface StartBackendOptions {
+  /**
+   * Where the tfjs-backend-wasm `.wasm` files are served: a URL prefix ending in '/', or a map
+   * from file name (`tfjs-backend-wasm.wasm`, `-simd.wasm`, `-threaded-simd.wasm`) to URL.
+   * Needed in browser bundles; Node finds them in node_modules without it.
+   */
+  wasmPaths?: string | Record<string, string>;
+  /** Threads for the wasm backend (browser with cross-origin isolation only; Node is single-threaded). */
+  wasmThreads?: number;
+  /** Which WebGPU adapter to ask for. Default: high-performance. */
+  powerPreference?: 'low-power' | 'high-performance';
+  /**
+   * Node on Linux: fall back to SwiftShader (Debian chromium's software Vulkan driver) when no
+   * Vulkan driver is installed. `true` (default) uses /usr/lib/chromium/vk_swiftshader_icd.json,
+   * a string names another manifest, `false` leaves Vulkan alone.
+   */
+  swiftshader?: boolean | string;
+  /** Extra backends by name, e.g. `{ webgl: () => import('@tensorflow/tfjs-backend-webgl') }`. */
+  extraBackends?: Record<string, BackendLoader>;
+}
+
+export interface StartedBackend {
+  /** The tfjs backend now active (`tf.getBackend()`). */
+  backend: string;
+  /** WebGPU only: the adapter, on one line. */
+  adapter?: string;
+  /** What was decided and why, one line each (Vulkan setup, fallbacks, threads). */
+  notes: string[];
+}
+
+const optionsSchema = z
+  .object({
+    wasmPaths: z.union([z.string(), z.record(z.string(), z.string())]).optional(),
+    wasmThreads: z.number().int().min(1).optional(),
+    powerPreference: z.enum(['low-power', 'high-performance']).optional(),
+    swiftshader: z.union([z.boolean(), z.string().min(1)]).default(true),
+    extraBackends: z.record(z.string(), z.custom<BackendLoader>((v) => typeof v === 'function', 'must be a function')).default({}),
+  })
+  .strict();
+type Options = z.output<typeof optionsSchema>;
+
+/** What `describeBackend` reports about a WebGPU adapter that `startBackend` opened. */
+let lastAdapter: AdapterDescription | undefined;
+export function lastStartedAdapter(): AdapterDescription | undefined {
+  return lastAdapter;
+}
+
+export function isNodeRuntime(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+/**
+ * Choose and start a tfjs backend. `auto`: wasm in Node (see DESIGN.md: SIMD, single-threaded);
+ * in a browser WebGPU when `navigator.gpu` gives an adapter, then `extraBackends`, then wasm; cpu
+ * last. An explicit choice that cannot start throws a one-line DifflabError (exit code 2) naming
+ * the backend and the fix; the previously active backend stays active. Backend packages are
+ * imported only when tried, so a bundle or a cpu-only user does not load the others.
+ *
+ * @throws ConfigError('backend', ...) for an unknown choice or a bad option
+ * @throws DifflabError (exitCode 2) when the chosen backend cannot start
+ */
+export async function startBackend(choice: BackendChoice | (string & {}), options: StartBackendOptions = {}): Promise<StartedBackend> {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) throw formatZodIssue('backend', parsed.error);
+  const opts = parsed.data;
+  const extras = Object.keys(opts.extraBackends);
+  const picked = parseBackendChoice(choice, extras);
+  const platform = isNodeRuntime() ? 'node' : 'browser';
+  const candidates = planBackends(picked, platform, extras);
+  const notes: string[] = [];
+  for (const [i, name] of candidates.entries()) {
+    try {
+      const adapter = await startOne(name, platform, opts, notes);
+      return { backend: tf.getBackend(), adapter, notes };
+    } catch (e) {
+      if (picked !== 'auto' || i === candidates.length - 1) throw e;
+      notes.push(`auto: ${name} unavailable (${(e as Error).message}); trying ${candidates[i + 1]}`);
+    }
+  }
+  throw new DifflabError('backend: nothing to start', 2); // unreachable: the plan is never empty
+}
+
+async function startOne(name: string, platform: 'node' | 'browser', opts: Options, notes: string[]): Promise<string | undefined> {
+  switch (name) {
+    case 'cpu':
+      await importBackend('cpu', () => import('@tensorflow/tfjs-backend-cpu'));
+      await activate('cpu', 'the cpu backend failed to initialise');
+      // In Node the cpu backend greets its first tensor with advice to install tfjs-node, which
+      // cannot be installed here (see DESIGN.md); the user chose cpu on purpose.
+      if (platform === 'node') (tf.engine().registry.cpu as any).firstUse = false;
+      return undefined;
+    case 'wasm':
+      await startWasm(platform, opts, notes);
+      return undefined;
+    case 'webgpu':
+      return startWebGpu(platform, opts, notes);
+    default: {
+      const load = opts.extraBackends[name];
+      if (!load) throw new ConfigError('backend', `no loader for backend '${name}'`);
+      await importBackend(name, load);
+      if (!tf.findBackendFactory(name)) {
+        throw new DifflabError(`${name}: its loader ran but registered no tfjs backend named '${name}'`, 2);
+      }
+      await activate(name, 'the backend failed to initialise');
+      return undefined;
+    }
+  }
+}
+
+async function startWasm(platform: 'node' | 'browser', opts: Options, notes: string[]): Promise<void> {
+  const wasm = await importBackend('wasm', () => import('@tensorflow/tfjs-backend-wasm'));
+  const initialised = isInitialised('wasm');
+  if (opts.wasmPaths !== undefined) {
+    if (initialised) notes.push('wasm: already initialised in this process; wasmPaths ignored');
+    else wasm.setWasmPaths(opts.wasmPaths);
+  } else if (platform === 'browser' && !initialised) {
+    notes.push('wasm: no wasmPaths given; the .wasm files are fetched next to the script');
+  }
+  if (opts.wasmThreads !== undefined) {
+    if (platform === 'node') notes.push('wasm: wasmThreads ignored; tfjs-backend-wasm runs single-threaded in Node');
+    else if (initialised) notes.push('wasm: already initialised; wasmThreads ignored');
+    else wasm.setThreadsCount(opts.wasmThreads);
+  }
+  const hint =
+    platform === 'browser'
+      ? 'the .wasm files did not load; serve node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm and pass wasmPaths (their URL prefix)'
+      : 'the wasm module did not load; reinstall @tensorflow/tfjs-backend-wasm or use --backend cpu';
+  await activate('wasm', hint);
+  const flags = tf.env().getFlags();
+  const simd = flags.WASM_HAS_SIMD_SUPPORT === true;
+  notes.push(`wasm: SIMD ${simd ? 'on' : 'off'}, ${wasm.getThreadsCount()} thread(s)`);
+}
+
+async function startWebGpu(platform: 'node' | 'browser', opts: Options, notes: string[]): Promise<string> {
+  let gpu: GpuLike | undefined;
+  if (platform === 'node') {
+    const { installNodeGpu } = await import('./node-gpu.js');
+    const installed = await installNodeGpu(opts.swiftshader);
+    notes.push(...installed.notes);
+    gpu = installed.gpu;
+  } else {
+    gpu = (globalThis as any).navigator?.gpu;
+    if (!gpu) {
+      throw new DifflabError('webgpu: this browser has no navigator.gpu (WebGPU off or unsupported); use a WebGPU browser or --backend wasm', 2);
+    }
+  }
+  let adapter: Awaited<ReturnType<GpuLike['requestAdapter']>>;
+  try {
+    adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
+  } catch (e) {
+    throw new DifflabError(`webgpu: requestAdapter failed: ${String((e as Error)?.message ?? e).split('\n')[0]}; use --backend wasm`, 2);
+  }
+  if (!adapter) {
+    const fix =
+      platform === 'node'
+        ? `no GPU adapter (Dawn found no usable Vulkan driver); install Debian's chromium for the SwiftShader software adapter (${SWIFTSHADER_ICD}) or use --backend wasm`
+        : 'navigator.gpu gave no adapter; enable WebGPU in the browser or use --backend wasm';
+    throw new DifflabError(`webgpu: ${fix}`, 2);
+  }
+  const description = describeAdapter(adapter);
+  await importBackend('webgpu', () => import('@tensorflow/tfjs-backend-webgpu'));
+  if (!tf.findBackendFactory('webgpu')) {
+    // The package registers its backend at import time only if navigator.gpu existed then.
+    throw new DifflabError(
+      'webgpu: @tensorflow/tfjs-backend-webgpu was imported before navigator.gpu existed, so it registered no backend; do not import it yourself, let startBackend load it',
+      2,
+    );
+  }
+  if (opts.powerPreference) tf.env().set('WEBGPU_USE_LOW_POWER_GPU', opts.powerPreference === 'low-power');
+  await activate('webgpu', `the WebGPU device could not be created on ${formatAdapter(description)}; use --backend wasm`);
+  lastAdapter = description;
+  if (description.software) notes.push(`webgpu: ${formatAdapter(description)} is a software (CPU) adapter: correct, but slow`);
+  return formatAdapter(description);
+}
+
+async function importBackend<T>(name: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    const pkg = name === 'cpu' || name === 'wasm' || name === 'webgpu' ? `@tensorflow/tfjs-backend-${name}` : `the ${name} backend`;
+    throw new DifflabError(`${name}: cannot load ${pkg}: ${String((e as Error)?.message ?? e).split('\n')[0]}`, 2);
+  }
+}
+
+function isInitialised(name: string): boolean {
+  return tf.engine().registry[name] != null;
+}
+
+/** `tf.setBackend` that restores the previous backend when the new one fails to initialise. */
+async function activate(name: string, hint: string): Promise<void> {
+  const previous = tf.engine().registry[tf.getBackend()] ? tf.getBackend() : undefined;
+  let ok = false;
+  try {
+    ok = await tf.setBackend(name);
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    if (previous && previous !== name) await tf.setBackend(previous);
+    throw new DifflabError(`${name}: ${hint}`, 2);
+  }
+  await tf.ready();
+}

@@ -1,0 +1,118 @@
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { describeBackend } from './describe.js';
+import { startBackend } from './start-backend.js';
+import { SWIFTSHADER_ICD } from './vulkan-paths.js';
+
+/*
+ * WebGPU in Node through Dawn (the `webgpu` package) on SwiftShader, the software Vulkan driver
+ * that Debian's chromium package ships. CI installs chromium; without it these tests are skipped
+ * (with the reason shown), and a machine with a GPU driver runs them on that driver instead.
+ */
+const SKIP_REASON = `no SwiftShader Vulkan driver at ${SWIFTSHADER_ICD} (install Debian's chromium package)`;
+const hasSwiftShader = existsSync(SWIFTSHADER_ICD);
+
+/** Deterministic values in [-1, 1) from a 32-bit LCG (Numerical Recipes constants). */
+function values(n: number, seed: number): number[] {
+  let s = seed >>> 0;
+  return Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+/** Run `fn` on a backend and bring the numbers back as plain arrays. */
+async function on(backend: 'cpu' | 'webgpu', fn: () => tf.Tensor): Promise<number[]> {
+  await startBackend(backend);
+  const before = tf.memory().numTensors;
+  const t = tf.tidy(fn);
+  const v = Array.from(await t.data());
+  t.dispose();
+  expect(tf.memory().numTensors).toBe(before);
+  return v;
+}
+
+function maxAbsDiff(a: number[], b: number[]): number {
+  expect(a.length).toBe(b.length);
+  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+}
+
+afterAll(async () => {
+  await startBackend('wasm'); // the setup file's backend for every other test
+  expect(tf.getBackend()).toBe('wasm');
+});
+
+describe('webgpu in Node (Dawn + SwiftShader)', () => {
+  it('starts, reports the adapter and the Vulkan setup', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    const r = await startBackend('webgpu');
+    expect(r.backend).toBe('webgpu');
+    expect(tf.getBackend()).toBe('webgpu');
+    expect(typeof r.adapter).toBe('string');
+    const d = describeBackend();
+    expect(d.name).toBe('webgpu');
+    expect(d.adapter).toBeDefined();
+    if (!process.env.VK_ICD_FILENAMES?.includes('swiftshader')) return; // a real GPU driver was used
+    expect(r.adapter).toMatch(/swiftshader/i);
+    expect(d.adapter!.software).toBe(true);
+  });
+
+  it('a 2x2 matmul gives the hand-computed values', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    const v = await on('webgpu', () => tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]])));
+    expect(v).toEqual([19, 22, 43, 50]);
+  });
+
+  it('a 48x40 by 40x24 matmul matches cpu within 1e-4', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    const a = values(48 * 40, 1);
+    const b = values(40 * 24, 2);
+    const f = () => tf.matMul(tf.tensor2d(a, [48, 40]), tf.tensor2d(b, [40, 24]));
+    const gpu = await on('webgpu', f);
+    const cpu = await on('cpu', f);
+    expect(maxAbsDiff(gpu, cpu)).toBeLessThan(1e-4);
+    // and a float64 reference for one entry, so both are right, not merely equal
+    const ref00 = Array.from({ length: 40 }, (_, k) => a[k] * b[k * 24]).reduce((s, x) => s + x, 0);
+    expect(Math.abs(gpu[0] - ref00)).toBeLessThan(1e-4);
+  });
+
+  it('tf.grad of a least-squares loss matches cpu and the closed form within 1e-4', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    // L(W) = mean((XW - Y)^2) over n rows, dL/dW = (2/n) X^T (XW - Y).
+    // tfjs-core alone registers no op gradients in Node (they ship in @tensorflow/tfjs), so the
+    // backward pass is given with tf.customGrad: tf.grad still runs the tape, and the gradient
+    // ops (matMul with transposeA, sub, mul) run on the backend under test.
+    const n = 16;
+    const X = values(n * 5, 3);
+    const W = values(5 * 3, 4);
+    const Y = values(n * 3, 5);
+    const loss = tf.customGrad((w, save) => {
+      const x = tf.tensor2d(X, [n, 5]);
+      const r = tf.sub(tf.matMul(x, w as tf.Tensor2D), tf.tensor2d(Y, [n, 3]));
+      save([x, r]);
+      return {
+        value: tf.mean(tf.square(r)),
+        gradFunc: (dy, [xs, rs]) => tf.mul(tf.matMul(xs as tf.Tensor2D, rs as tf.Tensor2D, true, false), tf.mul(dy, 2 / (n * 3))),
+      };
+    });
+    const f = () => tf.grad((w: tf.Tensor) => loss(w))(tf.tensor2d(W, [5, 3]));
+    const gpu = await on('webgpu', f);
+    const cpu = await on('cpu', f);
+    expect(maxAbsDiff(gpu, cpu)).toBeLessThan(1e-4);
+    // closed form in float64
+    const ref: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      for (let j = 0; j < 3; j++) {
+        let s = 0;
+        for (let r = 0; r < n; r++) {
+          let pred = 0;
+          for (let k = 0; k < 5; k++) pred += X[r * 5 + k] * W[k * 3 + j];
+          s += X[r * 5 + i] * (pred - Y[r * 3 + j]);
+        }
+        ref.push((2 / (n * 3)) * s);
+      }
+    }
+    expect(maxAbsDiff(gpu, ref)).toBeLessThan(1e-4);
+  });
+});

@@ -1,0 +1,167 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  ConfigError,
+  type DiffusersSchedulerConfig,
+  type NoiseSchedule,
+  PREDICTION_TYPES,
+  type PredictionType,
+  Rng,
+  type Sampler,
+  type StepOptions,
+  type StepResult,
+  type TimestepSpacing,
+} from '@difflab/core';
+
+export const TIMESTEP_SPACINGS: readonly TimestepSpacing[] = ['leading', 'linspace', 'trailing'];
+
+/** Options shared by the discrete-time samplers (DDPM, DDIM), diffusers' config in camelCase. */
+export interface DiscreteSamplerOptions {
+  /** Call `setTimesteps(n)` at construction; null/undefined leaves diffusers' initial state (all T steps, `numInferenceSteps` null). */
+  numInferenceSteps?: number | null;
+  /** What the model predicts (diffusers `prediction_type`). Default 'epsilon'. */
+  predictionType?: PredictionType;
+  /** Clamp the predicted x_0 to [-clipSampleRange, clipSampleRange] (diffusers `clip_sample`). Default true. */
+  clipSample?: boolean;
+  /** Default 1.0 (diffusers' default). */
+  clipSampleRange?: number;
+  /** Default 'leading' (diffusers' default). */
+  timestepSpacing?: TimestepSpacing;
+  /** Added to 'leading' timesteps (diffusers `steps_offset`). Default 0. */
+  stepsOffset?: number;
+  /** Seed of the sampler's own Rng (used when `step` gets neither `noise` nor `rng`). Default 0. */
+  seed?: number;
+  /** The sampler's own Rng (wins over `seed`). */
+  rng?: Rng;
+}
+
+/** x_0 and eps estimates from a model output (Salimans & Ho 2022 for v; Ho et al. 2020 eq. 15 for eps). */
+export interface Estimates {
+  predOriginalSample: tf.Tensor;
+  predEpsilon: tf.Tensor;
+}
+
+/**
+ * Convert a model output to estimates of x_0 and eps at alpha-bar `abar`, with
+ * x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps and v = sqrt(abar) eps - sqrt(1 - abar) x_0.
+ * Call inside tf.tidy.
+ */
+export function estimatesFromModelOutput(predictionType: PredictionType, modelOutput: tf.Tensor, x: tf.Tensor, abar: number): Estimates {
+  const a = Math.sqrt(abar);
+  const b = Math.sqrt(1 - abar);
+  switch (predictionType) {
+    case 'epsilon':
+      return { predOriginalSample: tf.div(tf.sub(x, tf.mul(modelOutput, b)), a), predEpsilon: modelOutput };
+    case 'sample':
+      return { predOriginalSample: modelOutput, predEpsilon: tf.div(tf.sub(x, tf.mul(modelOutput, a)), b) };
+    case 'v_prediction':
+      return {
+        predOriginalSample: tf.sub(tf.mul(x, a), tf.mul(modelOutput, b)),
+        predEpsilon: tf.add(tf.mul(modelOutput, a), tf.mul(x, b)),
+      };
+    default:
+      throw new ConfigError('predictionType', `unknown prediction type '${String(predictionType)}'; allowed: ${PREDICTION_TYPES.join(', ')}`);
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * What DDPM and DDIM share: configuration, timesteps, noise drawing and model-output conversion.
+ * `initNoiseSigma` is 1 and `scaleModelInput` is the identity: it returns `x` itself (not a copy),
+ * so the caller keeps owning it and must not dispose the result separately.
+ */
+export abstract class DiscreteSampler implements Sampler {
+  abstract readonly id: string;
+  readonly order = 1;
+  readonly initNoiseSigma = 1;
+  readonly predictionType: PredictionType;
+  readonly clipSample: boolean;
+  readonly clipSampleRange: number;
+  readonly timestepSpacing: TimestepSpacing;
+  readonly stepsOffset: number;
+  /** The sampler's own generator, used when `step` gets neither `noise` nor `rng`. */
+  readonly rng: Rng;
+  private currentTimesteps: number[];
+  private currentSteps: number | null = null;
+
+  constructor(
+    readonly schedule: NoiseSchedule,
+    o: DiscreteSamplerOptions = {},
+  ) {
+    if (!schedule || !(schedule.alphasCumprod instanceof Float64Array)) throw new ConfigError('schedule', 'a sampler needs a NoiseSchedule');
+    this.predictionType = o.predictionType ?? 'epsilon';
+    if (!PREDICTION_TYPES.includes(this.predictionType)) {
+      throw new ConfigError('predictionType', `unknown prediction type '${this.predictionType}'; allowed: ${PREDICTION_TYPES.join(', ')}`);
+    }
+    this.clipSample = o.clipSample ?? true;
+    this.clipSampleRange = o.clipSampleRange ?? 1;
+    if (!(this.clipSampleRange > 0)) throw new ConfigError('clipSampleRange', `must be > 0, got ${this.clipSampleRange}`);
+    this.timestepSpacing = o.timestepSpacing ?? 'leading';
+    if (!TIMESTEP_SPACINGS.includes(this.timestepSpacing)) {
+      throw new ConfigError('timestepSpacing', `unknown spacing '${this.timestepSpacing}'; allowed: ${TIMESTEP_SPACINGS.join(', ')}`);
+    }
+    this.stepsOffset = o.stepsOffset ?? 0;
+    if (!Number.isInteger(this.stepsOffset) || this.stepsOffset < 0) throw new ConfigError('stepsOffset', `must be a non-negative integer, got ${this.stepsOffset}`);
+    this.rng = o.rng ?? new Rng(o.seed ?? 0);
+    const T = schedule.numTrainTimesteps;
+    // diffusers' initial state: every training step, descending, num_inference_steps = None
+    this.currentTimesteps = Array.from({ length: T }, (_, i) => T - 1 - i);
+    if (o.numInferenceSteps !== undefined && o.numInferenceSteps !== null) this.setTimesteps(o.numInferenceSteps);
+  }
+
+  get timesteps(): readonly number[] {
+    return this.currentTimesteps;
+  }
+
+  get numInferenceSteps(): number | null {
+    return this.currentSteps;
+  }
+
+  get numTrainTimesteps(): number {
+    return this.schedule.numTrainTimesteps;
+  }
+
+  /** Choose n inference steps (1 <= n <= T) spread by `timestepSpacing` (diffusers `set_timesteps`). */
+  setTimesteps(numInferenceSteps: number): void {
+    const T = this.numTrainTimesteps;
+    if (!Number.isInteger(numInferenceSteps) || numInferenceSteps < 1 || numInferenceSteps > T) {
+      throw new ConfigError('numInferenceSteps', `must be an integer in [1, ${T}] (the number of training timesteps), got ${numInferenceSteps}`);
+    }
+    this.currentTimesteps = this.schedule.timesteps(numInferenceSteps, this.timestepSpacing, this.stepsOffset);
+    this.currentSteps = numInferenceSteps;
+  }
+
+  /** Identity: returns `x` itself (the caller owns it). */
+  scaleModelInput(x: tf.Tensor, _t: number): tf.Tensor {
+    return x;
+  }
+
+  /** DDPM and DDIM keep no state between steps. */
+  reset(): void {}
+
+  abstract step(modelOutput: tf.Tensor, t: number, x: tf.Tensor, opts?: StepOptions): StepResult;
+  abstract toDiffusersConfig(): DiffusersSchedulerConfig;
+
+  protected checkStep(modelOutput: tf.Tensor, t: number, x: tf.Tensor): void {
+    const T = this.numTrainTimesteps;
+    if (!Number.isInteger(t) || t < 0 || t >= T) throw new RangeError(`${this.id}: timestep ${t} must be an integer in [0, ${T - 1}]`);
+    if (!sameShape(modelOutput.shape, x.shape)) throw new RangeError(`${this.id}: model output shape [${modelOutput.shape}] differs from sample shape [${x.shape}]`);
+  }
+
+  /** Clamp x_0 when clipSample is set (diffusers `clip_sample`). Call inside tf.tidy. */
+  protected clip(x0: tf.Tensor): tf.Tensor {
+    return this.clipSample ? tf.clipByValue(x0, -this.clipSampleRange, this.clipSampleRange) : x0;
+  }
+
+  /** Standard normal noise shaped like x: `opts.noise` (not disposed), else drawn with opts.rng or the sampler's rng. Call inside tf.tidy. */
+  protected noiseLike(x: tf.Tensor, opts: StepOptions | undefined): tf.Tensor {
+    if (opts?.noise) {
+      if (!sameShape(opts.noise.shape, x.shape)) throw new RangeError(`${this.id}: noise shape [${opts.noise.shape}] differs from sample shape [${x.shape}]`);
+      return opts.noise;
+    }
+    const rng = opts?.rng ?? this.rng;
+    return tf.randomNormal(x.shape, 0, 1, 'float32', rng.tfSeed());
+  }
+}
