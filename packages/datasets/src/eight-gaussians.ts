@@ -8,6 +8,10 @@ import { definePlugin, type Rng } from '@difflab/core';
 import { z } from 'zod';
 import { PointDataset2D, parseOptions, pointSetOptionFields } from './point-dataset.js';
 
+/** FFJORD's default scale: it divides by the literal 1.414 (not sqrt 2). */
+// biome-ignore lint/suspicious/noApproximativeNumericConstant: FFJORD's published constant is 1.414, kept exactly
+export const FFJORD_8GAUSSIANS_SCALE = 1 / 1.414;
+
 export interface EightGaussiansPointOptions {
   /** Radius of the circle of centres (before scaling). Default 4. */
   radius?: number;
@@ -21,7 +25,7 @@ export interface EightGaussiansPointOptions {
 export function eightGaussiansPoints(n: number, rng: Rng, opts: EightGaussiansPointOptions = {}): Float32Array {
   const radius = opts.radius ?? 4;
   const std = opts.std ?? 0.5;
-  const scale = opts.scale ?? 1 / 1.414;
+  const scale = opts.scale ?? FFJORD_8GAUSSIANS_SCALE;
   const out = new Float32Array(2 * n);
   for (let i = 0; i < n; i++) {
     const a = (rng.int(8) * Math.PI) / 4;
@@ -41,7 +45,7 @@ export const eightGaussiansSchema = z
   .object({
     radius: z.number().positive().default(4).describe('radius of the circle of centres, before scaling'),
     std: z.number().min(0).default(0.5).describe('std of each Gaussian, before scaling'),
-    scale: z.number().positive().default(1 / 1.414).describe('multiplier of the points'),
+    scale: z.number().positive().default(FFJORD_8GAUSSIANS_SCALE).describe('multiplier of the points'),
     ...pointSetOptionFields,
   })
   .strict();

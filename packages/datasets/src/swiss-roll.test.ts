@@ -1,5 +1,4 @@
 import { Rng } from '@difflab/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { SwissRollDataset, swissRollPoints } from './swiss-roll.js';
 

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { CheckerboardDataset, checkerboardPoints } from './checkerboard.js';
 import { CirclesDataset, circlesPoints } from './circles.js';
-import { EightGaussiansDataset, eightGaussiansPoints } from './eight-gaussians.js';
+import { EightGaussiansDataset, eightGaussiansPoints, FFJORD_8GAUSSIANS_SCALE } from './eight-gaussians.js';
 import { LineDataset, linePoints } from './line.js';
 import { MoonsDataset, moonsPoints } from './moons.js';
 import type { PointDataset2D } from './point-dataset.js';
@@ -59,9 +59,10 @@ describe('circles', () => {
 
 describe('8gaussians (FFJORD)', () => {
   it('std 0 puts every point on one of 8 centres at radius 4 / 1.414; all 8 used', () => {
+    expect(FFJORD_8GAUSSIANS_SCALE).toBeCloseTo(0.7072136, 6); // 1 / 1.414
     const seen = new Set<number>();
     for (const [x, y] of pairs(eightGaussiansPoints(800, new Rng(1), { std: 0 }))) {
-      expect(Math.hypot(x, y)).toBeCloseTo(4 / 1.414, 4);
+      expect(Math.hypot(x, y)).toBeCloseTo(4 * FFJORD_8GAUSSIANS_SCALE, 4);
       const k = Math.round((Math.atan2(y, x) / (Math.PI / 4) + 8) % 8);
       expect(Math.abs(Math.atan2(y, x) - Math.atan2(Math.sin((k * Math.PI) / 4), Math.cos((k * Math.PI) / 4)))).toBeLessThan(1e-5);
       seen.add(k);
@@ -71,7 +72,7 @@ describe('8gaussians (FFJORD)', () => {
 
   it('spread around the centres is std * scale', () => {
     const p = pairs(eightGaussiansPoints(20000, new Rng(2)));
-    const s = 1 / 1.414;
+    const s = FFJORD_8GAUSSIANS_SCALE;
     const d2: number[] = [];
     for (const [x, y] of p) {
       const k = Math.round(Math.atan2(y, x) / (Math.PI / 4));
