@@ -164,10 +164,14 @@ export function drawAxes(opts: AxesOptions, xlim: readonly [number, number], yli
   // frame
   r.strokeRect(left, top, right - left + 1, bottom - top + 1, THEME.axis);
   // ticks and labels
+  // when ticks meet at the lower left corner, start that x label at its tick instead of
+  // centring it, so it does not run into the y label beside it
+  const cornerY = yt.values.some((v) => Math.abs(yToPixel(area, v) - bottom) < 4);
   xt.values.forEach((v, i) => {
     const px = Math.round(xToPixel(area, v));
     r.fillRect(px, bottom + 1, 1, TICK_LEN, THEME.axis);
-    drawText(r, xt.labels[i]!, px + 1, bottom + TICK_LEN + GAP, { color: THEME.tickText, align: 'center' });
+    const corner = cornerY && px - left < 4;
+    drawText(r, xt.labels[i]!, corner ? px : px + 1, bottom + TICK_LEN + GAP, { color: THEME.tickText, align: corner ? 'left' : 'center' });
   });
   yt.values.forEach((v, i) => {
     const py = Math.round(yToPixel(area, v));

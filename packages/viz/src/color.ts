@@ -41,8 +41,8 @@ const NAMED: Record<string, string> = {
   gray: PALETTE[7]!,
 };
 
-const clamp255 = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
-const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
+const clamp255 = (v: number): number => (v < 0 ? 0 : Math.min(v, 255));
+const clamp01 = (v: number): number => (v < 0 ? 0 : Math.min(v, 1));
 
 /** Parse a colour; throws ConfigError for malformed input. */
 export function parseColor(c: ColorLike, path = 'color'): Rgba {

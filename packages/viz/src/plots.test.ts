@@ -53,13 +53,16 @@ describe('scatterPlot', () => {
     expect([png.width, png.height]).toEqual([200, 180]);
     expect(png.getPixel(144, 98)).toEqual(BLUE);
     expect(png.getPixel(146, 98)).toEqual(BLUE); // radius 3
-    expect(png.getPixel(144, 103)).toEqual(rgb(THEME.background)); // 4.9 px below the centre
+    expect(png.getPixel(149, 98)).toEqual(rgb(THEME.background)); // 4.75 px right of the centre
+    expect(png.getPixel(144, 60)).toEqual(rgb(THEME.grid)); // grid line at x = 0.5 runs through the point's column
     // frame line at column 40, light grid line at x = 0 -> column round(109.5) = 110
     expect(png.getPixel(40, 70)).toEqual(rgb(THEME.axis));
     expect(png.getPixel(110, 60)).toEqual(rgb(THEME.grid));
-    // the title band (rows 0..29) holds dark text pixels, centred over the frame
-    expect(countDark(png, 0, 0, 200, 30)).toBeGreaterThan(40);
-    expect(countDark(png, 0, 0, 60, 30)).toBe(0);
+    // the title band above the frame holds dark text pixels (scale 2: rows 6..19), centred
+    // over the frame (columns 81..138), not at the left
+    expect(countDark(png, 81, 6, 139, 20)).toBeGreaterThan(60);
+    expect(countDark(png, 0, 0, 200, 6)).toBe(0);
+    expect(countDark(png, 0, 0, 75, 25)).toBe(0);
   });
 
   it('overlays series in order with a legend, and clips points outside the limits', () => {
@@ -75,12 +78,14 @@ describe('scatterPlot', () => {
     const cy = Math.round(yToPixel(fig.area, 0));
     expect(png.getPixel(cx, cy)).toEqual(ORANGE); // samples drawn on top
     // (5, 5) is outside: nothing blue lands outside the frame
+    let outside = 0;
     for (let y = 0; y < 180; y++) {
       for (let x = 0; x < 200; x++) {
         if (x > 40 && x < 179 && y > 30 && y < 139) continue;
-        expect(png.getPixel(x, y)).not.toEqual(BLUE);
+        if (png.getPixel(x, y).join() === BLUE.join()) outside++;
       }
     }
+    expect(outside).toBe(0);
     // legend in the upper right corner shows both colours
     const colours = new Set<string>();
     for (let y = 31; y < 60; y++) for (let x = 100; x < 179; x++) colours.add(png.getPixel(x, y).join());
@@ -124,7 +129,7 @@ describe('linePlot', () => {
     const a = fig.area;
     expect(a).toMatchObject({ left: 40, right: 179, top: 20, bottom: 119 });
     expect(yToPixel(a, 10)).toBeCloseTo((20 + 119) / 2, 10);
-    expect(a.yticks).toEqual([1, 10, 100]);
+    expect(a.yticks).toEqual([1, 2, 5, 10, 20, 50, 100]); // 2 decades: 1-2-5 multiples
     const png = roundTrip(fig);
     expect(png.getPixel(Math.round(xToPixel(a, 1)), Math.round(yToPixel(a, 10)))).toEqual([214, 39, 40, 255]);
     expect(() => linePlot([{ y: [1, 2] }], { logY: true, ylim: [0, 1] })).toThrow(/must be positive on a log axis/);

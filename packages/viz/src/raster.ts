@@ -140,7 +140,7 @@ export class Raster {
     for (let j = y0; j <= y1; j++) {
       for (let i = x0; i <= x1; i++) {
         const cov = R - Math.hypot(i - cx, j - cy);
-        if (cov > 0) this.blend(i, j, c, a * (cov > 1 ? 1 : cov));
+        if (cov > 0) this.blend(i, j, c, a * Math.min(cov, 1));
       }
     }
     return this;
@@ -155,7 +155,7 @@ export class Raster {
     for (let j = Math.floor(cy - R); j <= Math.ceil(cy + R); j++) {
       for (let i = Math.floor(cx - R); i <= Math.ceil(cx + R); i++) {
         const cov = hw + 0.5 - Math.abs(Math.hypot(i - cx, j - cy) - r);
-        if (cov > 0) this.blend(i, j, c, a * (cov > 1 ? 1 : cov));
+        if (cov > 0) this.blend(i, j, c, a * Math.min(cov, 1));
       }
     }
     return this;
@@ -186,8 +186,8 @@ export class Raster {
       if (![ax, ay, bx, by].every(Number.isFinite)) continue;
       this.segment(ax, ay, bx, by, c, 1, lineWidth / 2, cover);
     }
-    if (xs.length === 1 || cover.size === 0) {
-      // lone points (isolated between breaks) are drawn as dots
+    // lone points (isolated between breaks) are drawn as dots
+    {
       for (let k = 0; k < xs.length; k++) {
         const prevOk = k > 0 && Number.isFinite(xs[k - 1]!) && Number.isFinite(ys[k - 1]!);
         const nextOk = k + 1 < xs.length && Number.isFinite(xs[k + 1]!) && Number.isFinite(ys[k + 1]!);
@@ -271,7 +271,7 @@ export class Raster {
     for (let j = ya; j <= yb; j++) {
       for (let i = xa; i <= xb; i++) {
         let t = len2 > 0 ? ((i - x0) * dx + (j - y0) * dy) / len2 : 0;
-        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        t = t < 0 ? 0 : Math.min(t, 1);
         const d = Math.hypot(i - (x0 + t * dx), j - (y0 + t * dy));
         let cov = R - d;
         if (cov <= 0) continue;
