@@ -31,7 +31,9 @@ async function matmulOnActiveBackend(): Promise<number[][]> {
 
 function expectClose(got: number[][], want: number[][], tol: number): void {
   expect(got.length).toBe(want.length);
-  got.forEach((row, i) => row.forEach((x, j) => expect(Math.abs(x - want[i][j])).toBeLessThan(tol)));
+  for (const [i, row] of got.entries()) {
+    for (const [j, x] of row.entries()) expect(Math.abs(x - want[i][j])).toBeLessThan(tol);
+  }
 }
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { ConfigError, DifflabError, formatZodIssue } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { type BackendChoice, parseBackendChoice, planBackends } from './choices.js';
-import { type AdapterDescription, describeAdapter, formatAdapter, type GpuLike } from './gpu-types.js';
+import { type AdapterDescription, describeAdapter, formatAdapter, type GpuAdapterLike, type GpuLike } from './gpu-types.js';
 import { SWIFTSHADER_ICD } from './vulkan-paths.js';
 
 /**
@@ -145,23 +145,22 @@ async function startWasm(platform: 'node' | 'browser', opts: Options, notes: str
 }
 
 async function startWebGpu(platform: 'node' | 'browser', opts: Options, notes: string[]): Promise<string> {
-  let gpu: GpuLike | undefined;
+  let adapter: GpuAdapterLike | null;
   if (platform === 'node') {
-    const { installNodeGpu } = await import('./node-gpu.js');
-    const installed = await installNodeGpu(opts.swiftshader);
-    notes.push(...installed.notes);
-    gpu = installed.gpu;
+    const { openNodeAdapter } = await import('./node-gpu.js');
+    const opened = await openNodeAdapter(opts.swiftshader, opts.powerPreference);
+    notes.push(...opened.notes);
+    adapter = opened.adapter;
   } else {
-    gpu = (globalThis as any).navigator?.gpu;
+    const gpu: GpuLike | undefined = (globalThis as any).navigator?.gpu;
     if (!gpu) {
       throw new DifflabError('webgpu: this browser has no navigator.gpu (WebGPU off or unsupported); use a WebGPU browser or --backend wasm', 2);
     }
-  }
-  let adapter: Awaited<ReturnType<GpuLike['requestAdapter']>>;
-  try {
-    adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
-  } catch (e) {
-    throw new DifflabError(`webgpu: requestAdapter failed: ${String((e as Error)?.message ?? e).split('\n')[0]}; use --backend wasm`, 2);
+    try {
+      adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
+    } catch (e) {
+      throw new DifflabError(`webgpu: requestAdapter failed: ${String((e as Error)?.message ?? e).split('\n')[0]}; use --backend wasm`, 2);
+    }
   }
   if (!adapter) {
     const fix =

@@ -26,10 +26,23 @@ describe('planVulkan', () => {
     }
   });
 
-  it('an installed driver (e.g. a GPU vendor ICD) means no SwiftShader', () => {
+  it('an installed driver (e.g. a GPU vendor ICD) is tried first, SwiftShader kept as the fallback', () => {
     const p = planVulkan({ ...bare, systemLoader: true, systemIcds: ['/usr/share/vulkan/icd.d/nvidia_icd.json'] });
     expect(p.setIcd).toBeUndefined();
     expect(p.preloadLoader).toBeUndefined();
+    expect(p.fallbackIcd).toBe(SWIFTSHADER_ICD);
+  });
+
+  it("an installed driver without a system loader gets chromium's loader (seen on a bare GPU machine)", () => {
+    const p = planVulkan({ ...bare, systemIcds: ['/usr/share/vulkan/icd.d/nvidia_icd.json'] });
+    expect(p.setIcd).toBeUndefined();
+    expect(p.preloadLoader).toBe(LOADER);
+  });
+
+  it('no fallback when the user chose drivers explicitly', () => {
+    const p = planVulkan({ ...bare, env: { VK_ICD_FILENAMES: '/opt/my_icd.json' }, systemIcds: ['/usr/share/vulkan/icd.d/x.json'] });
+    expect(p.fallbackIcd).toBeUndefined();
+    expect(p.preloadLoader).toBe(LOADER);
   });
 
   it('without chromium nothing is changed and the notes say so', () => {

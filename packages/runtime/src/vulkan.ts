@@ -13,7 +13,9 @@
  *    chromium's loader into the process by full path with RTLD_NODELETE, so that Dawn's later
  *    `dlopen("libvulkan.so.1")` finds it by soname (the same effect as LD_LIBRARY_PATH, which
  *    cannot be changed once the process runs).
- * Both only change this process. Node-only: imported lazily by the webgpu starter.
+ * When installed drivers exist but give no adapter (e.g. NVIDIA's manifest without the glvnd
+ * libraries it needs), the caller may retry once with SwiftShader (`fallbackIcd`).
+ * All of this only changes this process. Node-only: imported lazily by the webgpu starter.
  */
 
 import { SWIFTSHADER_ICD } from './vulkan-paths.js';
@@ -41,6 +43,11 @@ export interface VulkanPlan {
   setIcd?: string;
   /** Absolute path of a Vulkan loader to load into the process first, if any. */
   preloadLoader?: string;
+  /**
+   * SwiftShader manifest to retry with if the installed drivers give no adapter (a driver
+   * manifest whose library fails to load, say). Never set when the user chose drivers explicitly.
+   */
+  fallbackIcd?: string;
   notes: string[];
 }
 
@@ -55,6 +62,7 @@ export function planVulkan(f: VulkanFacts): VulkanPlan {
     usingSwiftshader = !!f.swiftshaderIcd && explicit.some((v) => f.env[v]!.includes(f.swiftshaderIcd!));
   } else if (f.systemIcds.length) {
     notes.push(`vulkan: system drivers ${f.systemIcds.join(', ')}`);
+    plan.fallbackIcd = f.swiftshaderIcd;
   } else if (f.swiftshaderIcd) {
     plan.setIcd = f.swiftshaderIcd;
     usingSwiftshader = true;
@@ -124,12 +132,12 @@ export async function probeVulkan(swiftshaderIcd: string = SWIFTSHADER_ICD): Pro
 }
 
 /** Probe, plan and apply (env var, loader preload) for this process. Linux only; else a no-op. */
-export async function prepareVulkan(swiftshaderIcd?: string): Promise<string[]> {
-  if (process.platform !== 'linux') return [];
+export async function prepareVulkan(swiftshaderIcd?: string): Promise<VulkanPlan> {
+  if (process.platform !== 'linux') return { notes: [] };
   const plan = planVulkan(await probeVulkan(swiftshaderIcd));
   if (plan.setIcd) process.env.VK_ICD_FILENAMES = plan.setIcd;
   if (plan.preloadLoader && !(await dlopenKeep(plan.preloadLoader))) {
     plan.notes.push(`vulkan: could not load ${plan.preloadLoader}`);
   }
-  return plan.notes;
+  return plan;
 }

@@ -87,9 +87,10 @@ describe('webgpu in Node (Dawn + SwiftShader)', () => {
     const X = values(n * 5, 3);
     const W = values(5 * 3, 4);
     const Y = values(n * 3, 5);
-    const loss = tf.customGrad((w, save) => {
+    const loss = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [w, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
       const x = tf.tensor2d(X, [n, 5]);
-      const r = tf.sub(tf.matMul(x, w as tf.Tensor2D), tf.tensor2d(Y, [n, 3]));
+      const r = tf.sub(tf.matMul(x, w), tf.tensor2d(Y, [n, 3]));
       save([x, r]);
       return {
         value: tf.mean(tf.square(r)),
