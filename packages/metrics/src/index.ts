@@ -8,7 +8,7 @@ export { ChamferDistance, type ChamferOptions, chamferOptions, chamferPlugin } f
 export { EnergyDistance, type EnergyOptions, energyOptions, energyPlugin } from './energy.js';
 export { checkPointClouds, preparePair, subsampleIndices, subsampleRows } from './inputs.js';
 export { type MmdOptions, mmdOptions, mmdPlugin, RbfMmd } from './mmd.js';
-export { chunks, nearestNeighbours, pairwiseSum } from './pairwise.js';
+export { chunks, nearestNeighbours, pairwiseSum, readAndDispose } from './pairwise.js';
 export { type FloorAndCeiling, floorAndCeiling, type MetricReportEntry, metricReport } from './report.js';
 export { randomDirections, SlicedW2, type SlicedW2Options, slicedW2Options, slicedW2Plugin, w2SquaredSorted1D } from './sliced-w2.js';
 

@@ -51,7 +51,11 @@ export class RbfMmd implements Metric {
     const { sigmas, chunkSize } = this.options;
     const { x, y } = preparePair(generated, reference, this.options.maxPoints, r);
     const coefs = sigmas.map((s) => -1 / (2 * s * s));
-    const kernel = (d2: tf.Tensor2D) => (coefs.length === 1 ? tf.exp(tf.mul(d2, coefs[0])) : tf.addN(coefs.map((c) => tf.exp(tf.mul(d2, c)))));
+    // Row sums per bandwidth, then added: saves a full-block addN pass.
+    const kernel = (d2: tf.Tensor2D) => {
+      const rows = coefs.map((c) => tf.sum(tf.exp(tf.mul(d2, c)), 1));
+      return rows.length === 1 ? rows[0] : tf.addN(rows);
+    };
     try {
       const n = x.shape[0];
       const m = y.shape[0];

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { definePlugin, formatZodIssue, type Metric, Rng } from '@difflab/core';
 import { z } from 'zod';
 import { checkPointClouds } from './inputs.js';
+import { readAndDispose } from './pairwise.js';
 
 /**
  * Sliced Wasserstein-2 distance (Rabin, Peyre, Delon & Bernot 2011; Bonneel et al. 2015):
@@ -97,11 +98,13 @@ export class SlicedW2 implements Metric {
     const m = reference.shape[0];
     const dirs = randomDirections(P, d, r);
     // [P, n] and [P, m]: each direction's projections are contiguous.
-    const [pa, pb] = tf.tidy(() => {
+    const proj = tf.tidy(() => {
       const theta = tf.tensor2d(dirs, [P, d]);
       const f = (t: tf.Tensor2D) => (t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
-      return [tf.matMul(theta, f(generated), false, true).dataSync() as Float32Array, tf.matMul(theta, f(reference), false, true).dataSync() as Float32Array];
-    }) as [Float32Array, Float32Array];
+      return [tf.matMul(theta, f(generated), false, true), tf.matMul(theta, f(reference), false, true)];
+    });
+    const pa = readAndDispose(proj[0]) as Float32Array;
+    const pb = readAndDispose(proj[1]) as Float32Array;
     let total = 0;
     for (let p = 0; p < P; p++) {
       const a = pa.subarray(p * n, (p + 1) * n).sort();
