@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // Entry point of the `difflab` command. Imports the Reflect polyfill first (tsyringe needs it),
 // then runs the program and turns every user error into one line and an exit code.
 import 'reflect-metadata';

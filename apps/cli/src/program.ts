@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, isDifflabError } from '@difflab/core';
-import { startBackend, BACKENDS, type BackendChoice } from '@difflab/runtime';
+import { startBackend, BACKEND_CHOICES, type BackendChoice } from '@difflab/runtime';
 import {
   PRESET_NAMES,
   createApp,
@@ -63,7 +63,7 @@ export function buildProgram(): Command {
     .name('difflab')
     .description('Denoising diffusion lab on TensorFlow.js: forward process, training, sampling and measured results')
     .version('0.1.0')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]).default('auto'))
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKEND_CHOICES]).default('auto'))
     .option('--plugin <module>', 'load a plugin package (exports register(container)); repeatable', collect, [])
     .option('-q, --quiet', 'print only errors and final paths', false)
     .showHelpAfterError('(run with --help for usage)')

@@ -1,23 +1,11 @@
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, formatZodIssue, pluginRefSchema, type PluginRef } from '@difflab/core';
+import { trainingOptionsSchema } from '@difflab/training';
 import { PRESETS, type PresetName } from './presets.js';
 
-/** Training settings. Steps and batch as tiny-diffusion; AdamW with warm-up; EMA of the weights. */
-export const trainSchema = z
-  .object({
-    steps: z.number().int().min(1).max(10_000_000).default(10_000),
-    batchSize: z.number().int().min(1).max(1_000_000).default(256),
-    lr: z.number().positive().max(10).default(1e-3),
-    optimizer: z.enum(['adam', 'adamw']).default('adamw'),
-    weightDecay: z.number().min(0).max(1).default(0),
-    gradClip: z.number().positive().nullable().default(1),
-    warmupSteps: z.number().int().min(0).default(100),
-    decay: z.enum(['constant', 'cosine', 'linear']).default('cosine'),
-    emaDecay: z.number().min(0).max(1).nullable().default(0.995),
-    logEvery: z.number().int().min(1).default(50),
-  })
-  .strict();
+/** Training settings: @difflab/training's options (AdamW, warm-up, decay, clipping, EMA). */
+export const trainSchema = trainingOptionsSchema;
 
 /** Sampling settings used by `sample` and `lab`. */
 export const sampleSchema = z
@@ -40,7 +28,7 @@ export const pipelineConfigSchema = z
     model: pluginRefSchema.default({ id: 'mlp' }),
     sampler: pluginRefSchema.default({ id: 'ddpm' }),
     metrics: z.array(pluginRefSchema).default(['sliced-w2', 'mmd', 'chamfer', 'energy']),
-    train: trainSchema.default(trainSchema.parse({})),
+    train: trainSchema.default(() => trainSchema.parse({})),
     sample: sampleSchema.default(sampleSchema.parse({})),
     forward: z
       .object({ t: z.array(z.number().int().min(0)).min(1).default([0, 1, 10, 25, 37]), n: z.number().int().min(1).max(1_000_000).default(10_000) })
@@ -68,6 +56,22 @@ export function parseConfig(raw: unknown, source = 'config'): PipelineConfig {
  * preset in `"extends"` and override any field (deep merge of objects, arrays replaced).
  */
 export function loadConfig(nameOrPath?: string): PipelineConfig {
+  return loadConfigFrom(nameOrPath);
+}
+
+/** Validate a raw object that may `extends` a preset (as a config file does). */
+export function loadConfigObject(raw: unknown, source = 'config'): PipelineConfig {
+  if (raw && typeof raw === 'object' && !Array.isArray(raw) && 'extends' in raw) {
+    const { extends: base, ...rest } = raw as { extends: unknown } & Record<string, unknown>;
+    if (typeof base !== 'string' || !(base in PRESETS)) {
+      throw new ConfigError(`${source}: extends`, `must name a preset: ${Object.keys(PRESETS).join(', ')}`);
+    }
+    raw = deepMerge(PRESETS[base as PresetName] as Record<string, unknown>, rest);
+  }
+  return parseConfig(raw, source);
+}
+
+function loadConfigFrom(nameOrPath?: string): PipelineConfig {
   if (!nameOrPath) return parseConfig(PRESETS['spiral-default']);
   if (nameOrPath in PRESETS) return parseConfig(PRESETS[nameOrPath as PresetName]);
   if (!existsSync(nameOrPath)) {

@@ -8,7 +8,7 @@ const mlp = { id: 'mlp', options: { hidden: 128, blocks: 3, predictionType: 'eps
 const tEmb = { id: 'sinusoidal', options: { dim: 128 } };
 const xEmb = { id: 'sinusoidal', options: { scale: 25, dim: 128 } };
 const ddpm = { id: 'ddpm', options: { clipSample: true, clipSampleRange: 2 } };
-const train = { steps: 10_000, batchSize: 256, lr: 1e-3, optimizer: 'adamw', weightDecay: 0, gradClip: 1, warmupSteps: 100, decay: 'cosine', emaDecay: 0.995 };
+const train = { steps: 10_000, batchSize: 256, lr: 1e-3, optimizer: 'adamw', weightDecay: 0.01, gradClip: 1, warmupSteps: 100, decay: 'cosine', ema: { decay: 0.995 } };
 
 export const PRESETS = {
   'spiral-default': {

@@ -6,6 +6,7 @@ import type { PipelineConfig } from '../config.js';
 import { Job } from '../compose.js';
 import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
 import { silentReporter, type Reporter } from '../reporter.js';
+import { readAndDispose } from '../tensors.js';
 import { meanColumnCorrelation, meanColumnVariance, meanNorm, sharedLimits } from '../stats.js';
 import { join } from 'node:path';
 
@@ -69,8 +70,7 @@ export async function runForward(opts: ForwardOptions): Promise<ForwardResult> {
   const x0Data = x0.dataSync() as Float32Array;
   const d = x0.shape[1];
   const s2 = meanColumnVariance(x0Data, d);
-  const draw = (t: number): Float32Array =>
-    tf.tidy(() => job.schedule.addNoise(x0, eps, t).dataSync() as Float32Array).slice();
+  const draw = (t: number): Float32Array => readAndDispose(tf.tidy(() => job.schedule.addNoise(x0, eps, t)));
 
   const frames = ts.map(draw);
   const rows: ForwardRow[] = ts.map((t, i) => {

@@ -1,0 +1,295 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { DependencyContainer } from 'tsyringe';
+import { ConfigError, FileFormatError, normalizeRef, registryOf, type Dataset, type Metric, type PluginRef, Rng, type Sampler } from '@difflab/core';
+import { loadWeights } from '@difflab/models';
+import { denoise } from '@difflab/samplers';
+import { metricReport, type MetricReportEntry } from '@difflab/metrics';
+import { DATA_COLOR, SAMPLE_COLOR, encodeGif, encodePng, panelGrid, scatterPlot, type Raster } from '@difflab/viz';
+import { parseConfig, type PipelineConfig } from '../config.js';
+import { Job } from '../compose.js';
+import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
+import { silentReporter, type Reporter } from '../reporter.js';
+import { sharedLimits } from '../stats.js';
+import { readAndDispose } from '../tensors.js';
+
+export interface SampleOptions {
+  app: DependencyContainer;
+  /** A run directory written by `runTrain`. */
+  runDir: string;
+  /** Sampler id (options carried over from the run's config where they apply). */
+  sampler?: string;
+  steps?: number;
+  n?: number;
+  /** Default RUN/samples-<sampler>[-<steps>]. */
+  outDir?: string;
+  reporter?: Reporter;
+  /** Number of steps shown in trace.png (default 8). */
+  tracePanels?: number;
+  /** Most frames in trace.gif. */
+  maxFrames?: number;
+  /** Points per cloud in the trace figures (default 3000). */
+  tracePoints?: number;
+}
+
+export interface TraceRow {
+  index: number;
+  t: number;
+  /** Sliced W2 of the predicted x_0 against the data. */
+  sw2PredX0: number;
+  /** Sliced W2 of x_{t-1} against the data. */
+  sw2Prev: number;
+}
+
+export interface SampleResult {
+  outDir: string;
+  sampler: string;
+  steps: number;
+  n: number;
+  seconds: number;
+  metrics: Record<string, MetricReportEntry>;
+  trace: TraceRow[];
+  files: string[];
+  /** The samples [n, d] interleaved, and the data they were compared with. */
+  samples: Float32Array;
+  data: Float32Array;
+}
+
+/** Read a run's config and weights back into a job with a ready model. */
+export function loadRun(app: DependencyContainer, runDir: string): { job: Job; config: PipelineConfig } {
+  if (!existsSync(runDir)) throw new ConfigError('--run', `'${runDir}' does not exist; give a directory written by 'difflab train'`);
+  const cfgPath = join(runDir, 'config.json');
+  if (!existsSync(cfgPath)) throw new ConfigError('--run', `'${runDir}' has no config.json; give a directory written by 'difflab train'`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  } catch (e) {
+    throw new FileFormatError(cfgPath, `not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  const config = parseConfig(raw, cfgPath);
+  Job.validate(app, config);
+  const job = new Job(app, config);
+  const modelPath = join(runDir, 'model.json');
+  const binPath = join(runDir, 'weights.bin');
+  for (const p of [modelPath, binPath]) if (!existsSync(p)) throw new FileFormatError(p, 'missing; the run did not finish training');
+  let modelJson: unknown;
+  try {
+    modelJson = JSON.parse(readFileSync(modelPath, 'utf8'));
+  } catch (e) {
+    job.dispose();
+    throw new FileFormatError(modelPath, `not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  try {
+    loadWeights(job.getModel(), modelJson, new Uint8Array(readFileSync(binPath)));
+  } catch (e) {
+    job.dispose();
+    throw e;
+  }
+  return { job, config };
+}
+
+/**
+ * The sampler reference for `--sampler ID`: the run's own sampler options when the id is the
+ * same; for another sampler, the run's options that it also accepts (e.g. clipSample).
+ */
+export function samplerRefFor(app: DependencyContainer, config: PipelineConfig, id?: string, steps?: number): PluginRef {
+  const base = normalizeRef(config.sampler);
+  const reg = registryOf(app);
+  const target = id ?? base.id;
+  reg.get('sampler', target, '--sampler');
+  const options: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(base.options)) {
+    if (target === base.id) options[k] = v;
+    else {
+      try {
+        reg.parseOptions('sampler', target, { [k]: v });
+        options[k] = v;
+      } catch {
+        // option not understood by the other sampler: dropped
+      }
+    }
+  }
+  if (steps !== undefined) options.numInferenceSteps = steps;
+  return { id: target, options };
+}
+
+/** An independent data sample of size n (another seed of the same dataset), for metric floors. */
+export function independentData(job: Job, n: number, seedOffset = 1): tf.Tensor2D {
+  const ref = normalizeRef(job.config.dataset);
+  const reg = registryOf(job.container);
+  const seed = Number(ref.options.seed ?? 0) + 1000 + seedOffset;
+  let ds: Dataset;
+  try {
+    ds = reg.create<Dataset>('dataset', { id: ref.id, options: { ...ref.options, seed, size: n } }, job.container, 'dataset');
+  } catch {
+    ds = job.dataset;
+  }
+  const withAll = ds as Dataset & { all?: () => tf.Tensor2D };
+  if (ds !== job.dataset && typeof withAll.all === 'function' && ds.size === n) return withAll.all();
+  return ds.sample(n, new Rng(seed)).x as tf.Tensor2D;
+}
+
+/** The training data itself (all points of a fixed set), or n fresh points. */
+export function dataPoints(job: Job, n: number): tf.Tensor2D {
+  const withAll = job.dataset as Dataset & { all?: () => tf.Tensor2D };
+  if (typeof withAll.all === 'function' && Number.isFinite(job.dataset.size)) return withAll.all();
+  return job.dataset.sample(n, new Rng(job.config.seed + 7)).x as tf.Tensor2D;
+}
+
+function pickIndices(count: number, k: number): number[] {
+  if (count <= k) return Array.from({ length: count }, (_, i) => i);
+  const out = new Set<number>();
+  for (let i = 0; i < k; i++) out.add(Math.round((i * (count - 1)) / (k - 1)));
+  return [...out];
+}
+
+/**
+ * Lab tasks 7-8: sample p_theta(x_0) from pure noise with a sampler, compare with q(x_0), and
+ * trace every reverse step (x_t, predicted x_0, x_{t-1}).
+ */
+export async function runSample(opts: SampleOptions): Promise<SampleResult> {
+  const reporter = opts.reporter ?? silentReporter;
+  const { job, config } = loadRun(opts.app, opts.runDir);
+  try {
+    const ref = samplerRefFor(opts.app, config, opts.sampler, opts.steps ?? config.sample.steps ?? undefined);
+    const sampler = registryOf(job.container).create<Sampler>('sampler', ref, job.container, 'sampler');
+    const samplerId = normalizeRef(ref).id;
+    const n = opts.n ?? config.sample.n;
+    const outDir = ensureOutDir(opts.outDir ?? join(opts.runDir, `samples-${samplerId}${opts.steps ? `-${opts.steps}` : ''}`));
+    const model = job.getModel();
+    const metrics: Metric[] = job.metrics();
+    const sw2 = metrics.find((m) => m.id === 'sliced-w2') ?? registryOf(job.container).create<Metric>('metric', 'sliced-w2', job.container, 'metrics');
+    const data = dataPoints(job, n);
+    const dataB = independentData(job, n);
+    const tracePts = Math.min(n, opts.tracePoints ?? 3000);
+    const traceData = data.shape[0] > tracePts ? tf.slice(data, [0, 0], [tracePts, -1]) : data.clone();
+    const rng = new Rng(config.seed + 12345);
+    const frames: { t: number; xt: Float32Array; x0: Float32Array; prev: Float32Array }[] = [];
+    const trace: TraceRow[] = [];
+    const t0 = performance.now();
+    let final: tf.Tensor | null = null;
+    let total = 0;
+    let index = 0;
+    const started = performance.now();
+    for (const s of denoise({ sampler, model, shape: [n, ...model.sampleShape], rng })) {
+      total = sampler.timesteps.length;
+      const head = (x: tf.Tensor) => readAndDispose(tf.slice(x, [0, 0], [tracePts, -1]));
+      const xt = head(s.xt);
+      const x0 = head(s.predOriginalSample);
+      const prev = head(s.prevSample);
+      frames.push({ t: s.t, xt, x0, prev });
+      const m = (a: Float32Array) => {
+        const tt = tf.tensor2d(a, [tracePts, 2]);
+        try {
+          return sw2.compute(tt, traceData, new Rng(1));
+        } finally {
+          tt.dispose();
+        }
+      };
+      trace.push({ index: s.index, t: s.t, sw2PredX0: m(x0), sw2Prev: m(prev) });
+      if (final) final.dispose();
+      final = s.prevSample.clone();
+      index++;
+      const el = (performance.now() - started) / 1000;
+      if (index % Math.max(1, Math.floor(total / 20)) === 0 || index === total) {
+        reporter.progress({ label: `sample ${samplerId}`, step: index, total, rate: index / el, etaSec: ((total - index) * el) / index });
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    if (!final) throw new ConfigError('--steps', 'the sampler produced no steps');
+    const generated = final as tf.Tensor2D;
+    if (!readAndDispose(tf.tidy(() => tf.all(tf.isFinite(generated))))[0]) {
+      reporter.log('warning: the samples contain NaN or Inf values');
+    }
+    const report = metricReport(generated, data, dataB, metrics, new Rng(config.seed + 99));
+    const files: string[] = [];
+    const genData = generated.dataSync() as Float32Array;
+    const dataArr = data.dataSync() as Float32Array;
+    const lim = sharedLimits([dataArr], 0.999, 1);
+    const plot = (pts: Float32Array, title: string, color: typeof DATA_COLOR, l = lim) =>
+      scatterPlot(pts, { width: 320, height: 320, title, xlim: l, ylim: l, color, pointSize: 1.1, alpha: 0.35, aspect: 'equal' });
+    const sw = report['sliced-w2'];
+    const headline = sw ? `SW2 ${sw.value.toFixed(4)} (floor ${sw.floor.toFixed(4)}, ${sw.ratioToFloor?.toFixed(2)}x)` : '';
+    const samplesFig = panelGrid(
+      [
+        plot(genData, `p_theta(x_0): ${samplerId}, ${total} steps`, SAMPLE_COLOR),
+        plot(dataArr, 'q(x_0): data', DATA_COLOR),
+        scatterPlot(
+          [
+            { points: dataArr, label: 'q(x_0)', color: DATA_COLOR },
+            { points: genData, label: 'p_theta(x_0)', color: SAMPLE_COLOR },
+          ],
+          { width: 320, height: 320, title: 'overlay', xlim: lim, ylim: lim, pointSize: 1.0, alpha: 0.25, aspect: 'equal' },
+        ),
+      ],
+      { cols: 3, title: `${config.name}: ${headline}` },
+    );
+    const write = (name: string, bytes: Uint8Array) => {
+      const p = join(outDir, name);
+      writeFileAtomic(p, bytes);
+      files.push(p);
+    };
+    write('samples.png', encodePng(samplesFig));
+
+    // trace.png: rows x_t, predicted x_0, x_{t-1} at ~8 steps; shared axes over all frames.
+    const traceLim = sharedLimits([...frames.map((f) => f.xt), dataArr], 0.995, 1);
+    const picks = pickIndices(frames.length, opts.tracePanels ?? 8);
+    const panels: Raster[] = [];
+    for (const [row, key, color] of [
+      ['x_t', 'xt', DATA_COLOR],
+      ['pred x_0', 'x0', SAMPLE_COLOR],
+      ['x_t-1', 'prev', '#2ca02c'],
+    ] as const) {
+      for (const i of picks) {
+        const f = frames[i];
+        panels.push(
+          scatterPlot(f[key], { width: 220, height: 220, title: `${row}, t=${f.t}`, xlim: traceLim, ylim: traceLim, color, pointSize: 1, alpha: 0.35, aspect: 'equal', titleScale: 1 }),
+        );
+      }
+    }
+    write('trace.png', encodePng(panelGrid(panels, { cols: picks.length, title: `reverse process, ${samplerId}: x_t (top), predicted x_0 (middle), x_{t-1} (bottom)` })));
+
+    // trace.gif: every step (subsampled to maxFrames), x_t and predicted x_0 over the data.
+    const maxFrames = opts.maxFrames ?? 80;
+    const gifIdx = pickIndices(frames.length, maxFrames);
+    const traceDataArr = traceData.dataSync() as Float32Array;
+    const gifFrames = gifIdx.map((i) => {
+      const f = frames[i];
+      return scatterPlot(
+        [
+          { points: traceDataArr, label: 'data', color: [160, 160, 160, 1], alpha: 0.15 },
+          { points: f.xt, label: 'x_t', color: DATA_COLOR },
+          { points: f.x0, label: 'pred x_0', color: SAMPLE_COLOR },
+        ],
+        { width: 360, height: 360, title: `step ${f.t === frames[0].t ? 1 : i + 1}/${frames.length}, t = ${f.t}`, xlim: traceLim, ylim: traceLim, pointSize: 1, alpha: 0.4, aspect: 'equal' },
+      );
+    });
+    const delays = gifIdx.map((_, k) => (k === gifIdx.length - 1 ? 2000 : 100));
+    write('trace.gif', encodeGif(gifFrames, { delayMs: delays }));
+
+    write('samples.bin', new Uint8Array(genData.buffer.slice(genData.byteOffset, genData.byteOffset + genData.byteLength)));
+    const metricsPath = join(outDir, 'metrics.json');
+    writeJsonAtomic(metricsPath, {
+      run: opts.runDir,
+      config: config.name,
+      sampler: ref,
+      steps: total,
+      nfe: total * sampler.order,
+      n,
+      seconds,
+      samplesFile: { file: 'samples.bin', dtype: 'float32', byteOrder: 'little-endian', shape: generated.shape },
+      metrics: report,
+      trace,
+    });
+    files.push(metricsPath);
+    const samples = genData.slice();
+    const dataCopy = dataArr.slice();
+    for (const t of [generated, data, dataB, traceData]) t.dispose();
+    reporter.log(`${samplerId}, ${total} steps, ${n} samples in ${seconds.toFixed(1)} s: ${headline}`);
+    for (const f of files) reporter.result(f);
+    return { outDir, sampler: samplerId, steps: total, n, seconds, metrics: report, trace, files, samples, data: dataCopy };
+  } finally {
+    job.dispose();
+  }
+}

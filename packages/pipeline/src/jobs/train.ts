@@ -1,0 +1,125 @@
+import { join } from 'node:path';
+import type { DependencyContainer } from 'tsyringe';
+import { ConfigError } from '@difflab/core';
+import { saveWeights } from '@difflab/models';
+import { Trainer, type ProgressEvent as TrainProgress } from '@difflab/training';
+import { encodePng, linePlot } from '@difflab/viz';
+import { loadConfigObject, type PipelineConfig, setPath } from '../config.js';
+import { Job } from '../compose.js';
+import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
+import { silentReporter, type Reporter } from '../reporter.js';
+
+export interface TrainOptions {
+  app: DependencyContainer;
+  config: PipelineConfig;
+  outDir: string;
+  /** Override config.train.steps. */
+  steps?: number;
+  /** `key=value` overrides (see setPath). */
+  set?: readonly string[];
+  reporter?: Reporter;
+  /** Label of the progress bar. */
+  label?: string;
+}
+
+export interface TrainResult {
+  runDir: string;
+  config: PipelineConfig;
+  losses: number[];
+  seconds: number;
+  stepsPerSec: number;
+  finalLoss: number;
+  files: string[];
+}
+
+/** Apply `--steps` and `--set key=value` overrides and re-validate. */
+export function applyOverrides(config: PipelineConfig, steps?: number, set: readonly string[] = []): PipelineConfig {
+  let raw = structuredClone(config) as unknown as Record<string, unknown>;
+  for (const kv of set) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new ConfigError('--set', `expects key=value, got '${kv}'`);
+    raw = setPath(raw, kv.slice(0, i), kv.slice(i + 1));
+  }
+  if (steps !== undefined) (raw.train as Record<string, unknown>).steps = steps;
+  return loadConfigObject(raw, '--set');
+}
+
+/** Moving average of a loss curve (window w), for the loss figure. */
+export function smooth(values: readonly number[], w: number): number[] {
+  const out: number[] = [];
+  let s = 0;
+  for (let i = 0; i < values.length; i++) {
+    s += values[i];
+    if (i >= w) s -= values[i - w];
+    out.push(s / Math.min(i + 1, w));
+  }
+  return out;
+}
+
+/**
+ * Lab tasks 5-6: train the configured denoiser. Writes RUN/config.json (the full resolved config),
+ * RUN/scheduler_config.json (diffusers format), the weights (tfjs model.json + weights.bin: the EMA
+ * weights when EMA is on, the live weights in RUN/raw/), RUN/loss.json and RUN/loss.png.
+ */
+export async function runTrain(opts: TrainOptions): Promise<TrainResult> {
+  const reporter = opts.reporter ?? silentReporter;
+  const config = applyOverrides(opts.config, opts.steps, opts.set);
+  Job.validate(opts.app, config);
+  const runDir = ensureOutDir(opts.outDir);
+  const job = new Job(opts.app, config);
+  try {
+    const model = job.getModel();
+    const sampler = job.createSampler();
+    const trainer = new Trainer({ model, schedule: job.schedule, dataset: job.dataset, rng: job.rng.fork(), ...config.train });
+    reporter.log(`training ${config.name}: ${config.model && typeof config.model === 'object' ? config.model.id : config.model}, ${config.train.steps} steps at batch ${config.train.batchSize}`);
+    const label = opts.label ?? 'train';
+    const res = await trainer.run((e: TrainProgress) =>
+      reporter.progress({ label, step: e.step, total: e.steps, loss: e.loss, rate: e.stepsPerSec, etaSec: e.etaSec }),
+    );
+    const losses = [...trainer.lossHistory];
+    const files: string[] = [];
+    const w = (name: string, data: Uint8Array | string) => {
+      const p = join(runDir, name);
+      writeFileAtomic(p, data);
+      files.push(p);
+    };
+    w('config.json', `${JSON.stringify(config, null, 2)}\n`);
+    w('scheduler_config.json', `${JSON.stringify(sampler.toDiffusersConfig(), null, 2)}\n`);
+    ensureOutDir(join(runDir, 'raw'));
+    const raw = saveWeights(model);
+    w('raw/model.json', `${JSON.stringify(raw.modelJson, null, 2)}\n`);
+    w('raw/weights.bin', raw.weightsBin);
+    const ema = trainer.ema;
+    const used = ema ? ema.withAveragedWeights(() => saveWeights(model)) : raw;
+    w('model.json', `${JSON.stringify(used.modelJson, null, 2)}\n`);
+    w('weights.bin', used.weightsBin);
+    const win = Math.max(1, Math.round(losses.length / 100));
+    const smoothed = smooth(losses, win);
+    writeJsonAtomic(join(runDir, 'loss.json'), {
+      steps: losses.length,
+      seconds: res.seconds,
+      stepsPerSec: losses.length / res.seconds,
+      finalLoss: smoothed[smoothed.length - 1],
+      ema: Boolean(ema),
+      smoothingWindow: win,
+      loss: losses,
+      smoothed,
+    });
+    files.push(join(runDir, 'loss.json'));
+    const fig = linePlot(
+      [
+        { y: losses, label: 'loss per step', color: [31, 119, 180, 0.25], lineWidth: 1 },
+        { y: smoothed, label: `moving average (${win})`, color: '#d62728', lineWidth: 2 },
+      ],
+      { width: 560, height: 340, title: `training loss: ${config.name}`, xlabel: 'step', ylabel: 'MSE loss', logY: true },
+    );
+    w('loss.png', encodePng(fig));
+    trainer.dispose();
+    const finalLoss = smoothed[smoothed.length - 1];
+    reporter.log(`trained ${losses.length} steps in ${res.seconds.toFixed(1)} s (${(losses.length / res.seconds).toFixed(1)} steps/s), final loss ${finalLoss.toFixed(4)}`);
+    reporter.result(runDir);
+    return { runDir, config, losses, seconds: res.seconds, stepsPerSec: losses.length / res.seconds, finalLoss, files };
+  } finally {
+    job.dispose();
+  }
+}
