@@ -2,32 +2,55 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, createRootContainer, provide, registryOf, TOKENS, WiringError } from '@difflab/core';
 import { MLPDenoiser, mlpPlugin, register } from './index.js';
-import { erf64, FakeLinearInput, FakeSinusoidalTime } from './testing/fakes.js';
+import { dotLoss, erf64, FakeLinearInput, FakeSinusoidalTime } from './testing/fakes.js';
 
-/** Plain-JS float64 forward of the tiny-diffusion MLP with exact GELU, from the model's weights. */
-function referenceForward(model: MLPDenoiser, x: number[][], t: number[], time: FakeSinusoidalTime): number[][] {
-  const w = model.namedWeights();
-  const get = (n: string) => ({ data: Array.from(w[n].dataSync()), shape: w[n].shape });
-  const gelu = (z: number) => 0.5 * z * (1 + erf64(z / Math.SQRT2));
-  const linear = (h: number[], name: string, act: boolean) => {
-    const W = get(`${name}.weight`);
-    const b = get(`${name}.bias`);
+type Params = Record<string, { data: number[]; shape: number[] }>;
+
+function paramsOf(model: MLPDenoiser): Params {
+  const out: Params = {};
+  for (const [n, v] of Object.entries(model.namedWeights())) out[n] = { data: Array.from(v.dataSync()), shape: [...v.shape] };
+  return out;
+}
+
+const ACT: Record<string, (z: number) => number> = {
+  gelu: (z) => 0.5 * z * (1 + erf64(z / Math.SQRT2)),
+  gelu_tanh: (z) => 0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z ** 3))),
+  relu: (z) => Math.max(0, z),
+  silu: (z) => z / (1 + Math.exp(-z)),
+};
+
+/**
+ * Plain-JS float64 forward of tiny-diffusion's MLP from a parameter map: features
+ * [input embedding (or raw x), sinusoidal t], Linear+act, residual blocks, Linear.
+ */
+function referenceForward(p: Params, x: number[][], t: number[], time: FakeSinusoidalTime, act: string, blocks: number): number[][] {
+  const f = ACT[act];
+  const linear = (h: number[], name: string, useAct: boolean) => {
+    const W = p[`${name}.weight`];
+    const b = p[`${name}.bias`];
     const [nin, nout] = W.shape;
     const out: number[] = [];
     for (let j = 0; j < nout; j++) {
       let s = b.data[j];
       for (let i = 0; i < nin; i++) s += h[i] * W.data[i * nout + j];
-      out.push(act ? gelu(s) : s);
+      out.push(useAct ? f(s) : s);
     }
     return out;
   };
   const freqs = time.freqs();
   return x.map((xi, r) => {
-    const te = [...freqs.map((f) => Math.sin(t[r] * f)), ...freqs.map((f) => Math.cos(t[r] * f))];
-    let h = linear([...xi, ...te], 'in', true);
-    for (let k = 0; k < model.config.blocks; k++) {
-      const f = linear(h, `blocks.${k}`, true);
-      h = h.map((v, i) => v + f[i]);
+    let xe = xi;
+    const E = p['inputEmbedding.0'];
+    if (E) {
+      const [nin, nout] = E.shape;
+      xe = Array.from({ length: nout }, (_, j) => xi.reduce((s, v, i) => s + v * E.data[i * nout + j], 0));
+      expect(nin).toBe(xi.length);
+    }
+    const te = [...freqs.map((q) => Math.sin(t[r] * q)), ...freqs.map((q) => Math.cos(t[r] * q))];
+    let h = linear([...xe, ...te], 'in', true);
+    for (let k = 0; k < blocks; k++) {
+      const g = linear(h, `blocks.${k}`, true);
+      h = h.map((v, i) => v + g[i]);
     }
     return linear(h, 'out', false);
   });
@@ -62,7 +85,7 @@ describe('MLPDenoiser', () => {
     ];
     const ts = [0, 17, 49];
     const y = tf.tidy(() => model.predict(tf.tensor2d(xs), tf.tensor1d(ts)).arraySync() as number[][]);
-    const ref = referenceForward(model, xs, ts, time);
+    const ref = referenceForward(paramsOf(model), xs, ts, time, 'gelu', 3);
     for (let i = 0; i < xs.length; i++) for (let j = 0; j < 2; j++) expect(y[i][j]).toBeCloseTo(ref[i][j], 5);
     model.dispose();
   });
@@ -104,25 +127,60 @@ describe('MLPDenoiser', () => {
     model.dispose();
   });
 
-  it('passes gradients to every layer and to trainable embedding variables', () => {
-    const input = new FakeLinearInput(2, 6);
-    const model = new MLPDenoiser({ hidden: 8, blocks: 1 }, { timestepEmbedding: new FakeSinusoidalTime(4), inputEmbedding: input });
-    expect(Object.keys(model.namedWeights())).toContain('inputEmbedding.0');
-    expect(model.trainableVariables).toContain(input.w);
-    const before = tf.memory().numTensors;
-    tf.tidy(() => {
-      const x = tf.randomNormal([4, 2], 0, 1, 'float32', 1);
-      const { grads } = tf.variableGrads(() => tf.sum(tf.square(model.predict(x, tf.tensor1d([1, 2, 3, 4])))) as tf.Scalar, model.trainableVariables);
-      for (const v of model.trainableVariables) {
-        const g = grads[v.name];
-        expect(g.shape).toEqual(v.shape);
-        expect(tf.max(tf.abs(g)).dataSync()[0]).toBeGreaterThan(0);
+  for (const [act, withInput] of [
+    ['gelu', true],
+    ['gelu', false],
+    ['gelu_tanh', false],
+    ['relu', true],
+    ['silu', false],
+  ] as const) {
+    it(`${act}${withInput ? ' + learnable input embedding' : ''}: gradients of every weight match float64 finite differences`, () => {
+      const time = new FakeSinusoidalTime(4);
+      const input = withInput ? new FakeLinearInput(2, 3) : undefined;
+      const blocks = 2;
+      const model = new MLPDenoiser({ hidden: 5, blocks, activation: act, seed: 4 }, { timestepEmbedding: time, inputEmbedding: input });
+      if (input) {
+        expect(Object.keys(model.namedWeights())).toContain('inputEmbedding.0');
+        expect(model.trainableVariables).toContain(input.w);
       }
+      const xs = [
+        [0.4, -0.8],
+        [-1.1, 0.6],
+        [0.2, 1.7],
+      ];
+      const ts = [1, 5, 30];
+      const cs = [
+        [0.7, -1.3],
+        [0.2, 0.9],
+        [-0.5, 0.4],
+      ];
+      const before = tf.memory().numTensors;
+      const named = model.namedWeights();
+      const got: Record<string, number[]> = {};
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() => dotLoss(model.predict(tf.tensor2d(xs), tf.tensor1d(ts)), tf.tensor2d(cs)), model.trainableVariables);
+        for (const [n, v] of Object.entries(named)) got[n] = Array.from(grads[v.name].dataSync());
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      const p = paramsOf(model);
+      const L = (q: Params) => referenceForward(q, xs, ts, time, act, blocks).reduce((s, row, r) => s + row[0] * cs[r][0] + row[1] * cs[r][1], 0);
+      const h = 1e-6;
+      for (const [n, { data }] of Object.entries(p)) {
+        for (let i = 0; i < data.length; i++) {
+          const v = data[i];
+          data[i] = v + h;
+          const up = L(p);
+          data[i] = v - h;
+          const down = L(p);
+          data[i] = v;
+          const fd = (up - down) / (2 * h);
+          expect(Math.abs(got[n][i] - fd), `${n}[${i}]: ${got[n][i]} vs ${fd}`).toBeLessThan(2e-4 * (1 + Math.abs(fd)));
+        }
+      }
+      model.dispose();
+      input?.dispose();
     });
-    expect(tf.memory().numTensors).toBe(before);
-    model.dispose();
-    input.dispose();
-  });
+  }
 
   it('concatenates a condition when condDim > 0 and rejects one when condDim is 0', () => {
     const time = new FakeSinusoidalTime(4);

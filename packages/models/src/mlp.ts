@@ -180,8 +180,12 @@ export class MLPDenoiser implements Denoiser {
 
   private embeddingVariables(): [string, tf.Variable][] {
     const out: [string, tf.Variable][] = [];
-    this.timestepEmbedding.trainableVariables.forEach((v, i) => out.push([`timestepEmbedding.${i}`, v]));
-    this.inputEmbedding?.trainableVariables.forEach((v, i) => out.push([`inputEmbedding.${i}`, v]));
+    this.timestepEmbedding.trainableVariables.forEach((v, i) => {
+      out.push([`timestepEmbedding.${i}`, v]);
+    });
+    this.inputEmbedding?.trainableVariables.forEach((v, i) => {
+      out.push([`inputEmbedding.${i}`, v]);
+    });
     return out;
   }
 }

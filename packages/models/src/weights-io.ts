@@ -138,7 +138,7 @@ function littleEndianBytes(values: Float32Array): Uint8Array {
     bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   } else {
     const dv = new DataView(bytes.buffer);
-    values.forEach((x, i) => dv.setFloat32(4 * i, x, true));
+    for (let i = 0; i < values.length; i++) dv.setFloat32(4 * i, values[i], true);
   }
   return bytes;
 }

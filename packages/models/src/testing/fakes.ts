@@ -38,7 +38,12 @@ export class FakeLinearInput implements InputEmbedding {
     return [this.w];
   }
   embed(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.matMul(x, this.w);
+    // Its own gradient: tfjs-core in Node registers none (see residual-mlp.ts).
+    const op = tf.customGrad((w, save) => {
+      (save as tf.GradSaveFunc)([x]);
+      return { value: tf.matMul(x, w as tf.Tensor2D), gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) => tf.matMul(tf.transpose(xs), dy as tf.Tensor2D) };
+    });
+    return op(this.w) as tf.Tensor2D;
   }
   dispose(): void {
     this.w.dispose();
@@ -68,4 +73,13 @@ export function erf64(x: number): number {
   }
   const erfc = (Math.exp(-x2) / (ax * Math.sqrt(Math.PI))) * s;
   return Math.sign(x) * (1 - erfc);
+}
+
+/** L = sum(y * c) with its own gradient dL/dy = c (no registered gradients needed). */
+export function dotLoss(y: tf.Tensor, c: tf.Tensor): tf.Scalar {
+  const op = tf.customGrad((yi, save) => {
+    (save as tf.GradSaveFunc)([c]);
+    return { value: tf.sum(tf.mul(yi as tf.Tensor, c)) as tf.Scalar, gradFunc: (dy: tf.Tensor, [cs]: tf.Tensor[]) => tf.mul(dy, cs) };
+  });
+  return op(y) as tf.Scalar;
 }

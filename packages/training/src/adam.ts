@@ -1,0 +1,157 @@
+/**
+ * Adam (Kingma & Ba 2015) and AdamW (Loshchilov & Hutter 2019) with torch.optim semantics:
+ *
+ *   t += 1
+ *   AdamW:  p <- p (1 - lr wd)                     (decoupled decay, before the Adam step)
+ *   Adam:   g <- g + wd p                          (L2 penalty folded into the gradient)
+ *   m <- b1 m + (1 - b1) g
+ *   v <- b2 v + (1 - b2) g^2
+ *   p <- p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ *
+ * Defaults as torch: betas (0.9, 0.999), eps 1e-8, weight decay 0 (Adam) / 0.01 (AdamW).
+ * All variables are updated as one flat vector; the moment estimates are our own variables,
+ * so the state reads back as plain arrays for checkpoints (`getState` / `setState`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { FileFormatError } from '@difflab/core';
+import { assignFlat, flatten, totalSize, zerosVariable } from './flat.js';
+
+export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+export interface OptimizerState {
+  kind: 'adam' | 'adamw';
+  /** Number of updates done (torch's `state['step']`). */
+  step: number;
+  /** First and second moment estimates, flat, in variable order. */
+  m: number[];
+  v: number[];
+}
+
+export class Adam {
+  readonly kind: 'adam' | 'adamw' = 'adam';
+  readonly variables: readonly tf.Variable[];
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** Total number of scalars updated. */
+  readonly size: number;
+  private m: tf.Variable;
+  private v: tf.Variable;
+  private t = 0;
+
+  constructor(variables: readonly tf.Variable[], options: AdamOptions = {}) {
+    if (variables.length === 0) throw new RangeError('optimizer needs at least one variable');
+    this.variables = [...variables];
+    this.lr = options.lr ?? 1e-3;
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? this.defaultWeightDecay();
+    for (const [k, val, lo, hi] of [
+      ['beta1', this.beta1, 0, 1],
+      ['beta2', this.beta2, 0, 1],
+    ] as const) {
+      if (!(val >= lo && val < hi)) throw new RangeError(`${k} must be in [0, 1), got ${val}`);
+    }
+    this.size = totalSize(this.variables);
+    this.m = zerosVariable(this.size);
+    this.v = zerosVariable(this.size);
+  }
+
+  protected defaultWeightDecay(): number {
+    return 0;
+  }
+
+  protected get decoupled(): boolean {
+    return false;
+  }
+
+  /** Number of updates done so far. */
+  get stepCount(): number {
+    return this.t;
+  }
+
+  /** One update from gradients aligned with `variables` (same shapes). */
+  applyGradients(grads: readonly tf.Tensor[], lr = this.lr): void {
+    if (grads.length !== this.variables.length) throw new RangeError(`got ${grads.length} gradients for ${this.variables.length} variables`);
+    tf.tidy(() => {
+      this.applyFlat(flatten(grads), lr);
+    });
+  }
+
+  /**
+   * One update from a flat gradient [size]. Assigns the variables and returns the new flat
+   * parameter vector (a tensor in the caller's scope, e.g. for an EMA update).
+   */
+  applyFlat(grad: tf.Tensor1D, lr = this.lr): tf.Tensor1D {
+    if (grad.size !== this.size) throw new RangeError(`flat gradient has ${grad.size} values; the variables hold ${this.size}`);
+    this.t += 1;
+    const bc1 = 1 - this.beta1 ** this.t;
+    const bc2 = 1 - this.beta2 ** this.t;
+    const out = tf.tidy(() => {
+      let p = flatten(this.variables);
+      let g: tf.Tensor = grad;
+      if (this.weightDecay !== 0) {
+        if (this.decoupled) p = tf.mul(p, 1 - lr * this.weightDecay);
+        else g = tf.add(g, tf.mul(p, this.weightDecay));
+      }
+      const m = tf.add(tf.mul(this.m, this.beta1), tf.mul(g, 1 - this.beta1));
+      const v = tf.add(tf.mul(this.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+      this.m.assign(m);
+      this.v.assign(v);
+      const denom = tf.add(tf.mul(tf.sqrt(v), 1 / Math.sqrt(bc2)), this.eps);
+      return tf.sub(p, tf.mul(tf.div(m, denom), lr / bc1)) as tf.Tensor1D;
+    });
+    assignFlat(this.variables, out);
+    return out;
+  }
+
+  getState(): OptimizerState {
+    return { kind: this.kind, step: this.t, m: Array.from(this.m.dataSync()), v: Array.from(this.v.dataSync()) };
+  }
+
+  setState(state: OptimizerState): void {
+    if (!state || state.kind !== this.kind) throw new FileFormatError('checkpoint', `optimizer state is for '${state?.kind}', this optimizer is '${this.kind}'`);
+    if (!Number.isInteger(state.step) || state.step < 0) throw new FileFormatError('checkpoint', `optimizer step must be a non-negative integer, got ${state.step}`);
+    for (const k of ['m', 'v'] as const) {
+      if (!Array.isArray(state[k]) || state[k].length !== this.size) {
+        throw new FileFormatError('checkpoint', `optimizer state '${k}' has ${state[k]?.length} values; the model has ${this.size} parameters`);
+      }
+    }
+    tf.tidy(() => {
+      this.m.assign(tf.tensor1d(state.m, 'float32'));
+      this.v.assign(tf.tensor1d(state.v, 'float32'));
+    });
+    this.t = state.step;
+  }
+
+  dispose(): void {
+    this.m.dispose();
+    this.v.dispose();
+  }
+}
+
+/** AdamW: decoupled weight decay (default 0.01), as torch.optim.AdamW. */
+export class AdamW extends Adam {
+  override readonly kind = 'adamw' as const;
+  protected override defaultWeightDecay(): number {
+    return 0.01;
+  }
+  protected override get decoupled(): boolean {
+    return true;
+  }
+}
+
+/** Adam or AdamW by name. */
+export function createOptimizer(kind: 'adam' | 'adamw', variables: readonly tf.Variable[], options: AdamOptions = {}): Adam {
+  return kind === 'adamw' ? new AdamW(variables, options) : new Adam(variables, options);
+}
