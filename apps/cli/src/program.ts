@@ -49,9 +49,10 @@ function collect(v: string, prev: string[]): string[] {
 /** Start the backend and the app (built-in plugins + --plugin modules) for a command. */
 async function setup(cmd: Command): Promise<{ g: GlobalOpts; reporter: Reporter; app: ReturnType<typeof createApp> }> {
   const g = cmd.optsWithGlobals() as GlobalOpts;
-  const reporter = createReporter(g.quiet);
   const info = await startBackend(g.backend);
-  reporter.log(`backend: ${info.backend}${info.adapter ? ` (${info.adapter})` : ''}`);
+  // The backend line is printed before the job's first output, so that an input error found
+  // before any work is still the only line the user sees.
+  const reporter = createReporter(g.quiet, `backend: ${info.backend}${info.adapter ? ` (${info.adapter})` : ''}`);
   const extra = await loadPlugins(g.plugin ?? []);
   const app = createApp(extra);
   return { g, reporter, app };

@@ -11,20 +11,28 @@ function fmtEta(s: number): string {
  * Progress on a terminal: a cli-progress bar with loss, steps/s and ETA. Not a TTY (CI, pipes):
  * one plain line per progress event. `--quiet`: nothing but errors and final paths.
  */
-export function createReporter(quiet: boolean): Reporter {
+export function createReporter(quiet: boolean, preamble?: string): Reporter {
   const tty = Boolean(process.stderr.isTTY);
   let bar: cliProgress.SingleBar | null = null;
+  let pending = preamble;
+  const flush = () => {
+    if (pending && !quiet) process.stderr.write(`${pending}\n`);
+    pending = undefined;
+  };
   return {
     log(msg: string) {
+      flush();
       if (quiet) return;
       if (bar) bar.stop(), (bar = null);
       process.stderr.write(`${msg}\n`);
     },
     result(msg: string) {
+      flush();
       if (bar) bar.stop(), (bar = null);
       process.stdout.write(`${msg}\n`);
     },
     progress(ev: ProgressEvent) {
+      flush();
       if (quiet) return;
       if (tty) {
         if (!bar) {

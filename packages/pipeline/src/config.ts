@@ -90,26 +90,26 @@ function loadConfigFrom(nameOrPath?: string): PipelineConfig {
   } catch (e) {
     throw new ConfigError(nameOrPath, `not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
-  if (raw && typeof raw === 'object' && !Array.isArray(raw) && 'extends' in raw) {
-    const { extends: base, ...rest } = raw as { extends: unknown } & Record<string, unknown>;
-    if (typeof base !== 'string' || !(base in PRESETS)) {
-      throw new ConfigError(`${nameOrPath}: extends`, `must name a preset: ${Object.keys(PRESETS).join(', ')}`);
-    }
-    raw = deepMerge(PRESETS[base as PresetName] as Record<string, unknown>, rest);
-  }
   try {
-    return parseConfig(raw, nameOrPath);
+    return loadConfigObject(raw, nameOrPath);
   } catch (e) {
     if (e instanceof ConfigError) throw new ConfigError(`${nameOrPath}: ${e.path}`.replace(/: $/, ''), e.message.slice(e.path.length + 2));
     throw e;
   }
 }
 
+function isRef(v: unknown): boolean {
+  return Boolean(v) && typeof v === 'object' && !Array.isArray(v) && typeof (v as { id?: unknown }).id === 'string';
+}
+
 export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const av = out[k];
-    if (v && typeof v === 'object' && !Array.isArray(v) && av && typeof av === 'object' && !Array.isArray(av)) {
+    // A plugin reference with another id replaces the base one whole: options of one plugin
+    // mean nothing to another.
+    const otherPlugin = isRef(v) && isRef(av) && (v as { id: unknown }).id !== (av as { id: unknown }).id;
+    if (!otherPlugin && v && typeof v === 'object' && !Array.isArray(v) && av && typeof av === 'object' && !Array.isArray(av)) {
       out[k] = deepMerge(av as Record<string, unknown>, v as Record<string, unknown>);
     } else {
       out[k] = v;

@@ -1,4 +1,5 @@
 import type { DependencyContainer, PluginDescriptor } from '@difflab/core';
+import './gradients.js';
 
 export { Adam, type AdamOptions, AdamW, createOptimizer, type OptimizerState } from './adam.js';
 export { clipFlatByGlobalNorm, clipGradNorm } from './clip.js';

@@ -3,6 +3,7 @@ import type { DependencyContainer } from 'tsyringe';
 import { ConfigError } from '@difflab/core';
 import { DATA_COLOR, SAMPLE_COLOR, encodePng, panelGrid, scatterPlot } from '@difflab/viz';
 import { SLOT_ALIASES, type PipelineConfig } from '../config.js';
+import { Job } from '../compose.js';
 import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
 import { silentReporter, type Reporter } from '../reporter.js';
 import { sharedLimits } from '../stats.js';
@@ -63,6 +64,7 @@ export async function runAblate(opts: AblateOptions): Promise<{ rows: AblationRo
     .join('.');
   // Validate every variant before training any.
   const variants = values.map((v) => ({ value: v, config: applyOverrides(opts.config, opts.steps, [`${canonical}=${v}`]) }));
+  for (const v of variants) Job.validate(opts.app, v.config);
   const out = ensureOutDir(opts.outDir);
   const rows: AblationRow[] = [];
   const samples: { value: string; points: Float32Array }[] = [];

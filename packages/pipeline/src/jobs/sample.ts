@@ -29,7 +29,7 @@ export interface SampleOptions {
   tracePanels?: number;
   /** Most frames in trace.gif. */
   maxFrames?: number;
-  /** Points per cloud in the trace figures (default 3000). */
+  /** Points per cloud in the trace figures and the per-step metric (default 2000). */
   tracePoints?: number;
 }
 
@@ -159,10 +159,12 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
     const outDir = ensureOutDir(opts.outDir ?? join(opts.runDir, `samples-${samplerId}${opts.steps ? `-${opts.steps}` : ''}`));
     const model = job.getModel();
     const metrics: Metric[] = job.metrics();
-    const sw2 = metrics.find((m) => m.id === 'sliced-w2') ?? registryOf(job.container).create<Metric>('metric', 'sliced-w2', job.container, 'metrics');
+    // Per-step trace metric: sliced W2 with 64 projections on the first tracePoints points, cheap
+    // enough to run at every step (the final samples get the full metrics below).
+    const sw2 = registryOf(job.container).create<Metric>('metric', { id: 'sliced-w2', options: { projections: 64 } }, job.container, 'metrics');
     const data = dataPoints(job, n);
     const dataB = independentData(job, n);
-    const tracePts = Math.min(n, opts.tracePoints ?? 3000);
+    const tracePts = Math.min(n, opts.tracePoints ?? 2000);
     const traceData = data.shape[0] > tracePts ? tf.slice(data, [0, 0], [tracePts, -1]) : data.clone();
     const rng = new Rng(config.seed + 12345);
     const frames: { t: number; xt: Float32Array; x0: Float32Array; prev: Float32Array }[] = [];

@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// End-to-end tests of the built `difflab` command (npm test builds before it runs the tests).
+const bin = fileURLToPath(new URL('../bin/difflab.js', import.meta.url));
+const tmp = () => mkdtempSync(join(tmpdir(), 'difflab-cli-'));
+
+function difflab(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A user error: exit code 2, one line on stderr, no stack trace. */
+function expectUserError(r: ReturnType<typeof difflab>, pattern: RegExp) {
+  expect(r.code, r.stderr).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(lines.filter((l) => !l.startsWith('(run with --help')).length).toBe(1);
+}
+
+describe('difflab CLI', () => {
+  it('prints help and lists every plugin kind with defaults', () => {
+    const help = difflab('--help');
+    expect(help.code).toBe(0);
+    for (const c of ['forward', 'train', 'sample', 'lab', 'ablate', 'plugins']) expect(help.stdout).toContain(c);
+    const r = difflab('plugins', '--json');
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.stdout) as { kind: string; id: string; defaults: Record<string, unknown> }[];
+    const kinds = new Set(list.map((p) => p.kind));
+    for (const k of ['dataset', 'schedule', 'timestep-embedding', 'input-embedding', 'positional-embedding', 'model', 'sampler', 'metric']) expect(kinds.has(k), k).toBe(true);
+    expect(list.find((p) => p.kind === 'schedule' && p.id === 'linear')?.defaults).toMatchObject({ T: 1000, betaStart: 1e-4, betaEnd: 0.02 });
+    const text = difflab('plugins', '--kind', 'sampler');
+    expect(text.stdout).toMatch(/sampler:\n\s+ddim/);
+  });
+
+  it('forward writes forward.png, forward.gif and forward.json', () => {
+    const out = join(tmp(), 'fw');
+    const r = difflab('forward', '--config', 'spiral-default', '--t', '0,1,37', '--n', '1000', '--out', out, '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['forward.gif', 'forward.json', 'forward.png']);
+    expect(r.stdout.trim().split('\n')).toHaveLength(3);
+  });
+
+  it('gives one-line errors with exit code 2 for bad input', () => {
+    const dir = tmp();
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ extends: 'spiral-default', schedule: { id: 'cosinus' } }));
+    expectUserError(difflab('forward', '--config', bad, '--out', join(dir, 'o1')), /schedule\.id: unknown schedule 'cosinus'; available: .*cosine/);
+    writeFileSync(bad, JSON.stringify({ extends: 'spiral-default', schedule: { id: 'linear', options: { T: 'many' } } }));
+    expectUserError(difflab('forward', '--config', bad, '--out', join(dir, 'o2')), /schedule\.options\.T: /);
+    writeFileSync(bad, '{ "seed": 1,');
+    expectUserError(difflab('forward', '--config', bad, '--out', join(dir, 'o3')), /not valid JSON/);
+    expectUserError(difflab('forward', '--t', '0,x', '--out', join(dir, 'o4')), /--t must be a comma-separated list of non-negative integers/);
+    expectUserError(difflab('forward', '--t', '0,99', '--out', join(dir, 'o5')), /timestep 99 is outside \[0, 49\]/);
+    expectUserError(difflab('forward', '--config', 'nope', '--out', join(dir, 'o6')), /neither a file nor a preset/);
+    expectUserError(difflab('--backend', 'gpu3', 'forward'), /--backend.*gpu3.*Allowed choices are auto, wasm, cpu, webgpu/);
+    expectUserError(difflab('sample', '--run', join(dir, 'missing')), /--run: .* does not exist/);
+    expectUserError(difflab('lab', 'moon'), /unknown lab part 'moon'; available: spiral/);
+    expectUserError(difflab('ablate', '--grid', 'embedding=sinusoidal,nope', '--out', join(dir, 'o7')), /unknown timestep-embedding 'nope'/);
+    expectUserError(difflab('frobnicate'), /unknown command 'frobnicate'/);
+    for (const o of ['o1', 'o2', 'o3', 'o4', 'o5', 'o6', 'o7']) expect(existsSync(join(dir, o)), o).toBe(false);
+  });
+});
