@@ -23,12 +23,18 @@ export function createReporter(quiet: boolean, preamble?: string): Reporter {
     log(msg: string) {
       flush();
       if (quiet) return;
-      if (bar) bar.stop(), (bar = null);
+      if (bar) {
+        bar.stop();
+        bar = null;
+      }
       process.stderr.write(`${msg}\n`);
     },
     result(msg: string) {
       flush();
-      if (bar) bar.stop(), (bar = null);
+      if (bar) {
+        bar.stop();
+        bar = null;
+      }
       process.stdout.write(`${msg}\n`);
     },
     progress(ev: ProgressEvent) {
@@ -43,7 +49,10 @@ export function createReporter(quiet: boolean, preamble?: string): Reporter {
           bar.start(ev.total, 0, { loss: '-', rate: '-', eta_h: '?' });
         }
         bar.update(ev.step, { loss: ev.loss !== undefined ? ev.loss.toFixed(4) : '-', rate: ev.rate.toFixed(1), eta_h: fmtEta(ev.etaSec) });
-        if (ev.step >= ev.total) bar.stop(), (bar = null);
+        if (ev.step >= ev.total) {
+          bar.stop();
+          bar = null;
+        }
       } else {
         const loss = ev.loss !== undefined ? ` loss ${ev.loss.toFixed(4)}` : '';
         process.stderr.write(`${ev.label} ${ev.step}/${ev.total}${loss} ${ev.rate.toFixed(1)} it/s ETA ${fmtEta(ev.etaSec)}\n`);

@@ -83,7 +83,7 @@ export class Job {
     check('input-embedding', config.inputEmbedding, 'inputEmbedding');
     check('model', config.model, 'model');
     check('sampler', config.sampler, 'sampler');
-    config.metrics.forEach((m, i) => check('metric', m, `metrics[${i}]`));
+    for (const [i, m] of config.metrics.entries()) check('metric', m, `metrics[${i}]`);
   }
 
   getModel(): Denoiser {

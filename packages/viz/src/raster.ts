@@ -186,8 +186,6 @@ export class Raster {
       if (![ax, ay, bx, by].every(Number.isFinite)) continue;
       this.segment(ax, ay, bx, by, c, 1, lineWidth / 2, cover);
     }
-    // lone points (isolated between breaks) are drawn as dots
-    {
       for (let k = 0; k < xs.length; k++) {
         const prevOk = k > 0 && Number.isFinite(xs[k - 1]!) && Number.isFinite(ys[k - 1]!);
         const nextOk = k + 1 < xs.length && Number.isFinite(xs[k + 1]!) && Number.isFinite(ys[k + 1]!);
@@ -195,7 +193,6 @@ export class Raster {
           this.fillCircle(xs[k]!, ys[k]!, Math.max(lineWidth / 2, 0.75), c, alpha);
         }
       }
-    }
     const a = c[3] * alpha;
     for (const [key, cov] of cover) this.blend(key % this.width, Math.floor(key / this.width), c, a * cov);
     return this;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { DependencyContainer } from 'tsyringe';
-import { ConfigError, Rng, type Dataset } from '@difflab/core';
+import { ConfigError, type Rng, type Dataset } from '@difflab/core';
 import { encodeGif, encodePng, panelGrid, scatterPlot, DATA_COLOR } from '@difflab/viz';
 import type { PipelineConfig } from '../config.js';
 import { Job } from '../compose.js';
