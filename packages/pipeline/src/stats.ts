@@ -64,3 +64,26 @@ export function sharedLimits(arrays: Float32Array[], quantile = 0.999, minHalf =
   const half = Math.max(minHalf, Math.ceil(q * 1.05 * 2) / 2);
   return [-half, half];
 }
+
+/**
+ * Mean distance from each row of `x` to its nearest row of `ref` (both interleaved [n, d]):
+ * how far a cloud sits from the data manifold, whatever its spread. Plain JS, O(n m d).
+ */
+export function meanNearestDistance(x: Float32Array, ref: Float32Array, d = 2): number {
+  const n = x.length / d;
+  const m = ref.length / d;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    let best = Number.POSITIVE_INFINITY;
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) {
+        const diff = x[i * d + k] - ref[j * d + k];
+        s += diff * diff;
+      }
+      if (s < best) best = s;
+    }
+    total += Math.sqrt(best);
+  }
+  return total / n;
+}

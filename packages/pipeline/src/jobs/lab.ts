@@ -55,8 +55,14 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     Object.entries(r.metrics)
       .map(([k, m]) => `| ${k} | ${fmt(m.value)} | ${fmt(m.floor)} | ${fmt(m.ceiling)} | ${m.ratioToFloor === null ? 'n/a' : `${m.ratioToFloor.toFixed(2)}x`} |`)
       .join('\n');
-  const last = (r: SampleResult) => r.trace[r.trace.length - 1];
-  const half = (r: SampleResult) => r.trace[Math.floor(r.trace.length / 2)];
+  const traceRows = (r: SampleResult) => {
+    const k = Math.max(1, Math.round(r.trace.length / 10));
+    const picked = r.trace.filter((_, i) => i % k === 0 || i === r.trace.length - 1);
+    return picked
+      .map((x) => `| ${x.t} | ${fmt(x.sw2PredX0)} | ${fmt(x.sw2Prev)} | ${fmt(x.nnPredX0)} | ${fmt(x.nnPrev)} | ${fmt(x.varPredX0, 3)} | ${fmt(x.varPrev, 3)} |`)
+      .join('\n');
+  };
+  const ddpmDataVar = ddpm.dataVariance;
   const md = `# Spiral lab report: ${config.name}
 
 ${config.description}
@@ -112,11 +118,20 @@ the data overlap, and the distance is a small multiple of the floor, far below t
 
 Every step: [ddpm/trace.gif](ddpm/trace.gif) (DDPM), [ddim/trace.gif](ddim/trace.gif) (DDIM).
 
-Sliced W2 to the data of the predicted x_0 and of x_{t-1} (DDPM): halfway (t = ${half(ddpm).t}) ${fmt(half(ddpm).sw2PredX0)} vs
-${fmt(half(ddpm).sw2Prev)}; last step (t = ${last(ddpm).t}) ${fmt(last(ddpm).sw2PredX0)} vs ${fmt(last(ddpm).sw2Prev)}.
-The predicted x_0 sharpens as t falls, while x_{t-1} stays noisier than it until the end: each
-step continues from x_{t-1}, not from the predicted x_0, because the remaining noise variance
-must still be removed by the later steps. Per-step numbers: [ddpm/metrics.json](ddpm/metrics.json).
+DDPM, per step (every step is in [ddpm/metrics.json](ddpm/metrics.json)): sliced W2 to the data, mean distance to
+the nearest data point (how far the cloud sits from the spiral) and variance per coordinate
+(the data's is ${fmt(ddpmDataVar, 3)}):
+
+| t | SW2 pred x_0 | SW2 x_{t-1} | distance to data, pred x_0 | distance to data, x_{t-1} | variance pred x_0 | variance x_{t-1} |
+|---|---|---|---|---|---|---|
+${traceRows(ddpm)}
+
+The predicted x_0 sharpens as t falls (its sliced W2 falls over the second half of the steps) and
+lies closer to the spiral than x_{t-1} at every step until the end, while x_{t-1} keeps more
+variance than the data: the remaining noise. Each step continues from x_{t-1}, not from the
+predicted x_0, because that remaining noise variance must still be removed by the later steps;
+jumping to the predicted x_0 would keep its shrunken, too-narrow distribution (its variance is
+below the data's until the last steps). Per-step numbers: [ddpm/metrics.json](ddpm/metrics.json).
 `;
   const reportPath = join(out, 'report.md');
   writeFileAtomic(reportPath, md);

@@ -11,7 +11,7 @@ import { parseConfig, type PipelineConfig } from '../config.js';
 import { Job } from '../compose.js';
 import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
 import { silentReporter, type Reporter } from '../reporter.js';
-import { sharedLimits } from '../stats.js';
+import { meanColumnVariance, meanNearestDistance, sharedLimits } from '../stats.js';
 import { readAndDispose } from '../tensors.js';
 
 export interface SampleOptions {
@@ -40,6 +40,13 @@ export interface TraceRow {
   sw2PredX0: number;
   /** Sliced W2 of x_{t-1} against the data. */
   sw2Prev: number;
+  /** Mean distance of the predicted x_0 points to their nearest data point (distance to the data manifold). */
+  nnPredX0: number;
+  /** Mean distance of the x_{t-1} points to their nearest data point. */
+  nnPrev: number;
+  /** Variance per coordinate of the predicted x_0 and of x_{t-1} (the data's is `dataVariance`). */
+  varPredX0: number;
+  varPrev: number;
 }
 
 export interface SampleResult {
@@ -51,6 +58,8 @@ export interface SampleResult {
   metrics: Record<string, MetricReportEntry>;
   trace: TraceRow[];
   files: string[];
+  /** Variance per coordinate of the data (compare with the trace's variances). */
+  dataVariance: number;
   /** The samples [n, d] interleaved, and the data they were compared with. */
   samples: Float32Array;
   data: Float32Array;
@@ -167,6 +176,7 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
     const tracePts = Math.min(n, opts.tracePoints ?? 2000);
     const traceData = data.shape[0] > tracePts ? tf.slice(data, [0, 0], [tracePts, -1]) : data.clone();
     const rng = new Rng(config.seed + 12345);
+    const nnRef = readAndDispose(tf.slice(data, [0, 0], [Math.min(data.shape[0], 2000), -1]));
     const frames: { t: number; xt: Float32Array; x0: Float32Array; prev: Float32Array }[] = [];
     const trace: TraceRow[] = [];
     const t0 = performance.now();
@@ -189,7 +199,17 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
           tt.dispose();
         }
       };
-      trace.push({ index: s.index, t: s.t, sw2PredX0: m(x0), sw2Prev: m(prev) });
+      const nnPts = Math.min(500, tracePts) * 2;
+      trace.push({
+        index: s.index,
+        t: s.t,
+        sw2PredX0: m(x0),
+        sw2Prev: m(prev),
+        nnPredX0: meanNearestDistance(x0.subarray(0, nnPts), nnRef),
+        nnPrev: meanNearestDistance(prev.subarray(0, nnPts), nnRef),
+        varPredX0: meanColumnVariance(x0),
+        varPrev: meanColumnVariance(prev),
+      });
       if (final) final.dispose();
       final = s.prevSample.clone();
       index++;
@@ -280,6 +300,7 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
       nfe: total * sampler.order,
       n,
       seconds,
+      dataVariance: meanColumnVariance(dataArr),
       samplesFile: { file: 'samples.bin', dtype: 'float32', byteOrder: 'little-endian', shape: generated.shape },
       metrics: report,
       trace,
@@ -290,7 +311,7 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
     for (const t of [generated, data, dataB, traceData]) t.dispose();
     reporter.log(`${samplerId}, ${total} steps, ${n} samples in ${seconds.toFixed(1)} s: ${headline}`);
     for (const f of files) reporter.result(f);
-    return { outDir, sampler: samplerId, steps: total, n, seconds, metrics: report, trace, files, samples, data: dataCopy };
+    return { outDir, sampler: samplerId, steps: total, n, seconds, metrics: report, trace, files, samples, data: dataCopy, dataVariance: meanColumnVariance(dataCopy) };
   } finally {
     job.dispose();
   }
