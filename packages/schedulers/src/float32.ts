@@ -32,13 +32,17 @@ export function toFloat32Values(xs: ArrayLike<number>): Float64Array {
   return out;
 }
 
-/** `torch.cumprod(x, 0)` in float32: a sequential product, rounded after each multiply. */
+/**
+ * `torch.cumprod(x, 0)` of a float32 tensor on the CPU: torch's `cumprod_cpu_kernel` keeps the running
+ * product in `at::acc_type<float, false>` = double and rounds each output to float32
+ * (aten/src/ATen/native/cpu/ReduceOpsKernel.cpp), so the accumulator here is not rounded.
+ */
 export function cumprodF32(xs: ArrayLike<number>): Float64Array {
   const out = new Float64Array(xs.length);
   let acc = 1;
   for (let i = 0; i < xs.length; i++) {
-    acc = f(acc * xs[i]);
-    out[i] = acc;
+    acc *= xs[i];
+    out[i] = f(acc);
   }
   return out;
 }
