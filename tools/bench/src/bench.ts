@@ -1,0 +1,159 @@
+/**
+ * `npm run bench [-- --quick] [--backends wasm,cpu,webgpu] [--cases a,b] [--rounds N] [--out FILE]`
+ *
+ * Times each case for difflab on every requested backend and for PyTorch
+ * (tools/bench/reference_torch.py, Debian's python3-torch, installed with apt-get when missing),
+ * alternating difflab and PyTorch runs, each in its own process (peak RSS per case). Prints a
+ * table of medians and the ratio difflab / PyTorch, and writes everything as JSON.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpus, loadavg } from 'node:os';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
+const torchScript = join(root, 'tools', 'bench', 'reference_torch.py');
+const caseRunner = join(here, 'case-runner.js');
+
+interface CaseSpec {
+  name: string;
+  /** Case id in both implementations. */
+  id: string;
+  args: Record<string, number>;
+  unit: 'ms/step' | 'ms/run' | 's to target';
+  target?: number;
+  full?: boolean;
+}
+
+const argv = process.argv.slice(2);
+const flag = (k: string) => argv.includes(`--${k}`);
+const opt = (k: string, d: string) => {
+  const i = argv.indexOf(`--${k}`);
+  return i >= 0 && argv[i + 1] ? argv[i + 1] : d;
+};
+const quick = flag('quick');
+const backends = opt('backends', 'wasm').split(',');
+const rounds = Number(opt('rounds', quick ? '1' : '3'));
+const outFile = opt('out', join(root, 'out', 'bench', quick ? 'bench-quick.json' : 'bench.json'));
+const it = (full: number, q: number) => (quick ? q : full);
+
+const ALL: CaseSpec[] = [
+  { name: 'spiral train step, batch 32', id: 'spiral-train', args: { batch: 32, iters: it(200, 50), warmup: 20, repeats: 3 }, unit: 'ms/step' },
+  { name: 'spiral train step, batch 256', id: 'spiral-train', args: { batch: 256, iters: it(200, 50), warmup: 20, repeats: 3 }, unit: 'ms/step', target: 0.7 },
+  { name: 'spiral train step, batch 1024', id: 'spiral-train', args: { batch: 1024, iters: it(100, 20), warmup: 10, repeats: 3 }, unit: 'ms/step' },
+  { name: 'spiral sample 10k, DDPM 50 steps', id: 'spiral-sample-ddpm', args: { repeats: it(3, 1) }, unit: 'ms/run', target: 1.0 },
+  { name: 'spiral sample 10k, DDIM 20 steps', id: 'spiral-sample-ddim20', args: { repeats: it(3, 1) }, unit: 'ms/run', target: 1.0 },
+  { name: 'spiral time to SW2 <= 3x floor', id: 'spiral-time-to-quality', args: { target: 3, 'max-steps': 20000 }, unit: 's to target', target: 1.0, full: true },
+  { name: 'patch transformer train step, batch 64', id: 'image-train-patch-transformer', args: { batch: 64, iters: it(10, 3), warmup: 2, repeats: it(3, 1) }, unit: 'ms/step', target: 1.0 },
+  { name: 'conv UNet train step, batch 64', id: 'image-train-unet', args: { batch: 64, iters: it(5, 2), warmup: 1, repeats: it(3, 1) }, unit: 'ms/step', target: 1.0 },
+  { name: 'conv UNet sample 16 images, 50 steps', id: 'image-sample-unet', args: { repeats: 1 }, unit: 'ms/run', target: 1.0, full: true },
+];
+
+function ensureTorch(): string | null {
+  const py = '/usr/bin/python3';
+  const ok = () => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+  if (existsSync(py) && ok()) return py;
+  if (process.getuid?.() === 0) {
+    console.error('installing python3-torch with apt-get (Debian) ...');
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    spawnSync('apt-get', ['install', '-y', '-qq', 'python3-torch', 'libopenblas0-pthread'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (ok()) return py;
+  }
+  console.error('PyTorch is not available: only difflab is timed (install python3-torch)');
+  return null;
+}
+
+function runJson(cmd: string, args: string[], env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env, maxBuffer: 1 << 24, timeout: 30 * 60_000 });
+  const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) return { error: `${r.status}: ${(r.stderr ?? '').trim().split('\n').pop()}` };
+  return JSON.parse(line);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : Number.NaN;
+};
+
+function valueOf(r: Record<string, unknown>, unit: CaseSpec['unit']): number[] {
+  if (r.error) return [];
+  if (unit === 's to target') return [Number(r.seconds_train)];
+  return (r.ms as number[]) ?? [];
+}
+
+const py = ensureTorch();
+const torchEnv = { ...process.env };
+// OpenBLAS settings that slow a current BLAS down on some CPUs (see the project's notes).
+delete torchEnv.OPENBLAS_CORETYPE;
+delete torchEnv.OPENBLAS_L2_SIZE;
+const cases = ALL.filter((c) => (opt('cases', '') ? opt('cases', '').split(',').includes(c.id) : !(quick && c.full)));
+console.log(`difflab bench${quick ? ' --quick' : ''}: ${cases.length} cases, backends ${backends.join(', ')}, ${rounds} round(s); ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}, load ${loadavg()[0].toFixed(2)}`);
+
+type Row = { case: string; id: string; unit: string; target?: number; torch: number[]; torchRss?: number; difflab: Record<string, number[]>; rss: Record<string, number>; extra: Record<string, unknown> };
+const rows: Row[] = [];
+const started = performance.now();
+for (const c of cases) {
+  const row: Row = { case: c.name, id: c.id, unit: c.unit, target: c.target, torch: [], difflab: {}, rss: {}, extra: {} };
+  const cliArgs = Object.entries(c.args).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  for (let r = 0; r < rounds; r++) {
+    // Alternate: difflab (each backend), then PyTorch, round after round.
+    for (const b of backends) {
+      const res = runJson(process.execPath, [caseRunner, c.id, '--backend', b, ...cliArgs], process.env);
+      if (res.error) row.extra[`${b}.error`] = res.error;
+      (row.difflab[b] ??= []).push(...valueOf(res, c.unit).map((v) => (c.unit === 's to target' ? v : v)));
+      if (typeof res.peak_rss_mb === 'number') row.rss[b] = Math.max(row.rss[b] ?? 0, res.peak_rss_mb);
+      for (const k of ['steps', 'ratio', 'tensorGrowth']) if (k in res) row.extra[`${b}.${k}`] = res[k];
+    }
+    if (py) {
+      const res = runJson(py, [torchScript, c.id, ...cliArgs.map((a) => a.replace('--max-steps', '--max-steps'))], torchEnv);
+      if (res.error) row.extra['torch.error'] = res.error;
+      row.torch.push(...valueOf(res, c.unit));
+      if (typeof res.peak_rss_mb === 'number') row.torchRss = Math.max(row.torchRss ?? 0, res.peak_rss_mb);
+      for (const k of ['steps', 'ratio', 'threads']) if (k in res) row.extra[`torch.${k}`] = res[k];
+    }
+  }
+  rows.push(row);
+  const tm = median(row.torch);
+  const parts = backends.map((b) => {
+    const m = median(row.difflab[b] ?? []);
+    return `${b} ${fmt(m)}${Number.isFinite(tm) && Number.isFinite(m) ? ` (${(m / tm).toFixed(2)}x)` : ''}`;
+  });
+  console.log(`  ${c.name.padEnd(42)} torch ${fmt(tm)} | ${parts.join(' | ')} ${c.unit}${row.extra[`${backends[0]}.error`] ? `  [${row.extra[`${backends[0]}.error`]}]` : ''}`);
+}
+
+function fmt(v: number): string {
+  return Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(2)) : 'n/a';
+}
+
+// Table and JSON.
+const header = `| case | unit | PyTorch | ${backends.map((b) => `difflab ${b} | ratio ${b}`).join(' | ')} | target | peak RSS MB (torch / ${backends.join(' / ')}) |`;
+const lines = rows.map((r) => {
+  const tm = median(r.torch);
+  const cells = backends.map((b) => {
+    const m = median(r.difflab[b] ?? []);
+    return `${fmt(m)} | ${Number.isFinite(m / tm) ? (m / tm).toFixed(2) : 'n/a'}`;
+  });
+  return `| ${r.case} | ${r.unit} | ${fmt(tm)} | ${cells.join(' | ')} | ${r.target !== undefined ? `<= ${r.target}` : ''} | ${fmt(r.torchRss ?? Number.NaN)} / ${backends.map((b) => fmt(r.rss[b] ?? Number.NaN)).join(' / ')} |`;
+});
+const table = [header, `|${'---|'.repeat(4 + 2 * backends.length)}`, ...lines].join('\n');
+console.log(`\n${table}\n`);
+const result = {
+  date: new Date().toISOString(),
+  quick,
+  machine: { cores: cpus().length, cpu: cpus()[0]?.model, load: loadavg(), node: process.version },
+  torch: py ? execFileSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).trim() : null,
+  seconds: (performance.now() - started) / 1000,
+  rows: rows.map((r) => ({
+    ...r,
+    torchMedian: median(r.torch),
+    difflabMedian: Object.fromEntries(backends.map((b) => [b, median(r.difflab[b] ?? [])])),
+    ratio: Object.fromEntries(backends.map((b) => [b, median(r.difflab[b] ?? []) / median(r.torch)])),
+  })),
+  table,
+};
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(`${outFile}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
+renameSync(`${outFile}.tmp`, outFile);
+console.log(`wrote ${outFile} in ${result.seconds.toFixed(0)} s`);

@@ -1,0 +1,34 @@
+// One benchmark case in its own process (so peak RSS is the case's own):
+//   node tools/bench/dist/case-runner.js <case> --backend wasm --batch 256 ...
+// prints one JSON line like reference_torch.py.
+import 'reflect-metadata';
+import { startBackend } from '@difflab/runtime';
+import { CASES } from './cases.js';
+
+const [name, ...rest] = process.argv.slice(2);
+const opt = (k: string, d: string) => {
+  const i = rest.indexOf(`--${k}`);
+  return i >= 0 ? rest[i + 1] : d;
+};
+const backend = opt('backend', 'wasm');
+const args = {
+  batch: Number(opt('batch', '256')),
+  iters: Number(opt('iters', '50')),
+  warmup: Number(opt('warmup', '10')),
+  repeats: Number(opt('repeats', '3')),
+  target: Number(opt('target', '3')),
+  maxSteps: Number(opt('max-steps', '20000')),
+};
+const f = CASES[name];
+if (!f) {
+  console.log(JSON.stringify({ case: name, error: `unknown case; cases: ${Object.keys(CASES).join(', ')}` }));
+  process.exit(2);
+}
+try {
+  const info = await startBackend(backend);
+  const res = f(args);
+  console.log(JSON.stringify({ case: name, backend: info.backend, ...res, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+} catch (e) {
+  console.log(JSON.stringify({ case: name, backend, error: (e as Error).message.split('\n')[0] }));
+  process.exit(1);
+}

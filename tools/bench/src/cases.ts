@@ -1,0 +1,144 @@
+/**
+ * The benchmark cases on the difflab side: exactly the work tools/bench/reference_torch.py does.
+ * Each returns per-repeat milliseconds (per step for training, per run for sampling).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type Dataset, type Denoiser, registryOf, Rng, type Sampler } from '@difflab/core';
+import { createApp, Job, loadConfig, loadConfigObject } from '@difflab/pipeline';
+import { denoise } from '@difflab/samplers';
+import { Trainer } from '@difflab/training';
+import { SlicedW2 } from '@difflab/metrics';
+import { SwissRollDataset } from '@difflab/datasets';
+
+export interface CaseArgs {
+  batch: number;
+  iters: number;
+  warmup: number;
+  repeats: number;
+  target: number;
+  maxSteps: number;
+}
+
+export interface CaseResult {
+  ms: number[];
+  [k: string]: unknown;
+}
+
+function timed(fn: () => void, warmup: number, iters: number, repeats: number): number[] {
+  for (let i = 0; i < warmup; i++) fn();
+  const out: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) fn();
+    out.push((performance.now() - t0) / iters);
+  }
+  return out;
+}
+
+/** The spiral job of the benchmark: spiral-default (AdamW, clip 1, EMA 0.995) at a given batch. */
+function spiralTrainer(batch: number) {
+  const app = createApp();
+  const config = loadConfig('spiral-default');
+  const job = new Job(app, config);
+  const model = job.getModel();
+  const trainer = new Trainer({ model, schedule: job.schedule, dataset: job.dataset, rng: job.rng.fork(), ...config.train, batchSize: batch, warmupSteps: 0, decay: 'constant' });
+  return { app, job, model, trainer };
+}
+
+function sampleOnce(sampler: Sampler, model: Denoiser, n: number, steps: number, seed: number): tf.Tensor {
+  let last: tf.Tensor | null = null;
+  for (const s of denoise({ sampler, model, shape: [n, ...model.sampleShape], rng: new Rng(seed), numSteps: steps })) {
+    last?.dispose();
+    last = s.prevSample.clone();
+  }
+  return last!;
+}
+
+export const CASES: Record<string, (a: CaseArgs) => CaseResult> = {
+  'spiral-train': (a) => {
+    const { trainer } = spiralTrainer(a.batch);
+    const before = tf.memory().numTensors;
+    const ms = timed(() => trainer.step(), a.warmup, a.iters, a.repeats);
+    return { ms, tensorGrowth: tf.memory().numTensors - before };
+  },
+  'spiral-sample-ddpm': (a) => {
+    const { job, model } = spiralTrainer(256);
+    const sampler = job.createSampler({ id: 'ddpm', options: { clipSample: true, clipSampleRange: 2 } });
+    const ms = timed(() => sampleOnce(sampler, model, 10_000, 50, 1).dispose(), 1, 1, a.repeats);
+    return { ms };
+  },
+  'spiral-sample-ddim20': (a) => {
+    const { job, model } = spiralTrainer(256);
+    const sampler = job.createSampler({ id: 'ddim', options: { clipSample: true, clipSampleRange: 2, numInferenceSteps: 20 } });
+    const ms = timed(() => sampleOnce(sampler, model, 10_000, 20, 1).dispose(), 1, 1, a.repeats);
+    return { ms };
+  },
+  'spiral-time-to-quality': (a) => {
+    const { job, model, trainer } = spiralTrainer(256);
+    const sampler = job.createSampler({ id: 'ddpm', options: { clipSample: true, clipSampleRange: 2 } });
+    const data = (job.dataset as unknown as { all(): tf.Tensor2D }).all();
+    const refB = new SwissRollDataset({ noise: 0.5, scale: 0.1, size: 10_000, seed: 1000 }).all();
+    const sw = new SlicedW2();
+    const floor = sw.compute(refB, data, new Rng(0));
+    const ema = trainer.ema;
+    const t0 = performance.now();
+    let trainMs = 0;
+    let steps = 0;
+    let ratio = Number.POSITIVE_INFINITY;
+    while (steps < a.maxSteps) {
+      const s0 = performance.now();
+      for (let i = 0; i < 500; i++) trainer.step();
+      trainMs += performance.now() - s0;
+      steps += 500;
+      const x = ema ? ema.withAveragedWeights(() => sampleOnce(sampler, model, 10_000, 50, steps)) : sampleOnce(sampler, model, 10_000, 50, steps);
+      ratio = sw.compute(x as tf.Tensor2D, data, new Rng(0)) / floor;
+      x.dispose();
+      if (ratio <= a.target) break;
+    }
+    return { ms: [trainMs], seconds_total: (performance.now() - t0) / 1000, seconds_train: trainMs / 1000, steps, ratio };
+  },
+  'image-train-patch-transformer': (a) => imageTrain('patch-transformer', a),
+  'image-train-unet': (a) => imageTrain('unet', a),
+  'image-sample-unet': (a) => {
+    const { job, model } = imageJob('unet');
+    const sampler = job.createSampler({ id: 'ddim', options: { numInferenceSteps: 50, clipSample: false } });
+    const ms = timed(() => sampleOnce(sampler, model, 16, 50, 1).dispose(), 1, 1, a.repeats);
+    return { ms };
+  },
+};
+
+/** Random images in [-1, 1] (the speed does not depend on the pixels). */
+function randomImages(shape: number[]): Dataset {
+  const n = 512;
+  const size = shape.reduce((p, q) => p * q, 1);
+  const all = tf.tensor(new Rng(0).uniformArray(n * size, -1, 1), [n, ...shape]);
+  return {
+    id: 'random-images',
+    sampleShape: shape,
+    size: n,
+    sample(k, rng) {
+      const idx = tf.tensor1d(Array.from({ length: k }, () => rng.int(n)), 'int32');
+      const x = tf.gather(all, idx);
+      idx.dispose();
+      return { x };
+    },
+  };
+}
+
+function imageJob(id: 'patch-transformer' | 'unet') {
+  const app = createApp();
+  const reg = registryOf(app);
+  if (!reg.has('model', id)) throw new Error(`model '${id}' is not registered yet`);
+  const shape = id === 'unet' ? [32, 32, 1] : [28, 28, 1];
+  const config = loadConfigObject({ extends: 'spiral-t1000', model: { id }, train: { optimizer: 'adam', lr: 1e-4, gradClip: 0, ema: false, weightDecay: 0 } });
+  const job = new Job(app, config);
+  const model = job.getModel();
+  return { job, model, shape, config };
+}
+
+function imageTrain(id: 'patch-transformer' | 'unet', a: CaseArgs): CaseResult {
+  const { job, model, shape, config } = imageJob(id);
+  const trainer = new Trainer({ model, schedule: job.schedule, dataset: randomImages(shape), rng: new Rng(0), ...config.train, batchSize: a.batch, warmupSteps: 0, decay: 'constant' });
+  const ms = timed(() => trainer.step(), a.warmup, a.iters, a.repeats);
+  return { ms };
+}
