@@ -6,7 +6,7 @@ import type { PipelineConfig } from '../config.js';
 import { Job } from '../compose.js';
 import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
 import { silentReporter, type Reporter } from '../reporter.js';
-import { readAndDispose } from '../tensors.js';
+import { readAsync } from '../tensors.js';
 import { meanColumnCorrelation, meanColumnVariance, meanNorm, sharedLimits } from '../stats.js';
 import { join } from 'node:path';
 
@@ -67,12 +67,13 @@ export async function runForward(opts: ForwardOptions): Promise<ForwardResult> {
   const rng = job.rng.fork();
   const x0 = referencePoints(job.dataset, n, rng);
   const eps = tf.randomNormal(x0.shape, 0, 1, 'float32', rng.tfSeed());
-  const x0Data = x0.dataSync() as Float32Array;
+  const x0Data = (await x0.data()) as Float32Array;
   const d = x0.shape[1];
   const s2 = meanColumnVariance(x0Data, d);
-  const draw = (t: number): Float32Array => readAndDispose(tf.tidy(() => job.schedule.addNoise(x0, eps, t)));
+  const draw = (t: number): Promise<Float32Array> => readAsync(tf.tidy(() => job.schedule.addNoise(x0, eps, t)));
 
-  const frames = ts.map(draw);
+  const frames: Float32Array[] = [];
+  for (const t of ts) frames.push(await draw(t));
   const rows: ForwardRow[] = ts.map((t, i) => {
     const ab = job.schedule.alphasCumprod[t];
     return {
@@ -112,7 +113,8 @@ export async function runForward(opts: ForwardOptions): Promise<ForwardResult> {
   const stride = Math.max(1, Math.ceil(T / maxFrames));
   for (let t = 0; t < T; t += stride) stepsAll.push(t);
   if (stepsAll[stepsAll.length - 1] !== T - 1) stepsAll.push(T - 1);
-  const gifFrames = stepsAll.map((t) => panelFor(draw(t), t));
+  const gifFrames = [];
+  for (const t of stepsAll) gifFrames.push(panelFor(await draw(t), t));
   const gif = join(outDir, 'forward.gif');
   const delays = stepsAll.map((_, i) => (i === stepsAll.length - 1 ? 1500 : 120));
   writeFileAtomic(gif, encodeGif(gifFrames, { delayMs: delays }));

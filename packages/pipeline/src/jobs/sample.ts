@@ -12,7 +12,7 @@ import { Job } from '../compose.js';
 import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
 import { silentReporter, type Reporter } from '../reporter.js';
 import { meanColumnVariance, meanNearestDistance, sharedLimits } from '../stats.js';
-import { readAndDispose } from '../tensors.js';
+import { onCpuBackend, readAndDispose, readAsync } from '../tensors.js';
 
 export interface SampleOptions {
   app: DependencyContainer;
@@ -171,26 +171,40 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
     // Per-step trace metric: sliced W2 with 64 projections on the first tracePoints points, cheap
     // enough to run at every step (the final samples get the full metrics below).
     const sw2 = registryOf(job.container).create<Metric>('metric', { id: 'sliced-w2', options: { projections: 64 } }, job.container, 'metrics');
-    const data = dataPoints(job, n);
-    const dataB = independentData(job, n);
     const tracePts = Math.min(n, opts.tracePoints ?? 2000);
-    const traceData = data.shape[0] > tracePts ? tf.slice(data, [0, 0], [tracePts, -1]) : data.clone();
     const rng = new Rng(config.seed + 12345);
-    const nnRef = readAndDispose(tf.slice(data, [0, 0], [Math.min(data.shape[0], 2000), -1]));
-    const frames: { t: number; xt: Float32Array; x0: Float32Array; prev: Float32Array }[] = [];
-    const trace: TraceRow[] = [];
+    const frames: { index: number; t: number; xt: Float32Array; x0: Float32Array; prev: Float32Array }[] = [];
     const t0 = performance.now();
     let final: tf.Tensor | null = null;
     let total = 0;
     let index = 0;
-    const started = performance.now();
+    // The loop only samples and reads back the first tracePoints points of x_t, the predicted
+    // x_0 and x_{t-1} (asynchronously: WebGPU cannot read synchronously); every measurement runs
+    // afterwards, on a CPU backend.
+    const head = (x: tf.Tensor) => readAsync(tf.slice(x, [0, 0], [tracePts, -1]));
     for (const s of denoise({ sampler, model, shape: [n, ...model.sampleShape], rng })) {
       total = sampler.timesteps.length;
-      const head = (x: tf.Tensor) => readAndDispose(tf.slice(x, [0, 0], [tracePts, -1]));
-      const xt = head(s.xt);
-      const x0 = head(s.predOriginalSample);
-      const prev = head(s.prevSample);
-      frames.push({ t: s.t, xt, x0, prev });
+      frames.push({ index: s.index, t: s.t, xt: await head(s.xt), x0: await head(s.predOriginalSample), prev: await head(s.prevSample) });
+      if (final) final.dispose();
+      final = s.prevSample.clone();
+      index++;
+      const el = (performance.now() - t0) / 1000;
+      if (index % Math.max(1, Math.floor(total / 20)) === 0 || index === total) {
+        reporter.progress({ label: `sample ${samplerId}`, step: index, total, rate: index / el, etaSec: ((total - index) * el) / index });
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    if (!final) throw new ConfigError('--steps', 'the sampler produced no steps');
+    const genData = await readAsync(final);
+    if (!genData.every(Number.isFinite)) reporter.log('warning: the samples contain NaN or Inf values');
+
+    const { report, trace, dataArr, traceDataArr } = await onCpuBackend(() => {
+      const data = dataPoints(job, n);
+      const dataB = independentData(job, n);
+      const generated = tf.tensor2d(genData, [n, model.sampleShape[0]]);
+      const report = metricReport(generated, data, dataB, metrics, new Rng(config.seed + 99));
+      const traceData = data.shape[0] > tracePts ? tf.slice(data, [0, 0], [tracePts, -1]) : data.clone();
+      const nnRef = readAndDispose(tf.slice(data, [0, 0], [Math.min(data.shape[0], 2000), -1]));
       const m = (a: Float32Array) => {
         const tt = tf.tensor2d(a, [tracePts, 2]);
         try {
@@ -200,34 +214,23 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
         }
       };
       const nnPts = Math.min(500, tracePts) * 2;
-      trace.push({
-        index: s.index,
-        t: s.t,
-        sw2PredX0: m(x0),
-        sw2Prev: m(prev),
-        nnPredX0: meanNearestDistance(x0.subarray(0, nnPts), nnRef),
-        nnPrev: meanNearestDistance(prev.subarray(0, nnPts), nnRef),
-        varPredX0: meanColumnVariance(x0),
-        varPrev: meanColumnVariance(prev),
-      });
-      if (final) final.dispose();
-      final = s.prevSample.clone();
-      index++;
-      const el = (performance.now() - started) / 1000;
-      if (index % Math.max(1, Math.floor(total / 20)) === 0 || index === total) {
-        reporter.progress({ label: `sample ${samplerId}`, step: index, total, rate: index / el, etaSec: ((total - index) * el) / index });
-      }
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    if (!final) throw new ConfigError('--steps', 'the sampler produced no steps');
-    const generated = final as tf.Tensor2D;
-    if (!readAndDispose(tf.tidy(() => tf.all(tf.isFinite(generated))))[0]) {
-      reporter.log('warning: the samples contain NaN or Inf values');
-    }
-    const report = metricReport(generated, data, dataB, metrics, new Rng(config.seed + 99));
+      const trace: TraceRow[] = frames.map((f) => ({
+        index: f.index,
+        t: f.t,
+        sw2PredX0: m(f.x0),
+        sw2Prev: m(f.prev),
+        nnPredX0: meanNearestDistance(f.x0.subarray(0, nnPts), nnRef),
+        nnPrev: meanNearestDistance(f.prev.subarray(0, nnPts), nnRef),
+        varPredX0: meanColumnVariance(f.x0),
+        varPrev: meanColumnVariance(f.prev),
+      }));
+      const dataArr = readAndDispose(data);
+      const traceDataArr = readAndDispose(traceData);
+      generated.dispose();
+      dataB.dispose();
+      return { report, trace, dataArr, traceDataArr };
+    });
     const files: string[] = [];
-    const genData = generated.dataSync() as Float32Array;
-    const dataArr = data.dataSync() as Float32Array;
     const lim = sharedLimits([dataArr], 0.999, 1);
     const plot = (pts: Float32Array, title: string, color: typeof DATA_COLOR, l = lim) =>
       scatterPlot(pts, { width: 320, height: 320, title, xlim: l, ylim: l, color, pointSize: 1.1, alpha: 0.35, aspect: 'equal' });
@@ -275,7 +278,6 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
     // trace.gif: every step (subsampled to maxFrames), x_t and predicted x_0 over the data.
     const maxFrames = opts.maxFrames ?? 80;
     const gifIdx = pickIndices(frames.length, maxFrames);
-    const traceDataArr = traceData.dataSync() as Float32Array;
     const gifFrames = gifIdx.map((i) => {
       const f = frames[i];
       return scatterPlot(
@@ -301,14 +303,13 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
       n,
       seconds,
       dataVariance: meanColumnVariance(dataArr),
-      samplesFile: { file: 'samples.bin', dtype: 'float32', byteOrder: 'little-endian', shape: generated.shape },
+      samplesFile: { file: 'samples.bin', dtype: 'float32', byteOrder: 'little-endian', shape: [n, model.sampleShape[0]] },
       metrics: report,
       trace,
     });
     files.push(metricsPath);
     const samples = genData.slice();
     const dataCopy = dataArr.slice();
-    for (const t of [generated, data, dataB, traceData]) t.dispose();
     reporter.log(`${samplerId}, ${total} steps, ${n} samples in ${seconds.toFixed(1)} s: ${headline}`);
     for (const f of files) reporter.result(f);
     return { outDir, sampler: samplerId, steps: total, n, seconds, metrics: report, trace, files, samples, data: dataCopy, dataVariance: meanColumnVariance(dataCopy) };

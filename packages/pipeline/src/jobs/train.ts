@@ -7,6 +7,7 @@ import { encodePng, linePlot } from '@difflab/viz';
 import { loadConfigObject, type PipelineConfig, setPath } from '../config.js';
 import { Job } from '../compose.js';
 import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
+import { settle } from '../tensors.js';
 import { silentReporter, type Reporter } from '../reporter.js';
 
 export interface TrainOptions {
@@ -86,11 +87,24 @@ export async function runTrain(opts: TrainOptions): Promise<TrainResult> {
     w('config.json', `${JSON.stringify(config, null, 2)}\n`);
     w('scheduler_config.json', `${JSON.stringify(sampler.toDiffusersConfig(), null, 2)}\n`);
     ensureOutDir(join(runDir, 'raw'));
+    // Fetch the weights first: saveWeights reads synchronously, which WebGPU only allows for
+    // values it has already read back.
+    const vars = Object.values(model.namedWeights());
+    await settle(vars);
     const raw = saveWeights(model);
     w('raw/model.json', `${JSON.stringify(raw.modelJson, null, 2)}\n`);
     w('raw/weights.bin', raw.weightsBin);
     const ema = trainer.ema;
-    const used = ema ? ema.withAveragedWeights(() => saveWeights(model)) : raw;
+    let used = raw;
+    if (ema) {
+      ema.swapIn();
+      try {
+        await settle(vars);
+        used = saveWeights(model);
+      } finally {
+        ema.swapOut();
+      }
+    }
     w('model.json', `${JSON.stringify(used.modelJson, null, 2)}\n`);
     w('weights.bin', used.weightsBin);
     const win = Math.max(1, Math.round(losses.length / 100));
