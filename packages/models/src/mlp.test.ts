@@ -211,7 +211,7 @@ describe('mlp plugin', () => {
     const root = createRootContainer();
     register(root);
     const reg = registryOf(root);
-    expect(reg.ids('model')).toEqual(['mlp']);
+    expect(reg.ids('model')).toEqual(['mlp', 'patch-transformer', 'unet']);
     expect(reg.list('model')[0].defaults).toEqual({ hidden: 128, blocks: 3, predictionType: 'epsilon', activation: 'gelu', seed: 0, dim: 2, condDim: 0 });
     const job = root.createChildContainer();
     expect(() => reg.create('model', 'mlp', job)).toThrow(WiringError);

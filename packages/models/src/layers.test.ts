@@ -1,0 +1,292 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Rng } from '@difflab/core';
+import {
+  attention,
+  concatChannels,
+  conv2d,
+  createConv2d,
+  createLinear,
+  createNorm,
+  gelu,
+  groupNorm,
+  layerNorm,
+  linear,
+  qkvHeads,
+  silu,
+  sinusoidalTimestepEmbedding,
+} from './layers.js';
+
+/** Run `f` on the cpu backend (tfjs' registered gradients, its own conv backprop kernels), then restore wasm. */
+async function onCpu<T>(f: () => T): Promise<T> {
+  await tf.setBackend('cpu');
+  try {
+    return f();
+  } finally {
+    await tf.setBackend('wasm');
+  }
+}
+
+afterEach(async () => {
+  if (tf.getBackend() !== 'wasm') await tf.setBackend('wasm');
+});
+
+function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i] as number));
+    err = Math.max(err, Math.abs((a[i] as number) - (b[i] as number)));
+  }
+  return err / Math.max(scale, 1e-12);
+}
+
+function randn(shape: number[], seed: number): { data: Float32Array; shape: number[] } {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { data: new Rng(seed).normalArray(n), shape };
+}
+
+describe('conv2d layer (hand-written gradient as forward convolutions)', () => {
+  const cases = [
+    { name: '3x3 stride 1 pad 1', k: 3, stride: 1, padding: 1, h: 8, w: 8, cin: 3, cout: 5 },
+    { name: '3x3 stride 2 pad 1 (torch padding=1)', k: 3, stride: 2, padding: 1, h: 8, w: 8, cin: 4, cout: 3 },
+    { name: '3x3 stride 2 pad 1, odd size', k: 3, stride: 2, padding: 1, h: 7, w: 9, cin: 2, cout: 3 },
+    { name: '1x1 stride 1 pad 0', k: 1, stride: 1, padding: 0, h: 5, w: 6, cin: 6, cout: 4 },
+    { name: '3x3 stride 1 pad 0 (valid)', k: 3, stride: 1, padding: 0, h: 6, w: 7, cin: 2, cout: 2 },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: value and gradients equal tfjs conv2d + autodiff on the cpu backend`, async () => {
+      const x = randn([2, c.h, c.w, c.cin], 1);
+      const up = randn([2, Math.floor((c.h + 2 * c.padding - c.k) / c.stride) + 1, Math.floor((c.w + 2 * c.padding - c.k) / c.stride) + 1, c.cout], 2);
+      const p = createConv2d(c.cin, c.cout, c.k, new Rng(3), { stride: c.stride, padding: c.padding });
+      const before = tf.memory().numTensors;
+      const mine = tf.tidy(() => {
+        const xs = tf.tensor4d(x.data, x.shape as [number, number, number, number]);
+        const g = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) =>
+          tf.sum(tf.mul(conv2d(xi as tf.Tensor4D, { ...p, weight: wi as tf.Variable, bias: bi as tf.Variable }), tf.tensor(up.data, up.shape))),
+        );
+        const y = conv2d(xs, p);
+        const [dx, dw, db] = g([xs, p.weight, p.bias]);
+        return { y: y.dataSync().slice(), shape: y.shape, dx: dx.dataSync().slice(), dw: dw.dataSync().slice(), db: db.dataSync().slice() };
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(mine.shape).toEqual(up.shape);
+      const w = p.weight.dataSync().slice();
+      const b = p.bias.dataSync().slice();
+      const ref = await onCpu(() =>
+        tf.tidy(() => {
+          const pads: [[number, number], [number, number], [number, number], [number, number]] = [
+            [0, 0],
+            [c.padding, c.padding],
+            [c.padding, c.padding],
+            [0, 0],
+          ];
+          const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.add(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, c.stride, pads), bi);
+          const args = [tf.tensor(x.data, x.shape), tf.tensor(w, p.weight.shape), tf.tensor(b, p.bias.shape)];
+          const [dx, dw, db] = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(f(xi, wi, bi), tf.tensor(up.data, up.shape))))(args);
+          return { y: f(args[0] as tf.Tensor, args[1] as tf.Tensor, args[2] as tf.Tensor).dataSync().slice(), dx: dx.dataSync().slice(), dw: dw.dataSync().slice(), db: db.dataSync().slice() };
+        }),
+      );
+      expect(maxRelErr(mine.y, ref.y)).toBeLessThan(1e-5);
+      expect(maxRelErr(mine.dx, ref.dx)).toBeLessThan(1e-5);
+      expect(maxRelErr(mine.dw, ref.dw)).toBeLessThan(1e-5);
+      expect(maxRelErr(mine.db, ref.db)).toBeLessThan(1e-5);
+      p.weight.dispose();
+      p.bias.dispose();
+    });
+  }
+
+  it('initialises as torch nn.Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in k k, weight [k, k, in, out]', () => {
+    const p = createConv2d(16, 32, 3, new Rng(0));
+    expect(p.weight.shape).toEqual([3, 3, 16, 32]);
+    const bound = 1 / Math.sqrt(16 * 9);
+    const v = p.weight.dataSync();
+    let maxAbs = 0;
+    let sq = 0;
+    for (const a of v) {
+      maxAbs = Math.max(maxAbs, Math.abs(a));
+      sq += a * a;
+    }
+    expect(maxAbs).toBeLessThanOrEqual(bound);
+    expect(maxAbs).toBeGreaterThan(0.99 * bound);
+    // std of U(-b, b) is b / sqrt(3); 4608 draws give ~1% relative error
+    expect(Math.sqrt(sq / v.length) / (bound / Math.sqrt(3))).toBeCloseTo(1, 1);
+    expect(Math.max(...Array.from(p.bias.dataSync(), Math.abs))).toBeLessThanOrEqual(bound);
+    p.weight.dispose();
+    p.bias.dispose();
+  });
+});
+
+describe('normalisation layers', () => {
+  /** float64 reference of torch GroupNorm on NHWC data. */
+  function groupNormRef(x: Float32Array, [b, h, w, c]: number[], groups: number, gamma: number[], beta: number[], eps: number): number[] {
+    const out = new Array<number>(x.length);
+    const cg = c / groups;
+    for (let n = 0; n < b; n++) {
+      for (let g = 0; g < groups; g++) {
+        const idx: number[] = [];
+        for (let s = 0; s < h * w; s++) for (let j = 0; j < cg; j++) idx.push((n * h * w + s) * c + g * cg + j);
+        const mean = idx.reduce((a, i) => a + (x[i] as number), 0) / idx.length;
+        const variance = idx.reduce((a, i) => a + ((x[i] as number) - mean) ** 2, 0) / idx.length;
+        for (const i of idx) {
+          const ch = i % c;
+          out[i] = (((x[i] as number) - mean) / Math.sqrt(variance + eps)) * (gamma[ch] as number) + (beta[ch] as number);
+        }
+      }
+    }
+    return out;
+  }
+
+  it('groupNorm equals a float64 torch-GroupNorm reference, and its gradients equal autodiff of the naive formula (cpu)', async () => {
+    const shape = [2, 3, 4, 6];
+    const x = randn(shape, 5);
+    // shift and scale so that E[x^2] - E[x]^2 is tested away from zero mean
+    const xs = x.data.map((v, i) => 3 + 2 * v + (i % 6) * 0.5);
+    const gamma = [0.5, 1.5, -1, 2, 0.3, 1];
+    const beta = [0.1, -0.2, 0.3, 0, 1, -1];
+    const up = randn(shape, 6);
+    const p = { weight: tf.variable(tf.tensor1d(gamma)), bias: tf.variable(tf.tensor1d(beta)) };
+    const ref = groupNormRef(Float32Array.from(xs), shape, 3, gamma, beta, 1e-5);
+    const mine = tf.tidy(() => {
+      const xt = tf.tensor4d(xs, shape as [number, number, number, number]);
+      const y = groupNorm(xt, p, 3);
+      const [dx, dg, dbb] = tf.grads((a: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(groupNorm(a as tf.Tensor4D, { weight: g as tf.Variable, bias: bb as tf.Variable }, 3), tf.tensor(up.data, shape))),
+      )([xt, p.weight, p.bias]);
+      return { y: y.dataSync().slice(), dx: dx.dataSync().slice(), dg: dg.dataSync().slice(), db: dbb.dataSync().slice() };
+    });
+    expect(maxRelErr(mine.y, ref)).toBeLessThan(1e-5);
+    const auto = await onCpu(() =>
+      tf.tidy(() => {
+        const naive = (a: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) => {
+          const r = tf.reshape(a, [2, 12, 3, 2]);
+          const { mean, variance } = tf.moments(r, [1, 3], true);
+          return tf.add(tf.mul(tf.reshape(tf.div(tf.sub(r, mean), tf.sqrt(tf.add(variance, 1e-5))), shape), g), bb);
+        };
+        const [dx, dg, dbb] = tf.grads((a: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(naive(a, g, bb), tf.tensor(up.data, shape))))([
+          tf.tensor(xs, shape),
+          tf.tensor1d(gamma),
+          tf.tensor1d(beta),
+        ]);
+        return { dx: dx.dataSync().slice(), dg: dg.dataSync().slice(), db: dbb.dataSync().slice() };
+      }),
+    );
+    expect(maxRelErr(mine.dx, auto.dx)).toBeLessThan(2e-4);
+    expect(maxRelErr(mine.dg, auto.dg)).toBeLessThan(1e-4);
+    expect(maxRelErr(mine.db, auto.db)).toBeLessThan(1e-5);
+    tf.dispose([p.weight, p.bias]);
+  });
+
+  it('layerNorm normalises the last axis (biased variance, eps 1e-5) and its gradient equals autodiff (cpu)', async () => {
+    const x = randn([3, 5, 8], 7);
+    const up = randn([3, 5, 8], 8);
+    const p = createNorm(8);
+    p.weight.assign(tf.tensor1d([1, 2, 3, 4, -1, -2, 0.5, 1]));
+    const mine = tf.tidy(() => {
+      const xt = tf.tensor(x.data, x.shape);
+      const y = layerNorm(xt, p);
+      const [dx] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(layerNorm(a, p), tf.tensor(up.data, up.shape))))([xt]);
+      return { y: y.arraySync() as number[][][], dx: dx.dataSync().slice() };
+    });
+    const row = Array.from(x.data.slice(0, 8));
+    const mean = row.reduce((a, b) => a + b, 0) / 8;
+    const variance = row.reduce((a, b) => a + (b - mean) ** 2, 0) / 8;
+    const g = [1, 2, 3, 4, -1, -2, 0.5, 1];
+    for (let j = 0; j < 8; j++) expect(mine.y[0]?.[0]?.[j]).toBeCloseTo((((row[j] as number) - mean) / Math.sqrt(variance + 1e-5)) * (g[j] as number), 5);
+    const auto = await onCpu(() =>
+      tf.tidy(() => {
+        const [dx] = tf.grads((a: tf.Tensor) => {
+          const { mean: m, variance: v } = tf.moments(a, -1, true);
+          return tf.sum(tf.mul(tf.mul(tf.div(tf.sub(a, m), tf.sqrt(tf.add(v, 1e-5))), tf.tensor1d(g)), tf.tensor(up.data, up.shape)));
+        })([tf.tensor(x.data, x.shape)]);
+        return dx.dataSync().slice();
+      }),
+    );
+    expect(maxRelErr(mine.dx, auto)).toBeLessThan(1e-4);
+    tf.dispose([p.weight, p.bias]);
+  });
+});
+
+describe('dense layers, activations, attention, embeddings', () => {
+  it('linear, silu and gelu gradients equal autodiff of the formulas (cpu)', async () => {
+    const x = randn([6, 4], 11);
+    const up = randn([6, 3], 12);
+    const p = createLinear(4, 3, new Rng(2));
+    const w = p.weight.dataSync().slice();
+    const b = p.bias.dataSync().slice();
+    const mine = tf.tidy(() => {
+      const g = tf.grads((a: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) =>
+        tf.sum(tf.mul(gelu(silu(linear(a, { weight: wi as tf.Variable, bias: bi as tf.Variable }))), tf.tensor(up.data, up.shape))),
+      )([tf.tensor(x.data, x.shape), p.weight, p.bias]);
+      return g.map((t) => t.dataSync().slice());
+    });
+    const auto = await onCpu(() =>
+      tf.tidy(() => {
+        const f = (a: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => {
+          const z = tf.add(tf.matMul(a as tf.Tensor2D, wi as tf.Tensor2D), bi);
+          const s = tf.mul(z, tf.sigmoid(z));
+          return tf.mul(tf.mul(s, 0.5), tf.add(tf.erf(tf.mul(s, Math.SQRT1_2)), 1));
+        };
+        const g = tf.grads((a: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(f(a, wi, bi), tf.tensor(up.data, up.shape))))([
+          tf.tensor(x.data, x.shape),
+          tf.tensor(w, [4, 3]),
+          tf.tensor(b, [3]),
+        ]);
+        return g.map((t) => t.dataSync().slice());
+      }),
+    );
+    for (let i = 0; i < 3; i++) expect(maxRelErr(mine[i] as Float32Array, auto[i] as Float32Array)).toBeLessThan(1e-5);
+    tf.dispose([p.weight, p.bias]);
+  });
+
+  it('attention weights are a softmax (rows sum to 1) of q k^T / sqrt(d), and heads split as torch reshape(B, N, 3, heads, d)', () => {
+    tf.tidy(() => {
+      const batch = 2;
+      const n = 5;
+      const heads = 2;
+      const width = 6;
+      const d = width / heads;
+      const p = createLinear(width, 3 * width, new Rng(4));
+      const x = tf.tensor(randn([batch * n, width], 9).data, [batch * n, width]) as tf.Tensor2D;
+      const { q, kT, v } = qkvHeads(x, p, batch, n, heads);
+      expect(q.shape).toEqual([batch * heads, n, d]);
+      expect(kT.shape).toEqual([batch * heads, d, n]);
+      const { out, weights } = attention(q, kT, v);
+      expect(out.shape).toEqual([batch * heads, n, d]);
+      const rows = tf.sum(weights, -1).dataSync();
+      for (const r of rows) expect(r).toBeCloseTo(1, 6);
+      expect(tf.min(weights).dataSync()[0]).toBeGreaterThan(0);
+      // independent check of one entry: sample 1, head 1, query 2, key 3
+      const qkv = tf.add(tf.matMul(x, p.weight), p.bias).arraySync() as number[][];
+      const col = (which: number, j: number) => which * width + 1 * d + j; // (3, heads, d) column order, head 1
+      const tok = (i: number) => qkv[1 * n + i] as number[];
+      const logits = Array.from({ length: n }, (_, key) => Array.from({ length: d }, (_, j) => (tok(2)[col(0, j)] as number) * (tok(key)[col(1, j)] as number)).reduce((a, b) => a + b, 0) / Math.sqrt(d));
+      const mx = Math.max(...logits);
+      const den = logits.reduce((a, l) => a + Math.exp(l - mx), 0);
+      const w = weights.arraySync() as number[][][];
+      expect(w[1 * heads + 1]?.[2]?.[3]).toBeCloseTo(Math.exp((logits[3] as number) - mx) / den, 5);
+      tf.dispose([p.weight, p.bias]);
+    });
+  });
+
+  it('concatChannels gradient splits dy by channel', () => {
+    tf.tidy(() => {
+      const a = tf.ones([1, 2, 2, 2]);
+      const b = tf.zeros([1, 2, 2, 3]);
+      const up = tf.reshape(tf.range(0, 20), [1, 2, 2, 5]);
+      const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(concatChannels(x as tf.Tensor4D, y as tf.Tensor4D), up)))([a, b]);
+      expect(Array.from(da.dataSync())).toEqual([0, 1, 5, 6, 10, 11, 15, 16]);
+      expect(Array.from(db.dataSync())).toEqual([2, 3, 4, 7, 8, 9, 12, 13, 14, 17, 18, 19]);
+    });
+  });
+
+  it("timestep features are diffusers' get_timestep_embedding(flip_sin_to_cos=True, shift 0): [cos(t f), sin(t f)], f_i = 10000^(-i/half)", () => {
+    const e = tf.tidy(() => sinusoidalTimestepEmbedding(tf.tensor1d([0, 7]), 4).arraySync());
+    // half = 2: f = [1, 10000^(-1/2) = 0.01]
+    const expected = [
+      [1, 1, 0, 0],
+      [Math.cos(7), Math.cos(0.07), Math.sin(7), Math.sin(0.07)],
+    ];
+    for (let r = 0; r < 2; r++) for (let j = 0; j < 4; j++) expect(e[r]?.[j]).toBeCloseTo(expected[r]?.[j] as number, 6);
+  });
+});

@@ -1,0 +1,404 @@
+/**
+ * Layer helpers shared by the image denoisers (`patch-transformer.ts`, `unet.ts`): torch-default
+ * initialisation from a seeded `Rng`, and forward functions written for the tfjs wasm backend.
+ *
+ * Layouts (the transposes of torch's, so the forward pass is a plain matmul / NHWC conv):
+ * - Linear weight `[in, out]` (torch `[out, in]`), bias `[out]`.
+ * - Conv2d weight `[kh, kw, in, out]` (torch `[out, in, kh, kw]`), bias `[out]`.
+ * - LayerNorm / GroupNorm weight and bias `[C]`.
+ *
+ * Why the hand-written gradients (`tf.customGrad`): tfjs' registered gradient of MatMul uses
+ * matmuls with transposeA / transposeB, which the wasm backend runs 3-6x slower than a plain
+ * matmul after an explicit transpose; and its Conv2D gradient needs `Conv2DBackpropFilter`, which
+ * the wasm backend lacks, and `Conv2DBackpropInput`, which it runs ~8x slower than a forward
+ * conv. Here both conv gradients are forward convolutions (see `conv2d`), so the models train
+ * on every backend with no extra kernel registration.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '@difflab/core';
+import { activationBackward, activationForward } from './activations.js';
+import { initLinear, linearInitBound, variableFrom } from './init.js';
+
+export interface LinearParams {
+  /** [in, out] */
+  weight: tf.Variable;
+  /** [out] */
+  bias: tf.Variable;
+}
+
+export interface NormParams {
+  /** [C], initialised to 1 */
+  weight: tf.Variable;
+  /** [C], initialised to 0 */
+  bias: tf.Variable;
+}
+
+export interface Conv2dParams {
+  /** [kh, kw, in, out] */
+  weight: tf.Variable;
+  /** [out] */
+  bias: tf.Variable;
+  stride: number;
+  /** Symmetric zero padding on each side (torch's `padding`). */
+  padding: number;
+}
+
+/** torch nn.Linear default init: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)); weight stored [in, out]. */
+export function createLinear(inDim: number, outDim: number, rng: Rng): LinearParams {
+  return initLinear(inDim, outDim, rng);
+}
+
+/** torch nn.LayerNorm / nn.GroupNorm default: weight 1, bias 0. */
+export function createNorm(channels: number): NormParams {
+  return { weight: variableFrom(tf.ones([channels])), bias: variableFrom(tf.zeros([channels])) };
+}
+
+/**
+ * torch nn.Conv2d default init (kaiming_uniform_(a = sqrt 5)): weight and bias ~
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * k * k. Weight stored [k, k, in, out].
+ */
+export function createConv2d(inCh: number, outCh: number, kernel: number, rng: Rng, opts: { stride?: number; padding?: number } = {}): Conv2dParams {
+  const bound = linearInitBound(inCh * kernel * kernel);
+  const w = rng.uniformArray(kernel * kernel * inCh * outCh, -bound, bound);
+  const b = rng.uniformArray(outCh, -bound, bound);
+  return {
+    weight: variableFrom(tf.tensor4d(w, [kernel, kernel, inCh, outCh])),
+    bias: variableFrom(tf.tensor1d(b)),
+    stride: opts.stride ?? 1,
+    padding: opts.padding ?? (kernel - 1) / 2,
+  };
+}
+
+/**
+ * Column sums of a [M, C] matrix as ones[1, M] @ x: the wasm backend reduces only innermost axes
+ * fast (a sum over axis 0 transposes first), a plain matmul is ~10x faster.
+ */
+export function columnSums(x: tf.Tensor): tf.Tensor1D {
+  const c = x.shape[x.rank - 1] as number;
+  const m = x.size / c;
+  return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, m]), tf.reshape(x, [m, c])), [c]));
+}
+
+function swapLast2(x: tf.Tensor): tf.Tensor {
+  const r = x.rank;
+  if (r === 2) return tf.transpose(x);
+  const perm = Array.from({ length: r }, (_, i) => i);
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return tf.transpose(x, perm);
+}
+
+/**
+ * a @ b (2-D, or batched 3-D with equal batch) as a plain matmul, with a gradient that also uses
+ * plain matmuls after explicit transposes: da = dy b^T, db = a^T dy.
+ */
+export const matmul = tf.customGrad((a, b, save) => {
+  (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor2D, swapLast2(sb) as tf.Tensor2D), tf.matMul(swapLast2(sa) as tf.Tensor2D, dy as tf.Tensor2D)],
+  };
+}) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+const linear2d = tf.customGrad((x, w, b, save) => {
+  (save as tf.GradSaveFunc)([x as tf.Tensor, w as tf.Tensor]);
+  return {
+    value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b as tf.Tensor }),
+    gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => {
+      const d = dy as tf.Tensor2D;
+      return [tf.matMul(d, tf.transpose(sw as tf.Tensor2D)), tf.matMul(tf.transpose(sx as tf.Tensor2D), d), columnSums(d)];
+    },
+  };
+}) as (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
+
+/** y = x W + b over the last axis of x (any rank >= 2). */
+export function linear(x: tf.Tensor, p: LinearParams): tf.Tensor {
+  const [inDim, outDim] = p.weight.shape as [number, number];
+  if (x.shape[x.rank - 1] !== inDim) throw new RangeError(`linear layer expects last dim ${inDim}, got [${x.shape}]`);
+  const y = linear2d(x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inDim]), p.weight, p.bias);
+  return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
+}
+
+/** SiLU z sigmoid(z) (torch nn.SiLU) as one tape node. */
+export const silu = tf.customGrad((z, save) => {
+  const { y, saved } = activationForward('silu', z as tf.Tensor2D);
+  (save as tf.GradSaveFunc)(saved);
+  return { value: y, gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => activationBackward('silu', dy as tf.Tensor2D, s) };
+}) as (z: tf.Tensor) => tf.Tensor;
+
+/** Exact (erf) GELU, torch nn.GELU() default, as one tape node. */
+export const gelu = tf.customGrad((z, save) => {
+  const { y, saved } = activationForward('gelu', z as tf.Tensor2D);
+  (save as tf.GradSaveFunc)(saved);
+  return { value: y, gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => activationBackward('gelu', dy as tf.Tensor2D, s) };
+}) as (z: tf.Tensor) => tf.Tensor;
+
+const normalizeCache = new Map<number, (x: tf.Tensor) => tf.Tensor>();
+
+/**
+ * Normalise x over its last axis (mean and biased variance, as torch; eps inside the sqrt), as
+ * one tape node with the closed-form gradient dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)).
+ */
+function normalizeLast(x: tf.Tensor, eps: number): tf.Tensor {
+  let op = normalizeCache.get(eps);
+  if (!op) {
+    op = tf.customGrad((xi, save) => {
+      const xs = xi as tf.Tensor;
+      const axis = xs.rank - 1;
+      const xc = tf.sub(xs, tf.mean(xs, axis, true));
+      const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), axis, true), eps));
+      const xhat = tf.mul(xc, rstd);
+      (save as tf.GradSaveFunc)([xhat, rstd]);
+      return {
+        value: xhat,
+        gradFunc: (dy: tf.Tensor, [sxhat, srstd]: tf.Tensor[]) => {
+          const mdy = tf.mean(dy, axis, true);
+          const mdyx = tf.mean(tf.mul(dy, sxhat), axis, true);
+          return tf.mul(tf.sub(tf.sub(dy, mdy), tf.mul(sxhat, mdyx)), srstd);
+        },
+      };
+    }) as (x: tf.Tensor) => tf.Tensor;
+    normalizeCache.set(eps, op);
+  }
+  return op(x);
+}
+
+/** torch nn.LayerNorm over the last axis (biased variance, eps inside the sqrt), with affine weight and bias. */
+export function layerNorm(x: tf.Tensor, p: NormParams, eps = 1e-5): tf.Tensor {
+  const xhat = normalizeLast(x, eps);
+  return tf.add(tf.mul(xhat, p.weight), p.bias);
+}
+
+/** Per-sample channel sums of x [B, M, C] as ones[B, 1, M] @ x (a plain batched matmul): [B, 1, C]. */
+function channelSums(x: tf.Tensor3D): tf.Tensor3D {
+  const [b, m] = x.shape;
+  return tf.matMul(tf.ones([b, 1, m]), x);
+}
+
+/** [B, 1, C] per-channel values -> per-group means [B, 1, C] (each channel gets its group's mean over channels, / n). */
+function groupMeanPerChannel(s: tf.Tensor3D, groups: number, n: number): tf.Tensor3D {
+  const [b, , c] = s.shape;
+  const cg = c / groups;
+  const g = tf.div(tf.sum(tf.reshape(s, [b, groups, cg]), 2, true), n);
+  return tf.reshape(tf.mul(g, tf.ones([1, 1, cg])), [b, 1, c]);
+}
+
+const groupNormCache = new Map<string, (x: tf.Tensor3D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor3D>();
+
+/**
+ * GroupNorm on x [B, M, C] (M = H W) as one tape node. Statistics are per-sample channel sums
+ * by matmul, pooled per group (biased variance E[x^2] - E[x]^2, as torch's biased estimate);
+ * no transposes. Backward, with xhat = (x - mu) rstd, g = dy gamma, n = M C/groups:
+ * dx = rstd (g - mean_group(g) - xhat mean_group(g xhat)), dgamma = sum dy xhat, dbeta = sum dy.
+ */
+function groupNormOp(groups: number, eps: number): (x: tf.Tensor3D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor3D {
+  const key = `${groups}/${eps}`;
+  let op = groupNormCache.get(key);
+  if (!op) {
+    op = tf.customGrad((xi, gammaI, betaI, save) => {
+      const x = xi as tf.Tensor3D;
+      const gamma = gammaI as tf.Tensor1D;
+      const beta = betaI as tf.Tensor1D;
+      const [, m, c] = x.shape;
+      const n = (m * c) / groups;
+      const mean = groupMeanPerChannel(channelSums(x), groups, n);
+      const meanSq = groupMeanPerChannel(channelSums(tf.square(x)), groups, n);
+      const rstd = tf.rsqrt(tf.add(tf.relu(tf.sub(meanSq, tf.square(mean))), eps));
+      const scale = tf.mul(rstd, gamma);
+      const y = tf.add(tf.mul(x, scale), tf.sub(beta, tf.mul(mean, scale))) as tf.Tensor3D;
+      (save as tf.GradSaveFunc)([x, mean, rstd, gamma]);
+      return {
+        value: y,
+        gradFunc: (dyT: tf.Tensor, [sx, smean, srstd, sgamma]: tf.Tensor[]) => {
+          const dy = dyT as tf.Tensor3D;
+          const xhat = tf.mul(tf.sub(sx as tf.Tensor, smean as tf.Tensor), srstd as tf.Tensor) as tf.Tensor3D;
+          const sumDy = channelSums(dy);
+          const sumDyXhat = channelSums(tf.mul(dy, xhat) as tf.Tensor3D);
+          const m1 = groupMeanPerChannel(tf.mul(sumDy, sgamma as tf.Tensor) as tf.Tensor3D, groups, n);
+          const m2 = groupMeanPerChannel(tf.mul(sumDyXhat, sgamma as tf.Tensor) as tf.Tensor3D, groups, n);
+          const g = tf.mul(dy, sgamma as tf.Tensor);
+          const dx = tf.mul(tf.sub(tf.sub(g, m1), tf.mul(xhat, m2)), srstd as tf.Tensor);
+          return [dx, columnSums(sumDyXhat), columnSums(sumDy)];
+        },
+      };
+    }) as (x: tf.Tensor3D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor3D;
+    groupNormCache.set(key, op);
+  }
+  return op;
+}
+
+/**
+ * torch nn.GroupNorm(groups, C, eps) on NHWC x [B, H, W, C]: statistics over (H, W, C/groups) per
+ * sample and group, then a per-channel affine (weight, bias).
+ */
+export function groupNorm(x: tf.Tensor4D, p: NormParams, groups: number, eps = 1e-5): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  if (c % groups !== 0) throw new RangeError(`group norm: ${c} channels are not divisible into ${groups} groups`);
+  const y = groupNormOp(groups, eps)(tf.reshape(x, [b, h * w, c]), p.weight, p.bias);
+  return tf.reshape(y, [b, h, w, c]);
+}
+
+/**
+ * concat([a, b], channels) for NHWC tensors, with a gradient that splits dy by two plain matmuls
+ * with 0/1 selection matrices (a channel slice copies its whole input on the wasm backend).
+ */
+export const concatChannels = tf.customGrad((a, b, save) => {
+  const ca = (a as tf.Tensor).shape[3] as number;
+  const cb = (b as tf.Tensor).shape[3] as number;
+  (save as tf.GradSaveFunc)([]);
+  return {
+    value: tf.concat([a as tf.Tensor4D, b as tf.Tensor4D], 3),
+    gradFunc: (dy: tf.Tensor) => {
+      const [bn, h, w, c] = dy.shape as [number, number, number, number];
+      const d2 = tf.reshape(dy, [bn * h * w, c]);
+      const eye = tf.eye(c);
+      const selA = tf.slice(eye, [0, 0], [c, ca]);
+      const selB = tf.slice(eye, [0, ca], [c, cb]);
+      return [tf.reshape(tf.matMul(d2, selA), [bn, h, w, ca]), tf.reshape(tf.matMul(d2, selB), [bn, h, w, cb])];
+    },
+  };
+}) as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D;
+
+type Pads = [[number, number], [number, number], [number, number], [number, number]];
+
+/**
+ * conv2d(x, f, stride 1, dilation) with zero padding top/bottom/left/right given explicitly (the
+ * conv pads virtually; an explicit tf.pad would copy); negative amounts crop x first.
+ */
+function convPadded(x: tf.Tensor4D, f: tf.Tensor4D, top: number, bottom: number, left: number, right: number, dilation = 1): tf.Tensor4D {
+  let y = x;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+    const [b, h, w, c] = y.shape;
+    const t0 = Math.max(0, -top);
+    const l0 = Math.max(0, -left);
+    y = tf.slice(y, [0, t0, l0, 0], [b, h - t0 - Math.max(0, -bottom), w - l0 - Math.max(0, -right), c]);
+  }
+  const pads: Pads = [
+    [0, 0],
+    [Math.max(0, top), Math.max(0, bottom)],
+    [Math.max(0, left), Math.max(0, right)],
+    [0, 0],
+  ];
+  return tf.conv2d(y, f, 1, pads, 'NHWC', dilation);
+}
+
+/** Zero-insertion: dy [B, Ho, Wo, C] -> [B, Ho*s, Wo*s, C] with dy at multiples of s (concat with zeros; 3-D only). */
+function dilateSpatial(dy: tf.Tensor4D, s: number): tf.Tensor4D {
+  if (s === 1) return dy;
+  const [b, ho, wo, c] = dy.shape;
+  const w1 = tf.concat([tf.reshape(dy, [b * ho * wo, 1, c]), tf.zeros([b * ho * wo, s - 1, c])], 1);
+  const h1 = tf.concat([tf.reshape(w1, [b * ho, 1, wo * s * c]), tf.zeros([b * ho, s - 1, wo * s * c])], 1);
+  return tf.reshape(h1, [b, ho * s, wo * s, c]);
+}
+
+/**
+ * Gradients of y = conv2d(x, W, stride s, symmetric padding p) (NHWC, W [k, k, Cin, Cout]) as
+ * forward convolutions:
+ * - dx = conv2d(dilate_s(dy), rot180(W) with in/out swapped), padded k-1-p on top/left so that
+ *   dx[i] = sum_k dy_dilated[i + p - k] W[k];
+ * - dW = conv2d(x^T, dy^T, dilation s): x [B, H, W, Cin] as a batch of Cin images with B channels,
+ *   dy [B, Ho, Wo, Cout] as a [Ho, Wo, B, Cout] filter, so out[ci, kh, kw, co] =
+ *   sum_{b, oh, ow} x_pad[b, kh + s oh, kw + s ow, ci] dy[b, oh, ow, co] = dW[kh, kw, ci, co].
+ */
+export function conv2dGrads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, stride: number, padding: number): { dx: tf.Tensor4D; dw: tf.Tensor4D } {
+  const [, h, wd] = x.shape;
+  const k = w.shape[0];
+  const [, ho, wo] = dy.shape;
+  const s = stride;
+  const p = padding;
+  // dx: correlation of the dilated dy (length ho*s) with the flipped filter, padded to h + k - 1.
+  const wFlip = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+  const dx = convPadded(dilateSpatial(dy, s), wFlip, k - 1 - p, h + p - ho * s, k - 1 - p, wd + p - wo * s);
+  // dW: the padded x needs length (ho - 1) s + k so that the output is k x k.
+  const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
+  const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+  const dwT = convPadded(xt, f, p, (ho - 1) * s + k - h - p, p, (wo - 1) * s + k - wd - p, s); // [Cin, k, k, Cout]
+  return { dx, dw: tf.transpose(dwT, [1, 2, 0, 3]) };
+}
+
+const convCache = new Map<string, (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D>();
+
+function convOp(stride: number, padding: number): (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D {
+  const key = `${stride}/${padding}`;
+  let op = convCache.get(key);
+  if (!op) {
+    op = tf.customGrad((x, w, b, save) => {
+      (save as tf.GradSaveFunc)([x as tf.Tensor, w as tf.Tensor]);
+      return {
+        value: tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: stride, pad: padding === 0 ? 'valid' : padding, bias: b as tf.Tensor }),
+        gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => {
+          const { dx, dw } = conv2dGrads(sx as tf.Tensor4D, sw as tf.Tensor4D, dy as tf.Tensor4D, stride, padding);
+          return [dx, dw, columnSums(dy)];
+        },
+      };
+    }) as (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D;
+    convCache.set(key, op);
+  }
+  return op;
+}
+
+/** torch nn.Conv2d(in, out, k, stride, padding) on NHWC x, with bias. */
+export function conv2d(x: tf.Tensor4D, p: Conv2dParams): tf.Tensor4D {
+  return convOp(p.stride, p.padding)(x, p.weight, p.bias);
+}
+
+/**
+ * Scaled dot-product attention on q [BH, N, d], k^T [BH, d, N], v [BH, N, d] (already split into
+ * heads): softmax(q k^T / sqrt(d)) v as batched plain matmuls. Returns the output [BH, N, d] and
+ * the attention weights [BH, N, N].
+ */
+export function attention(q: tf.Tensor3D, kT: tf.Tensor3D, v: tf.Tensor3D): { out: tf.Tensor3D; weights: tf.Tensor3D } {
+  const d = q.shape[2];
+  const scores = matmul(tf.mul(q, 1 / Math.sqrt(d)), kT);
+  const weights = tf.softmax(scores) as tf.Tensor3D;
+  return { out: matmul(weights, v) as tf.Tensor3D, weights };
+}
+
+/**
+ * The q, k, v projections of a fused Linear(w, 3w) `qkv` (output columns ordered (3, heads, d),
+ * as torch's `qkv(x).reshape(B, N, 3, heads, d)`) on x [B * N, w], split into heads:
+ * q, v [B * heads, N, d] and k^T [B * heads, d, N]. The weight (not the activations) is split, so
+ * no large slice is needed (slices copy their whole input on the wasm backend), and each head
+ * split is one 4-D transpose.
+ */
+export function qkvHeads(x: tf.Tensor2D, p: LinearParams, batch: number, tokens: number, heads: number): { q: tf.Tensor3D; kT: tf.Tensor3D; v: tf.Tensor3D } {
+  const width = p.weight.shape[0] as number;
+  const d = width / heads;
+  const ws = tf.split(p.weight, 3, 1);
+  const bs = tf.split(p.bias, 3, 0);
+  const proj = (i: number) => linear2d(x, ws[i] as tf.Tensor, bs[i] as tf.Tensor);
+  if (heads === 1) {
+    return {
+      q: tf.reshape(proj(0), [batch, tokens, d]),
+      kT: tf.transpose(tf.reshape(proj(1), [batch, tokens, d]), [0, 2, 1]),
+      v: tf.reshape(proj(2), [batch, tokens, d]),
+    };
+  }
+  const split = (y: tf.Tensor2D, perm: number[], shape: [number, number, number]) => tf.reshape(tf.transpose(tf.reshape(y, [batch, tokens, heads, d]), perm), shape) as tf.Tensor3D;
+  return {
+    q: split(proj(0), [0, 2, 1, 3], [batch * heads, tokens, d]),
+    kT: split(proj(1), [0, 2, 3, 1], [batch * heads, d, tokens]),
+    v: split(proj(2), [0, 2, 1, 3], [batch * heads, tokens, d]),
+  };
+}
+
+/** Inverse of the head split: [B * heads, N, d] -> [B * N, heads * d]. */
+export function mergeHeads(o: tf.Tensor3D, batch: number, heads: number): tf.Tensor2D {
+  const [, n, d] = o.shape;
+  if (heads === 1) return tf.reshape(o, [batch * n, d]);
+  return tf.reshape(tf.transpose(tf.reshape(o, [batch, heads, n, d]), [0, 2, 1, 3]), [batch * n, heads * d]);
+}
+
+/**
+ * diffusers' `get_timestep_embedding(t, dim, flip_sin_to_cos=True, downscale_freq_shift=0)`:
+ * freqs_i = exp(-ln(10000) i / (dim/2)), i < dim/2; emb = [cos(t freqs), sin(t freqs)].
+ */
+export function sinusoidalTimestepEmbedding(t: tf.Tensor, dim: number): tf.Tensor2D {
+  const half = dim / 2;
+  const freqs = new Float32Array(half);
+  for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half);
+  return tf.tidy(() => {
+    const args = tf.mul(tf.reshape(tf.cast(t, 'float32'), [-1, 1]), tf.tensor2d(freqs, [1, half]));
+    return tf.concat([tf.cos(args), tf.sin(args)], 1) as tf.Tensor2D;
+  });
+}
