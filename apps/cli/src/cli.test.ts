@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,5 +64,36 @@ describe('difflab CLI', () => {
     expectUserError(difflab('ablate', '--grid', 'embedding=sinusoidal,nope', '--out', join(dir, 'o7')), /unknown timestep-embedding 'nope'/);
     expectUserError(difflab('frobnicate'), /unknown command 'frobnicate'/);
     for (const o of ['o1', 'o2', 'o3', 'o4', 'o5', 'o6', 'o7']) expect(existsSync(join(dir, o)), o).toBe(false);
+  });
+
+  // WebGPU through Dawn on Debian chromium's SwiftShader adapter (installed by .ci/run): every job
+  // runs, at tiny sizes (the software adapter is slow).
+  it.skipIf(!existsSync('/usr/lib/chromium/vk_swiftshader_icd.json'))('runs forward, train and sample on --backend webgpu', () => {
+    const dir = tmp();
+    const cfg = join(dir, 'tiny.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        extends: 'spiral-default',
+        dataset: { id: 'swiss-roll', options: { size: 200 } },
+        model: { id: 'mlp', options: { hidden: 16, blocks: 1 } },
+        timestepEmbedding: { id: 'sinusoidal', options: { dim: 8 } },
+        inputEmbedding: { id: 'sinusoidal', options: { dim: 8 } },
+        train: { steps: 10, batchSize: 32, logEvery: 5, progressEvery: 5 },
+        sample: { n: 100 },
+        metrics: ['sliced-w2'],
+        forward: { t: [0, 49], n: 100 },
+      }),
+    );
+    const fw = difflab('--backend', 'webgpu', 'forward', '--config', cfg, '--out', join(dir, 'fw'));
+    expect(fw.code, fw.stderr).toBe(0);
+    expect(fw.stderr).toMatch(/^backend: webgpu/);
+    const tr = difflab('--backend', 'webgpu', 'train', '--config', cfg, '--out', join(dir, 'run'));
+    expect(tr.code, tr.stderr).toBe(0);
+    const sa = difflab('--backend', 'webgpu', 'sample', '--run', join(dir, 'run'), '--sampler', 'ddim', '--steps', '5', '--out', join(dir, 's'));
+    expect(sa.code, sa.stderr).toBe(0);
+    const m = JSON.parse(readFileSync(join(dir, 's', 'metrics.json'), 'utf8'));
+    expect(m.steps).toBe(5);
+    expect(Number.isFinite(m.metrics['sliced-w2'].value)).toBe(true);
   });
 });

@@ -142,11 +142,15 @@ export class Trainer {
     const startLen = this.lossHistory.length;
     let pending: tf.Scalar[] = [];
     let windowStart = this.lossHistory.length;
-    const flush = () => {
+    // Asynchronous read-back: WebGPU cannot read synchronously in Node, and on every backend it
+    // lets the device run ahead of the host.
+    const flush = async () => {
       if (pending.length === 0) return;
-      const vals = tf.tidy(() => tf.stack(pending).dataSync());
+      const stacked = tf.stack(pending);
       tf.dispose(pending);
       pending = [];
+      const vals = await stacked.data();
+      stacked.dispose();
       this.record(Array.from(vals));
     };
     let aborted = false;
@@ -158,7 +162,7 @@ export class Trainer {
         }
         pending.push(this.stepTensor());
         const done = this.stepIndex === steps;
-        if (pending.length >= logEvery || done || this.stepIndex % progressEvery === 0) flush();
+        if (pending.length >= logEvery || done || this.stepIndex % progressEvery === 0) await flush();
         if (this.stepIndex % progressEvery === 0 || done) {
           const now = performance.now();
           const window = this.lossHistory.slice(windowStart);
@@ -179,7 +183,7 @@ export class Trainer {
         }
       }
     } finally {
-      flush();
+      await flush();
     }
     return { step: this.stepIndex, aborted, losses: this.lossHistory.slice(startLen), seconds: (performance.now() - t0) / 1000 };
   }
