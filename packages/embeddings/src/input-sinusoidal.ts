@@ -25,7 +25,7 @@ export function sinusoidalInputEmbedding(x: tf.Tensor2D, dim = 128, opts: Sinuso
   if (x.rank !== 2) throw new RangeError(`input must be a 2-D tensor [B, inDim], got shape [${x.shape.join(', ')}]`);
   const [b, inDim] = x.shape;
   return tf.tidy(() => {
-    const flat = tf.reshape(tf.cast(x, 'float32'), [b * inDim]) as tf.Tensor1D;
+    const flat = tf.reshape(x.dtype === 'float32' ? x : tf.cast(x, 'float32'), [b * inDim]) as tf.Tensor1D;
     const emb = timestepEmbedding(flat, dim, { scale: opts.scale ?? 25, maxPeriod: opts.maxPeriod ?? 10000, downscaleFreqShift: 1 });
     return tf.reshape(emb, [b, inDim * dim]) as tf.Tensor2D;
   });

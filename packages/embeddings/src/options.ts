@@ -12,12 +12,12 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, prefi
   return r.data;
 }
 
-/** Timesteps as a float32 [B] tensor (a new tensor: call inside `tf.tidy`). */
+/** Timesteps as a float32 [B] tensor (`t` itself when it is one; else a new tensor: call inside `tf.tidy`). */
 export function timestepsTensor(t: tf.Tensor | readonly number[]): tf.Tensor1D {
   if (Array.isArray(t)) return tf.tensor1d(t as number[], 'float32');
   const tt = t as tf.Tensor;
   if (tt.rank !== 1) throw new RangeError(`timesteps must be a 1-D tensor [B], got shape [${tt.shape.join(', ')}]`);
-  return tf.cast(tt, 'float32') as tf.Tensor1D;
+  return (tt.dtype === 'float32' ? tt : tf.cast(tt, 'float32')) as tf.Tensor1D;
 }
 
 /** Throw unless `n` is an integer >= `min`. */

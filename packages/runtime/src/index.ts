@@ -6,6 +6,8 @@ export { type BackendDescription, describeBackend } from './describe.js';
 export { type AdapterDescription, formatAdapter } from './gpu-types.js';
 export { type BackendLoader, isNodeRuntime, type StartBackendOptions, type StartedBackend, startBackend } from './start-backend.js';
 export { SWIFTSHADER_ICD } from './vulkan-paths.js';
+export { registerWasmConvKernels, unregisterWasmConvKernels, WASM_CONV_KERNELS } from './wasm-kernels/conv-backprop.js';
+export { registerWasmSpeedKernels, unregisterWasmSpeedKernels, WASM_SPEED_KERNELS } from './wasm-kernels/speed-kernels.js';
 
 /** This package adds no plugins (a backend is process-wide, not per job); kept for uniformity. */
 export const plugins: readonly PluginDescriptor<any, any>[] = [];

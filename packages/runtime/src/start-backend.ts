@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { type BackendChoice, parseBackendChoice, planBackends } from './choices.js';
 import { type AdapterDescription, describeAdapter, formatAdapter, type GpuAdapterLike, type GpuLike } from './gpu-types.js';
 import { SWIFTSHADER_ICD } from './vulkan-paths.js';
+import { registerWasmConvKernels } from './wasm-kernels/conv-backprop.js';
+import { registerWasmSpeedKernels } from './wasm-kernels/speed-kernels.js';
 
 /**
  * A loader for a backend this package does not ship (the hook for webgl in a browser bundle):
@@ -122,6 +124,10 @@ async function startOne(name: string, platform: 'node' | 'browser', opts: Option
 
 async function startWasm(platform: 'node' | 'browser', opts: Options, notes: string[]): Promise<void> {
   const wasm = await importBackend('wasm', () => import('@tensorflow/tfjs-backend-wasm'));
+  // difflab's wasm kernels: the conv gradients tfjs-backend-wasm lacks, and faster versions of
+  // kernels it implements slowly (slices that copied their whole input, transposed matmuls).
+  const added = [...registerWasmConvKernels(), ...registerWasmSpeedKernels()];
+  if (added.length) notes.push(`wasm: difflab kernels ${added.join(', ')}`);
   const initialised = isInitialised('wasm');
   if (opts.wasmPaths !== undefined) {
     if (initialised) notes.push('wasm: already initialised in this process; wasmPaths ignored');

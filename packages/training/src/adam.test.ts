@@ -110,4 +110,19 @@ describe('Adam / AdamW', () => {
     for (const o of [o1, o2]) o.dispose();
     tf.dispose([p1, p2]);
   });
+
+  it('sees an assign to a variable made between updates', () => {
+    const p = param([1]);
+    const opt = new Adam([p], { lr: 0.1 });
+    tf.tidy(() => opt.applyGradients([tf.tensor1d([1])]));
+    expect(p.dataSync()[0]).toBeCloseTo(0.9, 6);
+    tf.tidy(() => p.assign(tf.tensor1d([5])));
+    // a constant gradient moves by lr per step (m_hat / sqrt(v_hat) = 1)
+    tf.tidy(() => opt.applyGradients([tf.tensor1d([1])]));
+    expect(p.dataSync()[0]).toBeCloseTo(4.9, 5);
+    tf.tidy(() => opt.applyGradients([tf.tensor1d([1])]));
+    expect(p.dataSync()[0]).toBeCloseTo(4.8, 5);
+    opt.dispose();
+    p.dispose();
+  });
 });

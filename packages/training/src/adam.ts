@@ -47,6 +47,13 @@ export class Adam {
   private m: tf.Variable;
   private v: tf.Variable;
   private t = 0;
+  /**
+   * The flat parameter vector written by the last update, and the data ids it gave the variables:
+   * while no one else assigns a variable (ids unchanged) the next update starts from it instead
+   * of concatenating the variables again.
+   */
+  private lastFlat: tf.Tensor1D | null = null;
+  private lastIds: readonly object[] = [];
 
   constructor(variables: readonly tf.Variable[], options: AdamOptions = {}) {
     if (variables.length === 0) throw new RangeError('optimizer needs at least one variable');
@@ -98,7 +105,7 @@ export class Adam {
     const bc1 = 1 - this.beta1 ** this.t;
     const bc2 = 1 - this.beta2 ** this.t;
     const out = tf.tidy(() => {
-      let p = flatten(this.variables);
+      let p = this.currentFlat();
       let g: tf.Tensor = grad;
       if (this.weightDecay !== 0) {
         if (this.decoupled) p = tf.mul(p, 1 - lr * this.weightDecay);
@@ -112,7 +119,17 @@ export class Adam {
       return tf.sub(p, tf.mul(tf.div(m, denom), lr / bc1)) as tf.Tensor1D;
     });
     assignFlat(this.variables, out);
+    this.lastFlat?.dispose();
+    this.lastFlat = tf.keep(tf.clone(out));
+    this.lastIds = this.variables.map((v) => v.dataId);
     return out;
+  }
+
+  /** The variables as one flat vector (the cached one when they are unchanged since the last update). */
+  private currentFlat(): tf.Tensor1D {
+    const cached = this.lastFlat;
+    if (cached && !cached.isDisposed && this.variables.every((v, i) => v.dataId === this.lastIds[i])) return cached;
+    return flatten(this.variables);
   }
 
   getState(): OptimizerState {
@@ -137,6 +154,8 @@ export class Adam {
   dispose(): void {
     this.m.dispose();
     this.v.dispose();
+    this.lastFlat?.dispose();
+    this.lastFlat = null;
   }
 }
 

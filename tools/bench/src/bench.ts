@@ -77,7 +77,7 @@ const median = (xs: number[]) => {
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : Number.NaN;
 };
 
-function valueOf(r: Record<string, unknown>, unit: CaseSpec['unit']): number[] {
+function caseValue(r: Record<string, unknown>, unit: CaseSpec['unit']): number[] {
   if (r.error) return [];
   if (unit === 's to target') return [Number(r.seconds_train)];
   return (r.ms as number[]) ?? [];
@@ -102,14 +102,14 @@ for (const c of cases) {
     for (const b of backends) {
       const res = runJson(process.execPath, [caseRunner, c.id, '--backend', b, ...cliArgs], process.env);
       if (res.error) row.extra[`${b}.error`] = res.error;
-      (row.difflab[b] ??= []).push(...valueOf(res, c.unit).map((v) => (c.unit === 's to target' ? v : v)));
+      (row.difflab[b] ??= []).push(...caseValue(res, c.unit).map((v) => (c.unit === 's to target' ? v : v)));
       if (typeof res.peak_rss_mb === 'number') row.rss[b] = Math.max(row.rss[b] ?? 0, res.peak_rss_mb);
       for (const k of ['steps', 'ratio', 'tensorGrowth']) if (k in res) row.extra[`${b}.${k}`] = res[k];
     }
     if (py) {
       const res = runJson(py, [torchScript, c.id, ...cliArgs.map((a) => a.replace('--max-steps', '--max-steps'))], torchEnv);
       if (res.error) row.extra['torch.error'] = res.error;
-      row.torch.push(...valueOf(res, c.unit));
+      row.torch.push(...caseValue(res, c.unit));
       if (typeof res.peak_rss_mb === 'number') row.torchRss = Math.max(row.torchRss ?? 0, res.peak_rss_mb);
       for (const k of ['steps', 'ratio', 'threads']) if (k in res) row.extra[`torch.${k}`] = res[k];
     }

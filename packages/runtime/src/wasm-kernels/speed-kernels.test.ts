@@ -1,0 +1,252 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerWasmSpeedKernels, unregisterWasmSpeedKernels, WASM_SPEED_KERNELS } from './speed-kernels.js';
+
+// Every op below runs on wasm with the speed kernels and is compared with the same op on the
+// tfjs-backend-cpu reference backend (exact for copies; float32 tolerances for arithmetic).
+
+type Arr = number[] | Float32Array | Int32Array | Uint8Array;
+
+let previous = '';
+beforeAll(async () => {
+  previous = tf.getBackend();
+  await tf.setBackend('wasm');
+  registerWasmSpeedKernels();
+});
+
+afterAll(async () => {
+  unregisterWasmSpeedKernels();
+  await tf.setBackend(previous);
+});
+
+/** Values of `f(...)` on the cpu backend, inputs re-created there. */
+async function onCpu(f: () => tf.Tensor | tf.Tensor[]): Promise<{ shape: number[]; dtype: string; values: number[] }[]> {
+  await tf.setBackend('cpu');
+  try {
+    return tf.tidy(() => {
+      const r = f();
+      return (Array.isArray(r) ? r : [r]).map((t) => ({ shape: t.shape, dtype: t.dtype, values: Array.from(t.dataSync() as Arr) }));
+    });
+  } finally {
+    await tf.setBackend('wasm');
+  }
+}
+
+function onWasm(f: () => tf.Tensor | tf.Tensor[]): { shape: number[]; dtype: string; values: number[] }[] {
+  expect(tf.getBackend()).toBe('wasm');
+  const before = tf.memory().numTensors;
+  const ids = tf.engine().backend.numDataIds();
+  const out = tf.tidy(() => {
+    const r = f();
+    return (Array.isArray(r) ? r : [r]).map((t) => ({ shape: t.shape, dtype: t.dtype, values: Array.from(t.dataSync() as Arr) }));
+  });
+  expect(tf.memory().numTensors).toBe(before);
+  expect(tf.engine().backend.numDataIds()).toBe(ids);
+  return out;
+}
+
+async function expectSame(f: () => tf.Tensor | tf.Tensor[], tol = 0): Promise<void> {
+  const want = await onCpu(f);
+  const got = onWasm(f);
+  expect(got.length).toBe(want.length);
+  got.forEach((g, i) => {
+    expect(g.shape).toEqual(want[i].shape);
+    expect(g.dtype).toBe(want[i].dtype);
+    if (tol === 0) expect(g.values).toEqual(want[i].values);
+    else {
+      g.values.forEach((v, j) => {
+        const w = want[i].values[j];
+        if (Number.isNaN(w)) expect(v).toBeNaN();
+        else expect(Math.abs(v - w)).toBeLessThanOrEqual(tol * (1 + Math.abs(w)));
+      });
+    }
+  });
+}
+
+/** 0, 1, 2, ... as float32 with a fractional part, so misplaced values show. */
+const iota = (shape: number[], dtype: 'float32' | 'int32' | 'bool' = 'float32') => {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = Array.from({ length: n }, (_, i) => (dtype === 'float32' ? i + 0.25 : dtype === 'int32' ? i - 7 : i % 3 === 0 ? 1 : 0));
+  return tf.tensor(v, shape, dtype);
+};
+
+/** Deterministic pseudo-random values in [-1, 1). */
+const noise = (shape: number[], seed: number) => {
+  const n = shape.reduce((a, b) => a * b, 1);
+  let s = seed >>> 0 || 1;
+  const v = Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+  return tf.tensor(v, shape, 'float32');
+};
+
+describe('registration', () => {
+  it('replaces the listed wasm kernels once', () => {
+    expect(registerWasmSpeedKernels()).toEqual([]);
+    for (const name of WASM_SPEED_KERNELS) expect(tf.getKernel(name, 'wasm')).toBeDefined();
+  });
+});
+
+describe('Slice', () => {
+  const cases: [number[], number[], number[]][] = [
+    [[100000], [5], [2]],
+    [[10], [0], [-1]],
+    [[7, 9], [2, 3], [4, 5]], // non-contiguous rows
+    [[7, 9], [2, 0], [3, 9]], // contiguous block of rows
+    [[7, 9], [0, 8], [7, 1]], // one column
+    [[4, 5, 6], [1, 2, 3], [2, 3, 2]],
+    [[4, 5, 6], [1, 0, 0], [2, 5, 6]],
+    [[3, 4, 5, 6], [1, 1, 0, 2], [2, 2, 5, 3]],
+    [[2, 3, 4, 5, 6], [1, 0, 1, 2, 3], [1, 3, 2, 2, 3]], // rank 5
+    [[5, 6], [2, 3], [0, 2]], // empty
+    [[300, 40], [10, 5], [200, 30]], // long runs
+  ];
+  for (const [shape, begin, size] of cases) {
+    it(`slices [${shape}] at [${begin}] size [${size}]`, async () => {
+      await expectSame(() => tf.slice(iota(shape), begin, size));
+    });
+  }
+  it('slices int32 and bool tensors', async () => {
+    await expectSame(() => tf.slice(iota([6, 7], 'int32'), [1, 2], [3, 4]));
+    await expectSame(() => tf.slice(iota([6, 7], 'bool'), [1, 2], [3, 4]));
+  });
+  it('keeps values right when the output allocation grows the heap', async () => {
+    await expectSame(() => tf.slice(iota([2_000_000, 2]), [1, 0], [1_999_000, 1]));
+  });
+});
+
+describe('SplitV, Unpack, StridedSlice', () => {
+  it('splits a flat vector into uneven parts', async () => {
+    await expectSame(() => tf.split(iota([49152 + 128 + 16384 + 2]), [49152, 128, 16384, 2]));
+  });
+  it('splits along inner axes', async () => {
+    await expectSame(() => tf.split(iota([4, 10, 3]), [3, 5, 2], 1));
+    await expectSame(() => tf.split(iota([4, 10, 6]), 3, -1));
+    await expectSame(() => tf.split(iota([4, 10], 'int32'), [1, 3], 0));
+  });
+  it('unstacks along each axis', async () => {
+    for (const axis of [0, 1, 2, -1]) await expectSame(() => tf.unstack(iota([3, 4, 5]), axis));
+  });
+  it('strided slices with unit and non-unit strides and masks', async () => {
+    const x = () => iota([6, 7, 8]);
+    await expectSame(() => tf.stridedSlice(x(), [1, 0, 0], [4, 7, 8], [1, 1, 1]));
+    await expectSame(() => tf.stridedSlice(x(), [1, 2, 3], [4, 5, 7], [1, 1, 1]));
+    await expectSame(() => tf.stridedSlice(x(), [0, 1, 0], [6, 7, 8], [2, 3, 1]));
+    await expectSame(() => tf.stridedSlice(x(), [2, 0, 1], [3, 7, 5], [1, 1, 1], 0, 0, 0, 0, 1));
+    await expectSame(() => tf.stridedSlice(x(), [0, 0, 0], [6, 7, 8], [1, 1, 1]));
+    await expectSame(() => tf.stridedSlice(x(), [5, 0, 0], [1, 7, 8], [-1, 1, 1]));
+  });
+});
+
+describe('Concat', () => {
+  it('concatenates along every axis, skipping empty parts', async () => {
+    await expectSame(() => tf.concat([iota([3, 4, 5]), iota([3, 2, 5]), iota([3, 0, 5])], 1));
+    await expectSame(() => tf.concat([iota([3, 4, 5]), iota([3, 4, 2])], -1));
+    await expectSame(() => tf.concat([iota([3, 4]), iota([2, 4])], 0));
+    await expectSame(() => tf.concat([iota([7]), iota([3]), iota([100])]));
+    await expectSame(() => tf.concat([iota([300, 256]), iota([300, 128])], 1));
+    await expectSame(() => tf.concat([iota([5, 2], 'int32'), iota([5, 3], 'int32')], 1));
+    await expectSame(() => tf.concat([iota([5, 2], 'bool'), iota([5, 3], 'bool')], 1));
+    await expectSame(() => tf.concat([iota([0, 3]), iota([4, 3])], 0));
+  });
+});
+
+describe('Sin, Cos', () => {
+  it('match float64 Math.sin/cos of the float32 inputs to float32 rounding', () => {
+    const x = tf.mul(noise([20000], 3), 60);
+    const xs = x.dataSync();
+    const s = tf.sin(x);
+    const c = tf.cos(x);
+    const sv = s.dataSync();
+    const cv = c.dataSync();
+    for (let i = 0; i < xs.length; i++) {
+      expect(sv[i]).toBe(Math.fround(Math.sin(xs[i])));
+      expect(cv[i]).toBe(Math.fround(Math.cos(xs[i])));
+    }
+    tf.dispose([x, s, c]);
+  });
+  it('agree with the cpu backend', async () => {
+    await expectSame(() => tf.sin(tf.mul(noise([50, 64], 5), 100)), 1e-6);
+    await expectSame(() => tf.cos(tf.mul(noise([50, 64], 6), 100)), 1e-6);
+    await expectSame(() => tf.sin(tf.tensor1d([0, -0, Number.NaN, Number.POSITIVE_INFINITY, 1e6])), 1e-6);
+  });
+});
+
+describe('Identity', () => {
+  it('clones share data safely: disposing either leaves the other intact', () => {
+    const before = tf.memory().numTensors;
+    const ids = tf.engine().backend.numDataIds();
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    const c = tf.clone(b);
+    b.dispose();
+    expect(Array.from(c.dataSync())).toEqual([1, 2, 3]);
+    c.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.engine().backend.numDataIds()).toBe(ids);
+  });
+  it('variables keep their value through assign of a clone', () => {
+    const v = tf.variable(tf.tensor1d([1, 2]));
+    const t = tf.tensor1d([5, 6]);
+    v.assign(tf.clone(t));
+    t.dispose();
+    expect(Array.from(v.dataSync())).toEqual([5, 6]);
+    v.dispose();
+  });
+});
+
+describe('BatchMatMul / _FusedMatMul with transposes', () => {
+  const shapes: [number, number, number][] = [
+    [3, 4, 2],
+    [17, 33, 9],
+    [64, 48, 32],
+    [5, 1, 7],
+  ];
+  for (const [m, k, n] of shapes) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      it(`matMul ${m}x${k}x${n} transposeA=${ta} transposeB=${tb}`, async () => {
+        const a = () => noise(ta ? [k, m] : [m, k], m * 7 + k);
+        const b = () => noise(tb ? [n, k] : [k, n], n * 11 + k);
+        await expectSame(() => tf.matMul(a(), b(), ta, tb), 1e-5);
+        await expectSame(() => tf.fused.matMul({ a: a(), b: b(), transposeA: ta, transposeB: tb, bias: noise([n], 2), activation: 'relu' }), 1e-5);
+      });
+    }
+  }
+  it('batched products (batch 1 and batch > 1, with broadcasting)', async () => {
+    await expectSame(() => tf.matMul(noise([1, 6, 5], 1), noise([1, 4, 5], 2), false, true), 1e-5);
+    await expectSame(() => tf.matMul(noise([3, 5, 6], 1), noise([3, 5, 4], 2), true, false), 1e-5);
+    await expectSame(() => tf.matMul(noise([2, 3, 5, 6], 3), noise([1, 1, 4, 6], 4), false, true), 1e-5);
+  });
+  it('batched products above the per-entry threshold (views into the operands), all transpose forms', async () => {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      const a = (batch: number[]) => noise([...batch, ...(ta ? [16, 20] : [20, 16])], 21);
+      const b = (batch: number[]) => noise([...batch, ...(tb ? [24, 16] : [16, 24])], 22);
+      await expectSame(() => tf.matMul(a([3]), b([3]), ta, tb), 1e-5);
+      await expectSame(() => tf.matMul(a([1]), b([4]), ta, tb), 1e-5);
+      await expectSame(() => tf.matMul(a([2, 3]), b([1]), ta, tb), 1e-5);
+      await expectSame(() => tf.matMul(a([2, 3]), b([2, 3]), ta, tb), 1e-5);
+    }
+  });
+  it('gradients of a matmul chain match the cpu backend', async () => {
+    const f = () => {
+      const x = noise([8, 6], 9);
+      const w = noise([6, 5], 10);
+      const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.square(tf.matMul(xx, ww))));
+      return g([x, w]);
+    };
+    await expectSame(f, 1e-5);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * `registerWasmSpeedKernels()`: replaces a few tfjs-backend-wasm 4.22 kernels with faster
+ * equivalents (same outputs):
+ *
+ * - Slice, SplitV, Unpack, StridedSlice: copy only the selected values between heap views,
+ *   instead of first copying the whole input out of the heap (`speed-slice.ts`).
+ * - BatchMatMul, _FusedMatMul with transposeA/transposeB (un-batched): explicit Transpose, then
+ *   the XNNPACK path of the plain kernel, instead of the backend's naive loop (`speed-matmul.ts`).
+ * - Concat: one memmove per row inside the heap; Sin, Cos: V8's Math.sin / Math.cos over heap
+ *   views, ~3x faster than the backend's scalar C loop and as accurate (`speed-elementwise.ts`).
+ * - Identity: shares the input's data (reference count), as tfjs-backend-cpu does, instead of
+ *   copying it; tfjs clones every tensor a custom gradient saves through Identity.
+ *
+ * Call it after importing '@tensorflow/tfjs-backend-wasm', before or after `tf.setBackend('wasm')`;
+ * calling it again does nothing. The original kernels' setup functions are kept, so it also works
+ * before the backend is initialised.
+ */
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import { makeConcatKernel, makeCosKernel, makeSinKernel } from './speed-elementwise.js';
+import { makeBatchMatMulKernel, makeFusedMatMulKernel } from './speed-matmul.js';
+import { makeSliceKernel, makeSplitVKernel, makeStridedSliceKernel, makeUnpackKernel } from './speed-slice.js';
+import { type WasmBackend, wasmKernel } from './speed-heap.js';
+
+/** The kernels replaced, by name. */
+export const WASM_SPEED_KERNELS = [tf.Slice, tf.SplitV, tf.Unpack, tf.StridedSlice, tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Concat, tf.Sin, tf.Cos] as const;
+
+const MARK = Symbol.for('difflab.wasmSpeedKernel');
+const originals = new Map<string, KernelConfig>();
+
+function makeIdentityKernel(original: KernelConfig): KernelConfig {
+  const kernelFunc: KernelFunc = ({ inputs, attrs, backend }) => {
+    const { x } = inputs as { x: TensorInfo };
+    if (x.dtype === 'string') return original.kernelFunc({ inputs, attrs, backend });
+    (backend as WasmBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  return { kernelName: tf.Identity, backendName: 'wasm', setupFunc: original.setupFunc, kernelFunc };
+}
+
+function isOurs(k: KernelConfig | undefined): boolean {
+  return !!k && (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] === true;
+}
+
+/**
+ * Register the speed kernels for the 'wasm' backend (idempotent). Returns the names of the kernels
+ * registered by this call (empty when they already were).
+ * @throws Error when tfjs-backend-wasm's kernels are not registered (it was not imported).
+ */
+export function registerWasmSpeedKernels(): string[] {
+  const orig = (name: string) => {
+    const cur = wasmKernel(name);
+    return isOurs(cur) ? originals.get(name)! : cur;
+  };
+  const transpose = orig(tf.Transpose);
+  const made: KernelConfig[] = [
+    makeSliceKernel(orig(tf.Slice)),
+    makeSplitVKernel(orig(tf.SplitV)),
+    makeUnpackKernel(orig(tf.Unpack)),
+    makeStridedSliceKernel(orig(tf.StridedSlice)),
+    makeBatchMatMulKernel(orig(tf.BatchMatMul), transpose),
+    makeFusedMatMulKernel(orig(tf._FusedMatMul), transpose),
+    makeIdentityKernel(orig(tf.Identity)),
+    makeConcatKernel(orig(tf.Concat)),
+    makeSinKernel(orig(tf.Sin)),
+    makeCosKernel(orig(tf.Cos)),
+  ];
+  const done: string[] = [];
+  for (const k of made) {
+    const cur = tf.getKernel(k.kernelName, 'wasm');
+    if (isOurs(cur)) continue;
+    originals.set(k.kernelName, cur);
+    (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] = true;
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel(k);
+    done.push(k.kernelName);
+  }
+  return done;
+}
+
+/** Put tfjs-backend-wasm's own kernels back (for comparisons and tests). */
+export function unregisterWasmSpeedKernels(): void {
+  for (const [name, k] of originals) {
+    if (!isOurs(tf.getKernel(name, 'wasm'))) continue;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(k);
+  }
+  originals.clear();
+}
