@@ -2,7 +2,8 @@
  * `npm run bench [-- --quick] [--backends wasm,cpu,webgpu] [--cases a,b] [--rounds N] [--out FILE]`
  *
  * Times each case for difflab on every requested backend and for PyTorch
- * (tools/bench/reference_torch.py, Debian's python3-torch, installed with apt-get when missing),
+ * (tools/bench/reference_torch.py, Debian's python3-torch, installed with apt-get when missing;
+ * run with 1 and 2 threads, the faster is the reference),
  * alternating difflab and PyTorch runs, each in its own process (peak RSS per case). Prints a
  * table of medians and the ratio difflab / PyTorch, and writes everything as JSON.
  */
@@ -36,6 +37,7 @@ const opt = (k: string, d: string) => {
 const quick = flag('quick');
 const backends = opt('backends', 'wasm').split(',');
 const rounds = Number(opt('rounds', quick ? '1' : '3'));
+const torchThreads = opt('torch-threads', '1,2').split(',').map(Number);
 const outFile = opt('out', join(root, 'out', 'bench', quick ? 'bench-quick.json' : 'bench.json'));
 const it = (full: number, q: number) => (quick ? q : full);
 
@@ -91,11 +93,11 @@ delete torchEnv.OPENBLAS_L2_SIZE;
 const cases = ALL.filter((c) => (opt('cases', '') ? opt('cases', '').split(',').includes(c.id) : !(quick && c.full)));
 console.log(`difflab bench${quick ? ' --quick' : ''}: ${cases.length} cases, backends ${backends.join(', ')}, ${rounds} round(s); ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}, load ${loadavg()[0].toFixed(2)}`);
 
-type Row = { case: string; id: string; unit: string; target?: number; torch: number[]; torchRss?: number; difflab: Record<string, number[]>; rss: Record<string, number>; extra: Record<string, unknown> };
+type Row = { case: string; id: string; unit: string; target?: number; torch: number[]; torchByThreads: Record<number, number[]>; torchRss?: number; difflab: Record<string, number[]>; rss: Record<string, number>; extra: Record<string, unknown> };
 const rows: Row[] = [];
 const started = performance.now();
 for (const c of cases) {
-  const row: Row = { case: c.name, id: c.id, unit: c.unit, target: c.target, torch: [], difflab: {}, rss: {}, extra: {} };
+  const row: Row = { case: c.name, id: c.id, unit: c.unit, target: c.target, torch: [], torchByThreads: {}, difflab: {}, rss: {}, extra: {} };
   const cliArgs = Object.entries(c.args).flatMap(([k, v]) => [`--${k}`, String(v)]);
   for (let r = 0; r < rounds; r++) {
     // Alternate: difflab (each backend), then PyTorch, round after round.
@@ -107,12 +109,21 @@ for (const c of cases) {
       for (const k of ['steps', 'ratio', 'tensorGrowth']) if (k in res) row.extra[`${b}.${k}`] = res[k];
     }
     if (py) {
-      const res = runJson(py, [torchScript, c.id, ...cliArgs.map((a) => a.replace('--max-steps', '--max-steps'))], torchEnv);
-      if (res.error) row.extra['torch.error'] = res.error;
-      row.torch.push(...caseValue(res, c.unit));
-      if (typeof res.peak_rss_mb === 'number') row.torchRss = Math.max(row.torchRss ?? 0, res.peak_rss_mb);
-      for (const k of ['steps', 'ratio', 'threads']) if (k in res) row.extra[`torch.${k}`] = res[k];
+      // PyTorch at each thread count; the reference is its best median (on a busy 2-core
+      // machine two OpenBLAS threads can be several times slower than one).
+      for (const th of torchThreads) {
+        const res = runJson(py, [torchScript, c.id, ...cliArgs, '--threads', String(th)], torchEnv);
+        if (res.error) row.extra[`torch${th}.error`] = res.error;
+        (row.torchByThreads[th] ??= []).push(...caseValue(res, c.unit));
+        if (typeof res.peak_rss_mb === 'number') row.torchRss = Math.max(row.torchRss ?? 0, res.peak_rss_mb);
+        for (const k of ['steps', 'ratio']) if (k in res) row.extra[`torch${th}.${k}`] = res[k];
+      }
     }
+  }
+  const best = Object.entries(row.torchByThreads).sort((a, b) => median(a[1]) - median(b[1]))[0];
+  if (best) {
+    row.torch = best[1];
+    row.extra['torch.threads'] = Number(best[0]);
   }
   rows.push(row);
   const tm = median(row.torch);
@@ -120,7 +131,7 @@ for (const c of cases) {
     const m = median(row.difflab[b] ?? []);
     return `${b} ${fmt(m)}${Number.isFinite(tm) && Number.isFinite(m) ? ` (${(m / tm).toFixed(2)}x)` : ''}`;
   });
-  console.log(`  ${c.name.padEnd(42)} torch ${fmt(tm)} | ${parts.join(' | ')} ${c.unit}${row.extra[`${backends[0]}.error`] ? `  [${row.extra[`${backends[0]}.error`]}]` : ''}`);
+  console.log(`  ${c.name.padEnd(42)} torch ${fmt(tm)} (${row.extra['torch.threads'] ?? '?'} thr) | ${parts.join(' | ')} ${c.unit}${row.extra[`${backends[0]}.error`] ? `  [${row.extra[`${backends[0]}.error`]}]` : ''}`);
 }
 
 function fmt(v: number): string {
