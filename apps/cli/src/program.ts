@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, isDifflabError } from '@difflab/core';
-import { startBackend, BACKEND_CHOICES, type BackendChoice } from '@difflab/runtime';
+import { startBackend, BACKEND_CHOICES, describeBackend, type BackendChoice } from '@difflab/runtime';
 import {
   PRESET_NAMES,
   createApp,
@@ -18,6 +18,7 @@ import { createReporter } from './reporter.js';
 
 interface GlobalOpts {
   backend: BackendChoice;
+  threads?: number;
   plugin: string[];
   quiet: boolean;
 }
@@ -49,10 +50,12 @@ function collect(v: string, prev: string[]): string[] {
 /** Start the backend and the app (built-in plugins + --plugin modules) for a command. */
 async function setup(cmd: Command): Promise<{ g: GlobalOpts; reporter: Reporter; app: ReturnType<typeof createApp> }> {
   const g = cmd.optsWithGlobals() as GlobalOpts;
-  const info = await startBackend(g.backend);
+  const info = await startBackend(g.backend, g.threads && g.threads > 1 ? { wasmThreads: g.threads } : {});
   // The backend line is printed before the job's first output, so that an input error found
   // before any work is still the only line the user sees.
-  const reporter = createReporter(g.quiet, `backend: ${info.backend}${info.adapter ? ` (${info.adapter})` : ''}`);
+  const threads = describeBackend().threads;
+  const detail = info.adapter ?? (threads && threads > 1 ? `${threads} threads` : undefined);
+  const reporter = createReporter(g.quiet, `backend: ${info.backend}${detail ? ` (${detail})` : ''}`);
   const extra = await loadPlugins(g.plugin ?? []);
   const app = createApp(extra);
   return { g, reporter, app };
@@ -65,6 +68,7 @@ export function buildProgram(): Command {
     .description('Denoising diffusion lab on TensorFlow.js: forward process, training, sampling and measured results')
     .version('0.1.0')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKEND_CHOICES]).default('auto'))
+    .option('--threads <n>', 'wasm backend threads (Node: opt-in threaded build; 1 = single-threaded)', intArg('--threads', 1, 8))
     .option('--plugin <module>', 'load a plugin package (exports register(container)); repeatable', collect, [])
     .option('-q, --quiet', 'print only errors and final paths', false)
     .showHelpAfterError('(run with --help for usage)')

@@ -20,7 +20,7 @@ export interface StartBackendOptions {
    * Needed in browser bundles; Node finds them in node_modules without it.
    */
   wasmPaths?: string | Record<string, string>;
-  /** Threads for the wasm backend (browser with cross-origin isolation only; Node is single-threaded). */
+  /** Threads for the wasm backend (browser: needs cross-origin isolation; Node: difflab's threaded build, opt-in). */
   wasmThreads?: number;
   /** Which WebGPU adapter to ask for. Default: high-performance. */
   powerPreference?: 'low-power' | 'high-performance';
@@ -136,8 +136,12 @@ async function startWasm(platform: 'node' | 'browser', opts: Options, notes: str
     notes.push('wasm: no wasmPaths given; the .wasm files are fetched next to the script');
   }
   if (opts.wasmThreads !== undefined) {
-    if (platform === 'node') notes.push('wasm: wasmThreads ignored; tfjs-backend-wasm runs single-threaded in Node');
-    else if (initialised) notes.push('wasm: already initialised; wasmThreads ignored');
+    if (platform === 'node') {
+      // tfjs-backend-wasm is single-threaded in Node; difflab starts its threaded SIMD build with
+      // worker_threads (see wasm-threads.ts). Opt-in: on a loaded machine threads can be slower.
+      const { enableWasmThreads } = await import('./wasm-threads.js');
+      notes.push(...(await enableWasmThreads(opts.wasmThreads)).notes);
+    } else if (initialised) notes.push('wasm: already initialised; wasmThreads ignored');
     else wasm.setThreadsCount(opts.wasmThreads);
   }
   const hint =

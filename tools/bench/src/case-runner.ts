@@ -10,7 +10,9 @@ const opt = (k: string, d: string) => {
   const i = rest.indexOf(`--${k}`);
   return i >= 0 ? rest[i + 1] : d;
 };
-const backend = opt('backend', 'wasm');
+// `wasm:2` = the wasm backend with 2 threads (difflab's threaded build in Node).
+const [backend, threadsArg] = opt('backend', 'wasm').split(':');
+const threads = Number(threadsArg ?? '1');
 const args = {
   batch: Number(opt('batch', '256')),
   iters: Number(opt('iters', '50')),
@@ -25,9 +27,9 @@ if (!f) {
   process.exit(2);
 }
 try {
-  const info = await startBackend(backend);
+  const info = await startBackend(backend, threads > 1 ? { wasmThreads: threads } : {});
   const res = f(args);
-  console.log(JSON.stringify({ case: name, backend: info.backend, ...res, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+  console.log(JSON.stringify({ case: name, backend: info.backend, threads, ...res, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
 } catch (e) {
   console.log(JSON.stringify({ case: name, backend, error: (e as Error).message.split('\n')[0] }));
   process.exit(1);
