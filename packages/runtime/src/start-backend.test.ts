@@ -71,7 +71,7 @@ describe('startBackend (Node)', () => {
   it('wasm options that cannot apply any more are reported, not silently dropped', async () => {
     const r = await startBackend('wasm', { wasmPaths: '/static/wasm/', wasmThreads: 4 });
     expect(r.notes).toContain('wasm: already initialised in this process; wasmPaths ignored');
-    expect(r.notes).toContain('wasm: wasmThreads ignored; tfjs-backend-wasm runs single-threaded in Node');
+    expect(r.notes).toContain('wasm threads: the wasm backend is already initialised (1 thread(s)); unchanged');
   });
 
   it('an unknown choice is a ConfigError on the backend field', async () => {
