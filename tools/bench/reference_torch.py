@@ -112,6 +112,7 @@ def spiral_trainer(batch, T=50, b1=0.2, seed=0):
         ema.update()
         return loss
 
+    step.ema = ema
     return model, abar, data, step
 
 
@@ -357,6 +358,7 @@ def main():
         res['ms'] = timed(lambda: ddpm_sample(model, abar, 10000, steps), 1, 1, a.repeats)
     elif a.case == 'spiral-time-to-quality':
         model, abar, data, step = spiral_trainer(256)
+        ema = step.ema
         ref_b = swiss_roll(10000, seed=1000)
         floor = sliced_w2(ref_b, data)
         t0 = time.perf_counter()
@@ -369,7 +371,15 @@ def main():
                 step()
             train_s += time.perf_counter() - s0
             trained += 500
+            # Sample with the EMA weights, as difflab does (swap them in, then back).
+            live = [p.detach().clone() for p in model.parameters()]
+            with torch.no_grad():
+                for p, e in zip(model.parameters(), ema.shadow):
+                    p.copy_(e)
             ratio = sliced_w2(ddpm_sample(model, abar, 10000), data) / floor
+            with torch.no_grad():
+                for p, l in zip(model.parameters(), live):
+                    p.copy_(l)
             if ratio <= a.target:
                 break
         res.update({'seconds_total': time.perf_counter() - t0, 'seconds_train': train_s, 'steps': trained, 'ratio': ratio, 'ms': [train_s * 1000]})
