@@ -10,64 +10,45 @@ const xEmb = { id: 'sinusoidal', options: { scale: 25, dim: 128 } };
 const ddpm = { id: 'ddpm', options: { clipSample: true, clipSampleRange: 2 } };
 const train = { steps: 10_000, batchSize: 256, lr: 1e-3, optimizer: 'adamw', weightDecay: 0.01, gradClip: 1, warmupSteps: 100, decay: 'cosine', ema: { decay: 0.995 } };
 
+/** A swiss-roll config that differs from the others only in its schedule and shown timesteps. */
+function spiral(name: string, description: string, schedule: { id: string; options: Record<string, number> }, forwardT: number[]) {
+  return {
+    name,
+    description,
+    seed: 0,
+    dataset: swissRoll,
+    schedule,
+    timestepEmbedding: tEmb,
+    inputEmbedding: xEmb,
+    model: mlp,
+    sampler: ddpm,
+    train,
+    sample: { n: 10_000, steps: null, useEma: true },
+    forward: { t: forwardT, n: 10_000 },
+  };
+}
+
 export const PRESETS = {
-  'spiral-default': {
-    name: 'spiral-default',
-    description: 'Swiss roll, linear betas 1e-4..0.2 at T = 50: t = 37 is a round disk and x_T is real noise',
-    seed: 0,
-    dataset: swissRoll,
-    schedule: { id: 'linear', options: { T: 50, betaStart: 1e-4, betaEnd: 0.2 } },
-    timestepEmbedding: tEmb,
-    inputEmbedding: xEmb,
-    model: mlp,
-    sampler: ddpm,
-    train,
-    sample: { n: 10_000, steps: null, useEma: true },
-    forward: { t: [0, 1, 10, 25, 37, 49], n: 10_000 },
-  },
-  'spiral-cosine': {
-    name: 'spiral-cosine',
-    description: 'Swiss roll, cosine (squaredcos_cap_v2) schedule at T = 40',
-    seed: 0,
-    dataset: swissRoll,
-    schedule: { id: 'cosine', options: { T: 40 } },
-    timestepEmbedding: tEmb,
-    inputEmbedding: xEmb,
-    model: mlp,
-    sampler: ddpm,
-    train,
-    sample: { n: 10_000, steps: null, useEma: true },
-    forward: { t: [0, 1, 10, 25, 37, 39], n: 10_000 },
-  },
-  'spiral-common': {
-    name: 'spiral-common',
-    description: 'The common 2-D setting, linear 1e-4..0.02 at T = 50: alpha-bar ends at 0.60, so sampling starts from the wrong distribution (for the ablation)',
-    seed: 0,
-    dataset: swissRoll,
-    schedule: { id: 'linear', options: { T: 50, betaStart: 1e-4, betaEnd: 0.02 } },
-    timestepEmbedding: tEmb,
-    inputEmbedding: xEmb,
-    model: mlp,
-    sampler: ddpm,
-    train,
-    sample: { n: 10_000, steps: null, useEma: true },
-    forward: { t: [0, 1, 10, 25, 37, 49], n: 10_000 },
-  },
-  'spiral-t1000': {
-    name: 'spiral-t1000',
-    description: 'Swiss roll, linear 1e-4..0.02 at T = 1000 (DDPM paper setting)',
-    seed: 0,
-    dataset: swissRoll,
-    schedule: { id: 'linear', options: { T: 1000, betaStart: 1e-4, betaEnd: 0.02 } },
-    timestepEmbedding: tEmb,
-    inputEmbedding: xEmb,
-    model: mlp,
-    sampler: ddpm,
-    train,
-    sample: { n: 10_000, steps: null, useEma: true },
-    forward: { t: [0, 1, 50, 250, 500, 999], n: 10_000 },
-  },
-} as const;
+  'spiral-default': spiral(
+    'spiral-default',
+    'Swiss roll, linear betas 1e-4..0.2 at T = 50: t = 37 is a round disk and x_T is real noise',
+    { id: 'linear', options: { T: 50, betaStart: 1e-4, betaEnd: 0.2 } },
+    [0, 1, 10, 25, 37, 49],
+  ),
+  'spiral-cosine': spiral('spiral-cosine', 'Swiss roll, cosine (squaredcos_cap_v2) schedule at T = 40', { id: 'cosine', options: { T: 40 } }, [0, 1, 10, 25, 37, 39]),
+  'spiral-common': spiral(
+    'spiral-common',
+    'The common 2-D setting, linear 1e-4..0.02 at T = 50: alpha-bar ends at 0.60, so sampling starts from the wrong distribution (for the ablation)',
+    { id: 'linear', options: { T: 50, betaStart: 1e-4, betaEnd: 0.02 } },
+    [0, 1, 10, 25, 37, 49],
+  ),
+  'spiral-t1000': spiral(
+    'spiral-t1000',
+    'Swiss roll, linear 1e-4..0.02 at T = 1000 (DDPM paper setting)',
+    { id: 'linear', options: { T: 1000, betaStart: 1e-4, betaEnd: 0.02 } },
+    [0, 1, 50, 250, 500, 999],
+  ),
+};
 
 export type PresetName = keyof typeof PRESETS;
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];

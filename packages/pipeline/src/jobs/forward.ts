@@ -41,10 +41,18 @@ export interface ForwardResult {
   files: string[];
 }
 
+/** The dataset's fixed set as one tensor when it has one (`all()`), else null. */
+export function fixedPoints(dataset: Dataset): tf.Tensor2D | null {
+  const withAll = dataset as Dataset & { all?: () => tf.Tensor2D };
+  return typeof withAll.all === 'function' && Number.isFinite(dataset.size) ? withAll.all() : null;
+}
+
 /** Points of the dataset to noise: its fixed set when it has one of that size, else a fresh draw. */
 export function referencePoints(dataset: Dataset, n: number, rng: Rng): tf.Tensor2D {
-  const withAll = dataset as Dataset & { all?: () => tf.Tensor2D };
-  if (typeof withAll.all === 'function' && dataset.size === n) return withAll.all();
+  if (dataset.size === n) {
+    const all = fixedPoints(dataset);
+    if (all) return all;
+  }
   return dataset.sample(n, rng).x as tf.Tensor2D;
 }
 

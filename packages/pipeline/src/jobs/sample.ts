@@ -9,6 +9,7 @@ import { metricReport, type MetricReportEntry } from '@difflab/metrics';
 import { DATA_COLOR, SAMPLE_COLOR, encodeGif, encodePng, panelGrid, scatterPlot, type Raster } from '@difflab/viz';
 import { parseConfig, type PipelineConfig } from '../config.js';
 import { Job } from '../compose.js';
+import { fixedPoints, referencePoints } from './forward.js';
 import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
 import { silentReporter, type Reporter } from '../reporter.js';
 import { meanColumnVariance, meanNearestDistance, sharedLimits } from '../stats.js';
@@ -134,16 +135,12 @@ export function independentData(job: Job, n: number, seedOffset = 1): tf.Tensor2
   } catch {
     ds = job.dataset;
   }
-  const withAll = ds as Dataset & { all?: () => tf.Tensor2D };
-  if (ds !== job.dataset && typeof withAll.all === 'function' && ds.size === n) return withAll.all();
-  return ds.sample(n, new Rng(seed)).x as tf.Tensor2D;
+  return ds !== job.dataset ? referencePoints(ds, n, new Rng(seed)) : (ds.sample(n, new Rng(seed)).x as tf.Tensor2D);
 }
 
 /** The training data itself (all points of a fixed set), or n fresh points. */
 export function dataPoints(job: Job, n: number): tf.Tensor2D {
-  const withAll = job.dataset as Dataset & { all?: () => tf.Tensor2D };
-  if (typeof withAll.all === 'function' && Number.isFinite(job.dataset.size)) return withAll.all();
-  return job.dataset.sample(n, new Rng(job.config.seed + 7)).x as tf.Tensor2D;
+  return fixedPoints(job.dataset) ?? (job.dataset.sample(n, new Rng(job.config.seed + 7)).x as tf.Tensor2D);
 }
 
 function pickIndices(count: number, k: number): number[] {
