@@ -39,6 +39,13 @@ export interface Sampler {
   readonly numInferenceSteps: number | null;
   setTimesteps(numInferenceSteps: number): void;
   scaleModelInput(x: Tensor, t: number): Tensor;
+  /**
+   * Forward-noise a clean sample to timestep t of this sampler (diffusers `add_noise`, for
+   * img2img-style starts): sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise for alpha-bar samplers,
+   * x_0 + sigma_t noise for sigma-based ones, whose x is in their own (unscaled) space. Returns a
+   * new tensor; the caller owns it and the inputs.
+   */
+  addNoise(original: Tensor, noise: Tensor, t: number): Tensor;
   step(modelOutput: Tensor, t: number, x: Tensor, opts?: StepOptions): StepResult;
   toDiffusersConfig(): DiffusersSchedulerConfig;
   /** Drop multistep state (history of model outputs) so the sampler can start a new loop. */

@@ -138,6 +138,14 @@ export abstract class DiscreteSampler implements Sampler {
     return x;
   }
 
+  /** sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise (diffusers `add_noise`); t an integer in [0, T). */
+  addNoise(original: tf.Tensor, noise: tf.Tensor, t: number): tf.Tensor {
+    const T = this.numTrainTimesteps;
+    if (!Number.isInteger(t) || t < 0 || t >= T) throw new RangeError(`${this.id}.addNoise: timestep ${t} must be an integer in [0, ${T - 1}]`);
+    if (!sameShape(original.shape, noise.shape)) throw new RangeError(`${this.id}.addNoise: noise shape [${noise.shape}] differs from sample shape [${original.shape}]`);
+    return this.schedule.addNoise(original, noise, t);
+  }
+
   /** DDPM and DDIM keep no state between steps. */
   reset(): void {}
 
