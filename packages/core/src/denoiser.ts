@@ -14,6 +14,12 @@ export interface Denoiser {
   readonly predictionType: PredictionType;
   readonly sampleShape: readonly number[];
   predict(xt: Tensor, t: Tensor, cond?: Tensor): Tensor;
+  /**
+   * Optional: the same as `predict(xt, fill([B], t), cond)` when every row shares the timestep
+   * `t` (a sampling step). Models implement it when a shared t saves work (the MLP embeds t
+   * once and folds it into the first layer's bias); the sampling loop calls it when present.
+   */
+  predictAt?(xt: Tensor, t: number, cond?: Tensor): Tensor;
   /** Every variable that training updates (network and trainable embeddings). */
   readonly trainableVariables: Variable[];
   /** Named weights for save/load; names are stable across runs of the same config. */

@@ -182,6 +182,32 @@ describe('MLPDenoiser', () => {
     });
   }
 
+  it('predictAt(x, t) equals predict(x, fill(t)) with and without input embedding and condition, without leaks', () => {
+    const time = new FakeSinusoidalTime(8);
+    const cases = [
+      new MLPDenoiser({ hidden: 16, blocks: 2 }, { timestepEmbedding: time }),
+      new MLPDenoiser({ hidden: 16, blocks: 1, condDim: 3 }, { timestepEmbedding: time, inputEmbedding: new FakeLinearInput(2, 6) }),
+    ];
+    for (const model of cases) {
+      const x = tf.randomNormal([7, 2], 0, 1, 'float32', 5);
+      const cond = model.config.condDim ? tf.randomNormal([7, 3], 0, 1, 'float32', 6) : undefined;
+      for (const t of [0, 17, 31.5]) {
+        const before = tf.memory().numTensors;
+        const shared = model.predictAt(x, t, cond);
+        expect(tf.memory().numTensors).toBe(before + 1);
+        const full = tf.tidy(() => model.predict(x, tf.fill([7], t), cond));
+        expect(shared.shape).toEqual([7, 2]);
+        const a = shared.dataSync();
+        const b = full.dataSync();
+        for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i], 5);
+        tf.dispose([shared, full]);
+      }
+      expect(() => tf.tidy(() => model.predictAt(tf.ones([2, 3]), 1))).toThrow(/shape \[B, 2\]/);
+      expect(() => model.predictAt(x, Number.NaN)).toThrow(/timestep NaN/);
+      tf.dispose([x, ...(cond ? [cond] : [])]);
+      model.dispose();
+    }
+  });
   it('concatenates a condition when condDim > 0 and rejects one when condDim is 0', () => {
     const time = new FakeSinusoidalTime(4);
     const cm = new MLPDenoiser({ hidden: 8, blocks: 1, condDim: 3 }, { timestepEmbedding: time });

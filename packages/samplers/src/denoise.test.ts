@@ -174,6 +174,29 @@ describe('denoise loop', () => {
     tf.dispose([guided.x0, ref.x0, cond, scaledCond, xT]);
   });
 
+  it("uses the model's predictAt(x, t) for a shared timestep when it has one, and gets the same result", () => {
+    const calls: number[] = [];
+    const shared = {
+      predict: () => {
+        throw new Error('predict should not be called when predictAt exists');
+      },
+      predictAt: (x: tf.Tensor, t: number) => {
+        calls.push(t);
+        return tf.mul(x, (0.1 * t) / T);
+      },
+    };
+    const run = (model: typeof dummy | typeof shared) => {
+      const s = new DDIMSampler(sch, { numInferenceSteps: 10 });
+      const r = sampleAll({ sampler: s, model, shape: [3, 2], rng: new Rng(4) });
+      const v = Array.from(r.x0.dataSync());
+      r.x0.dispose();
+      return { v, timesteps: [...s.timesteps] };
+    };
+    const a = run(shared);
+    const b = run(dummy);
+    expect(calls).toEqual(a.timesteps);
+    for (let i = 0; i < a.v.length; i++) expect(a.v[i]).toBeCloseTo(b.v[i], 6);
+  });
   it('rejects inconsistent options', () => {
     const sampler = new DDIMSampler(sch);
     const xT = tf.zeros([2, 2]);

@@ -2,11 +2,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, type Denoiser, type Rng, type Sampler } from '@difflab/core';
 
 /** What the loop needs of a model: a Denoiser, or any object with its `predict`. */
-export type DenoiseModel = Pick<Denoiser, 'predict'>;
+export type DenoiseModel = Pick<Denoiser, 'predict' | 'predictAt'>;
+
+/** The model's output at one shared timestep: `predictAt` when the model has it, else `predict` with t filled. */
+function predictShared(model: DenoiseModel, x: tf.Tensor, t: number, cond?: tf.Tensor): tf.Tensor {
+  return model.predictAt ? model.predictAt(x, t, cond) : model.predict(x, tf.fill([x.shape[0]], t, 'float32'), cond);
+}
 
 export interface DenoiseOptions {
   sampler: Sampler;
-  /** Called as predict(x_t, t [B] float32, cond?) on the batch (2B rows under guidance). */
+  /** Called as predictAt(x_t, t, cond?) when it has one, else predict(x_t, t [B] float32, cond?), on the batch (2B rows under guidance). */
   model: DenoiseModel;
   /** Shape [B, ...sampleShape] of x_T, drawn from N(0, initNoiseSigma^2 I) with `rng`. */
   shape?: readonly number[];
@@ -42,10 +47,10 @@ export interface DenoiseStep {
 export function guidedModelOutput(model: DenoiseModel, x: tf.Tensor, t: number, cond?: tf.Tensor, guidanceScale?: number, nullCond?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const B = x.shape[0];
-    if (!cond || guidanceScale === undefined || guidanceScale === 1) return model.predict(x, tf.fill([B], t, 'float32'), cond);
+    if (!cond || guidanceScale === undefined || guidanceScale === 1) return predictShared(model, x, t, cond);
     let nc = nullCond ?? tf.zerosLike(cond);
     if (nc.shape[0] === 1 && B > 1) nc = tf.tile(nc, [B, ...new Array(nc.rank - 1).fill(1)]);
-    const out = model.predict(tf.concat([x, x], 0), tf.fill([2 * B], t, 'float32'), tf.concat([cond, nc], 0));
+    const out = predictShared(model, tf.concat([x, x], 0), t, tf.concat([cond, nc], 0));
     const [c, u] = tf.split(out, 2, 0);
     return tf.add(u, tf.mul(tf.sub(c, u), guidanceScale));
   });
