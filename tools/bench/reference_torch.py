@@ -383,6 +383,27 @@ def main():
             if ratio <= a.target:
                 break
         res.update({'seconds_total': time.perf_counter() - t0, 'seconds_train': train_s, 'steps': trained, 'ratio': ratio, 'ms': [train_s * 1000]})
+    elif a.case == 'spiral-memory':
+        # 10,000 training steps (batch 256); peak RSS after the first 1,000 and at the end.
+        _, _, _, step = spiral_trainer(a.batch)
+        rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        t0 = time.perf_counter()
+        for _ in range(1000):
+            step()
+        rss_1k = rss()
+        for _ in range(a.iters - 1000):
+            step()
+        res.update({'ms': [(time.perf_counter() - t0) * 1000 / a.iters], 'rss_1k_mb': rss_1k, 'rss_end_mb': rss(), 'rss_growth_mb': rss() - rss_1k})
+    elif a.case == 'gemm':
+        # Raw float32 matrix products of the models' shapes: [m, k] @ [k, n] (and GFLOP/s).
+        shapes = [(256, 384, 128), (3136, 128, 512), (3136, 512, 128)]
+        mats = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]
+        def run():
+            for x, y in mats:
+                torch.mm(x, y)
+        res['ms'] = timed(run, a.warmup, a.iters, a.repeats)
+        flops = sum(2 * m * k * n for m, k, n in shapes)
+        res['gflops'] = flops / (min(res['ms']) * 1e6)
     elif a.case in ('image-train-patch-transformer', 'image-train-unet'):
         kind = a.case[len('image-train-'):]
         _, _, _, step = image_trainer(kind, a.batch)

@@ -26,6 +26,8 @@ interface CaseSpec {
   unit: 'ms/step' | 'ms/run' | 's to target';
   target?: number;
   full?: boolean;
+  /** Rounds for this case (at most the run's --rounds). */
+  rounds?: number;
 }
 
 const argv = process.argv.slice(2);
@@ -45,12 +47,14 @@ const ALL: CaseSpec[] = [
   { name: 'spiral train step, batch 32', id: 'spiral-train', args: { batch: 32, iters: it(200, 50), warmup: 20, repeats: 3 }, unit: 'ms/step' },
   { name: 'spiral train step, batch 256', id: 'spiral-train', args: { batch: 256, iters: it(200, 50), warmup: 20, repeats: 3 }, unit: 'ms/step', target: 0.7 },
   { name: 'spiral train step, batch 1024', id: 'spiral-train', args: { batch: 1024, iters: it(100, 20), warmup: 10, repeats: 3 }, unit: 'ms/step' },
-  { name: 'spiral sample 10k, DDPM 50 steps', id: 'spiral-sample-ddpm', args: { repeats: it(3, 1) }, unit: 'ms/run', target: 1.0 },
-  { name: 'spiral sample 10k, DDIM 20 steps', id: 'spiral-sample-ddim20', args: { repeats: it(3, 1) }, unit: 'ms/run', target: 1.0 },
+  { name: 'spiral sample 10k, DDPM 50 steps', id: 'spiral-sample-ddpm', args: { repeats: it(2, 1) }, unit: 'ms/run', target: 1.0 },
+  { name: 'spiral sample 10k, DDIM 20 steps', id: 'spiral-sample-ddim20', args: { repeats: it(2, 1) }, unit: 'ms/run', target: 1.0 },
   { name: 'spiral time to SW2 <= 3x floor', id: 'spiral-time-to-quality', args: { target: 3, 'max-steps': 20000 }, unit: 's to target', target: 1.0, full: true },
   { name: 'patch transformer train step, batch 64', id: 'image-train-patch-transformer', args: { batch: 64, iters: it(10, 3), warmup: 2, repeats: it(3, 1) }, unit: 'ms/step', target: 1.0 },
-  { name: 'conv UNet train step, batch 64', id: 'image-train-unet', args: { batch: 64, iters: it(5, 2), warmup: 1, repeats: it(3, 1) }, unit: 'ms/step', target: 1.0 },
-  { name: 'conv UNet sample 16 images, 50 steps', id: 'image-sample-unet', args: { repeats: 1 }, unit: 'ms/run', target: 1.0, full: true },
+  { name: 'conv UNet train step, batch 64', id: 'image-train-unet', args: { batch: 64, iters: it(3, 2), warmup: 1, repeats: it(2, 1) }, unit: 'ms/step', target: 1.0 },
+  { name: 'conv UNet sample 16 images, 50 steps', id: 'image-sample-unet', args: { repeats: 1 }, unit: 'ms/run', target: 1.0, full: true, rounds: 2 },
+  { name: 'spiral memory, 10,000 train steps (b256)', id: 'spiral-memory', args: { batch: 256, iters: 10_000 }, unit: 'ms/step', full: true, rounds: 1 },
+  { name: 'raw matmul, 3 model shapes (ceiling)', id: 'gemm', args: { iters: it(20, 5), warmup: 3, repeats: 3 }, unit: 'ms/run' },
 ];
 
 function ensureTorch(): string | null {
@@ -93,30 +97,35 @@ delete torchEnv.OPENBLAS_L2_SIZE;
 const cases = ALL.filter((c) => (opt('cases', '') ? opt('cases', '').split(',').includes(c.id) : !(quick && c.full)));
 console.log(`difflab bench${quick ? ' --quick' : ''}: ${cases.length} cases, backends ${backends.join(', ')}, ${rounds} round(s); ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}, load ${loadavg()[0].toFixed(2)}`);
 
+/** Per-case values copied from a runner's JSON line into the row's `extra`. */
+const EXTRA_KEYS = ['steps', 'ratio', 'tensorGrowth', 'gflops', 'rss_1k_mb', 'rss_end_mb', 'rss_growth_mb'];
 type Row = { case: string; id: string; unit: string; target?: number; torch: number[]; torchByThreads: Record<number, number[]>; torchRss?: number; difflab: Record<string, number[]>; rss: Record<string, number>; extra: Record<string, unknown> };
 const rows: Row[] = [];
 const started = performance.now();
 for (const c of cases) {
   const row: Row = { case: c.name, id: c.id, unit: c.unit, target: c.target, torch: [], torchByThreads: {}, difflab: {}, rss: {}, extra: {} };
   const cliArgs = Object.entries(c.args).flatMap(([k, v]) => [`--${k}`, String(v)]);
-  for (let r = 0; r < rounds; r++) {
+  const caseRounds = Math.min(rounds, c.rounds ?? rounds);
+  for (let r = 0; r < caseRounds; r++) {
     // Alternate: difflab (each backend), then PyTorch, round after round.
     for (const b of backends) {
       const res = runJson(process.execPath, [caseRunner, c.id, '--backend', b, ...cliArgs], process.env);
       if (res.error) row.extra[`${b}.error`] = res.error;
       (row.difflab[b] ??= []).push(...caseValue(res, c.unit).map((v) => (c.unit === 's to target' ? v : v)));
       if (typeof res.peak_rss_mb === 'number') row.rss[b] = Math.max(row.rss[b] ?? 0, res.peak_rss_mb);
-      for (const k of ['steps', 'ratio', 'tensorGrowth']) if (k in res) row.extra[`${b}.${k}`] = res[k];
+      for (const k of EXTRA_KEYS) if (k in res) row.extra[`${b}.${k}`] = res[k];
     }
     if (py) {
       // PyTorch at each thread count; the reference is its best median (on a busy 2-core
       // machine two OpenBLAS threads can be several times slower than one).
-      for (const th of torchThreads) {
+      // Every thread count in the first round; then only the faster one so far.
+      const fastest = Object.entries(row.torchByThreads).sort((p, q) => median(p[1]) - median(q[1]))[0];
+      for (const th of r === 0 || !fastest ? torchThreads : [Number(fastest[0])]) {
         const res = runJson(py, [torchScript, c.id, ...cliArgs, '--threads', String(th)], torchEnv);
         if (res.error) row.extra[`torch${th}.error`] = res.error;
         (row.torchByThreads[th] ??= []).push(...caseValue(res, c.unit));
         if (typeof res.peak_rss_mb === 'number') row.torchRss = Math.max(row.torchRss ?? 0, res.peak_rss_mb);
-        for (const k of ['steps', 'ratio']) if (k in res) row.extra[`torch${th}.${k}`] = res[k];
+        for (const k of EXTRA_KEYS) if (k in res) row.extra[`torch${th}.${k}`] = res[k];
       }
     }
   }
@@ -131,7 +140,11 @@ for (const c of cases) {
     const m = median(row.difflab[b] ?? []);
     return `${b} ${fmt(m)}${Number.isFinite(tm) && Number.isFinite(m) ? ` (${(m / tm).toFixed(2)}x)` : ''}`;
   });
-  console.log(`  ${c.name.padEnd(42)} torch ${fmt(tm)} (${row.extra['torch.threads'] ?? '?'} thr) | ${parts.join(' | ')} ${c.unit}${row.extra[`${backends[0]}.error`] ? `  [${row.extra[`${backends[0]}.error`]}]` : ''}`);
+  const notes = Object.entries(row.extra)
+    .filter(([k]) => /gflops|growth|rss_end/i.test(k))
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : String(v)}`)
+    .join(' ');
+  console.log(`  ${c.name.padEnd(42)} torch ${fmt(tm)} (${row.extra['torch.threads'] ?? '?'} thr) | ${parts.join(' | ')} ${c.unit}${notes ? `  ${notes}` : ''}${row.extra[`${backends[0]}.error`] ? `  [${row.extra[`${backends[0]}.error`]}]` : ''}`);
 }
 
 function fmt(v: number): string {

@@ -97,6 +97,33 @@ export const CASES: Record<string, (a: CaseArgs) => CaseResult> = {
     }
     return { ms: [trainMs], seconds_total: (performance.now() - t0) / 1000, seconds_train: trainMs / 1000, steps, ratio };
   },
+  'spiral-memory': (a) => {
+    // `iters` training steps (10,000 in the bench); tensors and RSS after the first 1,000 and at the end.
+    const { trainer } = spiralTrainer(a.batch);
+    const rss = () => process.memoryUsage().rss / 2 ** 20;
+    const t0 = performance.now();
+    for (let i = 0; i < 1000; i++) trainer.step();
+    const tensors1k = tf.memory().numTensors;
+    const rss1k = rss();
+    for (let i = 1000; i < a.iters; i++) trainer.step();
+    const rssEnd = rss();
+    return { ms: [(performance.now() - t0) / a.iters], tensorGrowth: tf.memory().numTensors - tensors1k, rss_1k_mb: rss1k, rss_end_mb: rssEnd, rss_growth_mb: rssEnd - rss1k };
+  },
+  gemm: (a) => {
+    // Raw float32 products of the models' shapes, [m, k] @ [k, n]: the ceiling of every other case.
+    const shapes = [
+      [256, 384, 128],
+      [3136, 128, 512],
+      [3136, 512, 128],
+    ];
+    const rng = new Rng(0);
+    const mats = shapes.map(([m, k, n]) => [tf.tensor2d(rng.normalArray(m * k), [m, k]), tf.tensor2d(rng.normalArray(k * n), [k, n])]);
+    const ms = timed(() => tf.tidy(() => {
+          for (const [x, y] of mats) tf.matMul(x, y);
+        }), a.warmup, a.iters, a.repeats);
+    const flops = shapes.reduce((s, [m, k, n]) => s + 2 * m * k * n, 0);
+    return { ms, gflops: flops / (Math.min(...ms) * 1e6) };
+  },
   'image-train-patch-transformer': (a) => imageTrain('patch-transformer', a),
   'image-train-unet': (a) => imageTrain('unet', a),
   'image-sample-unet': (a) => {
