@@ -14,3 +14,4 @@ export * from './tokens.js';
 export * from './container.js';
 export * from './tensor-utils.js';
 export type { DependencyContainer } from 'tsyringe';
+export { erf64 } from './math.js';

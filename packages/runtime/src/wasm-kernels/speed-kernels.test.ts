@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { erf64 } from '@difflab/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmSpeedKernels, unregisterWasmSpeedKernels, WASM_SPEED_KERNELS } from './speed-kernels.js';
 
@@ -152,24 +153,32 @@ describe('Concat', () => {
   });
 });
 
-describe('Sin, Cos', () => {
-  it('match float64 Math.sin/cos of the float32 inputs to float32 rounding', () => {
+describe('Sin, Cos, Exp, Erf (SIMD module)', () => {
+  it('are within 1.5 ulp (erf: 8) of the exact float64 values of the float32 inputs', () => {
     const x = tf.mul(noise([20000], 3), 60);
     const xs = x.dataSync();
-    const s = tf.sin(x);
-    const c = tf.cos(x);
-    const sv = s.dataSync();
-    const cv = c.dataSync();
-    for (let i = 0; i < xs.length; i++) {
-      expect(sv[i]).toBe(Math.fround(Math.sin(xs[i])));
-      expect(cv[i]).toBe(Math.fround(Math.cos(xs[i])));
-    }
-    tf.dispose([x, s, c]);
+    const outs = [tf.sin(x), tf.cos(x), tf.exp(tf.div(x, 4)), tf.erf(tf.div(x, 20))].map((t) => t.dataSync());
+    const refs = [Math.sin, Math.cos, (v: number) => Math.exp(Math.fround(v / 4)), (v: number) => erf64(Math.fround(v / 20))];
+    const tols = [1.5, 1.5, 1.5, 8];
+    outs.forEach((o, k) => {
+      let worst = 0;
+      for (let i = 0; i < xs.length; i++) {
+        const w = Math.fround(refs[k](xs[i]));
+        const ulp = 2 ** Math.max(-149, Math.floor(Math.log2(Math.abs(w) || 2 ** -149)) - 23);
+        worst = Math.max(worst, Math.abs(o[i] - refs[k](xs[i])) / ulp);
+      }
+      expect(worst).toBeLessThanOrEqual(tols[k]);
+    });
+    tf.dispose(x);
   });
   it('agree with the cpu backend', async () => {
     await expectSame(() => tf.sin(tf.mul(noise([50, 64], 5), 100)), 1e-6);
     await expectSame(() => tf.cos(tf.mul(noise([50, 64], 6), 100)), 1e-6);
     await expectSame(() => tf.sin(tf.tensor1d([0, -0, Number.NaN, Number.POSITIVE_INFINITY, 1e6])), 1e-6);
+    await expectSame(() => tf.exp(tf.mul(noise([33, 7], 7), 20)), 1e-6);
+    // the cpu backend's erf is Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7)
+    await expectSame(() => tf.erf(tf.mul(noise([33, 7], 8), 3)), 3e-7);
+    await expectSame(() => tf.exp(tf.tensor1d([Number.NaN, 100, -120, 0])), 0);
   });
 });
 

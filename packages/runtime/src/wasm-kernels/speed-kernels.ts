@@ -6,8 +6,8 @@
  *   instead of first copying the whole input out of the heap (`speed-slice.ts`).
  * - BatchMatMul, _FusedMatMul with transposeA/transposeB (un-batched): explicit Transpose, then
  *   the XNNPACK path of the plain kernel, instead of the backend's naive loop (`speed-matmul.ts`).
- * - Concat: one memmove per row inside the heap; Sin, Cos: V8's Math.sin / Math.cos over heap
- *   views, ~3x faster than the backend's scalar C loop and as accurate (`speed-elementwise.ts`).
+ * - Concat: one memmove per row inside the heap; Sin, Cos, Exp, Erf: difflab's wasm SIMD math
+ *   module, 3-7x faster than the backend's scalar C loops (`speed-elementwise.ts`, `simd-math.ts`).
  * - Identity: shares the input's data (reference count), as tfjs-backend-cpu does, instead of
  *   copying it; tfjs clones every tensor a custom gradient saves through Identity.
  *
@@ -17,13 +17,13 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { makeConcatKernel, makeCosKernel, makeSinKernel } from './speed-elementwise.js';
+import { makeConcatKernel, makeCosKernel, makeErfKernel, makeExpKernel, makeSinKernel } from './speed-elementwise.js';
 import { makeBatchMatMulKernel, makeFusedMatMulKernel } from './speed-matmul.js';
 import { makeSliceKernel, makeSplitVKernel, makeStridedSliceKernel, makeUnpackKernel } from './speed-slice.js';
 import { type WasmBackend, wasmKernel } from './speed-heap.js';
 
 /** The kernels replaced, by name. */
-export const WASM_SPEED_KERNELS = [tf.Slice, tf.SplitV, tf.Unpack, tf.StridedSlice, tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Concat, tf.Sin, tf.Cos] as const;
+export const WASM_SPEED_KERNELS = [tf.Slice, tf.SplitV, tf.Unpack, tf.StridedSlice, tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Concat, tf.Sin, tf.Cos, tf.Exp, tf.Erf] as const;
 
 const MARK = Symbol.for('difflab.wasmSpeedKernel');
 const originals = new Map<string, KernelConfig>();
@@ -64,6 +64,8 @@ export function registerWasmSpeedKernels(): string[] {
     makeConcatKernel(orig(tf.Concat)),
     makeSinKernel(orig(tf.Sin)),
     makeCosKernel(orig(tf.Cos)),
+    makeExpKernel(orig(tf.Exp)),
+    makeErfKernel(orig(tf.Erf)),
   ];
   const done: string[] = [];
   for (const k of made) {
