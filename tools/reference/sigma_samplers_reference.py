@@ -780,6 +780,24 @@ def write(path, obj):
     print(f'wrote {os.path.relpath(path, ROOT)} ({os.path.getsize(path)} bytes)', file=sys.stderr)
 
 
+def betas_key(cfg):
+    return f"{cfg['beta_schedule']}-{cfg['num_train_timesteps']}-{cfg['beta_start']}-{cfg['beta_end']}"
+
+
+def torch_betas(cases):
+    """torch's own float32 betas (before any rescale) of every schedule the fixture uses: torch.linspace's vectorised
+    kernel rounds some entries 1 ulp away from the scalar formula difflab uses (see README), so the tests also run
+    each case on these exact tables (as `trained_betas`), where only the sampler arithmetic is compared."""
+    out = {}
+    for cfg in cases:
+        key = betas_key(cfg)
+        if key not in out:
+            plain = dict(cfg)
+            plain['rescale_betas_zero_snr'] = False
+            out[key] = f32list(make_betas(plain))
+    return out
+
+
 def main():
     tables = tables_fixture()
     loops, noise_sets = loops_fixture()
@@ -798,6 +816,7 @@ def main():
             noise_sets=noise_sets,
             tables=tables,
             loops=loops,
+            torch_betas=torch_betas([c['config'] for c in tables + loops + parity]),
             parity_shape=[4, 3, 8, 8],
             parity_ancestral_noise=parity_noise,
             parity=parity,

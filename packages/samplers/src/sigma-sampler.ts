@@ -462,9 +462,15 @@ export abstract class SigmaSampler implements Sampler {
     if (this.timestepSpacing === 'linspace') {
       // np.linspace(0, T - 1, n, dtype=np.float32)[::-1]
       ts = Array.from(numpyLinspace(0, T - 1, n), (v) => f(v)).reverse();
+    } else if (this.timestepSpacing === 'leading') {
+      // (np.arange(0, n) * (T // n)).round()[::-1] + steps_offset. Unlike DDPM/DDIM, no bound check: Heun and LMS
+      // call set_timesteps(T) in __init__, which with steps_offset = 1 (Stable Diffusion's configs) gives t = T;
+      // np.interp clamps its sigma to sigma_{T-1} and diffusers carries on, so difflab does too.
+      const ratio = Math.floor(T / n);
+      ts = Array.from({ length: n }, (_, i) => (n - 1 - i) * ratio + this.stepsOffset);
     } else {
-      // (np.arange(0, n) * (T // n)).round()[::-1] + steps_offset, or np.arange(T, 0, -T / n).round() - 1: integers
-      ts = inferenceTimesteps(T, n, this.timestepSpacing, this.stepsOffset);
+      // np.arange(T, 0, -T / n).round() - 1 (exactly n entries; see inferenceTimesteps)
+      ts = inferenceTimesteps(T, n, 'trailing');
     }
     // 2. sigmas at those timesteps
     let sig: Float64Array;
