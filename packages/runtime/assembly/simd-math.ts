@@ -9,6 +9,7 @@
 //           halves so denormal results and the overflow edge are right; within 1 ulp.
 //   erfArr  erf: x P(x^2) / Q(x^2) on x clamped to [-4, 4], the rational approximation used for
 //           float erf by Eigen / TensorFlow; within 8 ulp and 5e-7 (float32 evaluation).
+// and two data-movement kernels (any lengths): colSum (sum over leading rows) and transpose32.
 
 const FOPI: f32 = 1.27323954473516; // 4 / pi
 const DP1: f32 = 0.78515625;
@@ -148,5 +149,50 @@ export function erfArr(src: usize, dst: usize, n: i32): void {
     q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(EB3));
     q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(EB4));
     v128.store(dst + o, f32x4.div(f32x4.mul(x, p), q));
+  }
+}
+
+// Column sums: dst[j] = sum_i src[i * cols + j] (i < rows), rows accumulated in order in float32
+// (the sum over the leading axes of a tensor, which tfjs-backend-wasm computes by transposing
+// first).
+export function colSum(src: usize, dst: usize, rows: i32, cols: i32): void {
+  const c4 = cols & ~3;
+  for (let j = 0; j < cols; j++) store<f32>(dst + (<usize>j << 2), 0);
+  for (let i = 0; i < rows; i++) {
+    const row = src + ((<usize>i * <usize>cols) << 2);
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(row + o)));
+    }
+    for (; j < cols; j++) {
+      const o = <usize>j << 2;
+      store<f32>(dst + o, load<f32>(dst + o) + load<f32>(row + o));
+    }
+  }
+}
+
+// Batched transpose of 32-bit words with an inner block: dst[b][j][i][k] = src[b][i][j][k]
+// (b < batch, i < rows, j < cols, k < inner), in 16 x 16 tiles of (i, j).
+export function transpose32(src: usize, dst: usize, batch: i32, rows: i32, cols: i32, inner: i32): void {
+  const plane = <usize>rows * <usize>cols * <usize>inner;
+  const w = <usize>inner;
+  for (let b = 0; b < batch; b++) {
+    const s = src + ((<usize>b * plane) << 2);
+    const d = dst + ((<usize>b * plane) << 2);
+    for (let i0 = 0; i0 < rows; i0 += 16) {
+      const i1 = min(i0 + 16, rows);
+      for (let j0 = 0; j0 < cols; j0 += 16) {
+        const j1 = min(j0 + 16, cols);
+        for (let i = i0; i < i1; i++) {
+          for (let j = j0; j < j1; j++) {
+            const from = s + (((<usize>i * <usize>cols + <usize>j) * w) << 2);
+            const to = d + (((<usize>j * <usize>rows + <usize>i) * w) << 2);
+            if (inner === 1) store<u32>(to, load<u32>(from));
+            else memory.copy(to, from, w << 2);
+          }
+        }
+      }
+    }
   }
 }

@@ -16,6 +16,8 @@ interface SimdExports {
   sinCos(src: number, dst: number, n: number, isCos: number): void;
   expArr(src: number, dst: number, n: number): void;
   erfArr(src: number, dst: number, n: number): void;
+  colSum(src: number, dst: number, rows: number, cols: number): void;
+  transpose32(src: number, dst: number, batch: number, rows: number, cols: number, inner: number): void;
 }
 
 export type SimdMathFn = 'sin' | 'cos' | 'exp' | 'erf';
@@ -79,4 +81,39 @@ export function simdMath(fn: SimdMathFn, x: Float32Array, out: Float32Array): vo
     else m.erfArr(src, dst, len4);
     out.set(heap.subarray(dst >> 2, (dst >> 2) + len), at);
   }
+}
+
+/** The module's memory grown to hold `bytes` from BASE; returns the exports. */
+function withMemory(bytes: number): SimdExports {
+  const m = simd();
+  if (!m) throw new Error('simd kernels: WebAssembly SIMD is not available in this engine');
+  const need = BASE + bytes;
+  if (m.memory.buffer.byteLength < need) m.memory.grow(Math.ceil((need - m.memory.buffer.byteLength) / 65536));
+  return m;
+}
+
+/** out[j] = sum over i of x[i * cols + j] (the sum over a tensor's leading axes), in float32. */
+export function simdColumnSum(x: Float32Array, rows: number, cols: number, out: Float32Array): void {
+  if (x.length !== rows * cols || out.length !== cols) throw new RangeError(`simdColumnSum: ${x.length} values and ${out.length} outputs do not fit ${rows} x ${cols}`);
+  const dst = BASE + ((x.length * 4 + 15) & ~15);
+  const m = withMemory(dst - BASE + cols * 4);
+  const heap = new Float32Array(m.memory.buffer);
+  heap.set(x, BASE >> 2);
+  m.colSum(BASE, dst, rows, cols);
+  out.set(heap.subarray(dst >> 2, (dst >> 2) + cols));
+}
+
+/**
+ * Batched transpose of 32-bit words with an inner block: out[b][j][i][k] = x[b][i][j][k] for
+ * x of shape [batch, rows, cols, inner] (float32 or int32 data, as raw words).
+ */
+export function simdTranspose(x: Uint32Array, batch: number, rows: number, cols: number, inner: number, out: Uint32Array): void {
+  const n = batch * rows * cols * inner;
+  if (x.length !== n || out.length !== n) throw new RangeError(`simdTranspose: ${x.length} values and ${out.length} outputs do not fit [${batch}, ${rows}, ${cols}, ${inner}]`);
+  const dst = BASE + ((n * 4 + 15) & ~15);
+  const m = withMemory(dst - BASE + n * 4);
+  const heap = new Uint32Array(m.memory.buffer);
+  heap.set(x, BASE >> 2);
+  m.transpose32(BASE, dst, batch, rows, cols, inner);
+  out.set(heap.subarray(dst >> 2, (dst >> 2) + n));
 }

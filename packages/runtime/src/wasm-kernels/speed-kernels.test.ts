@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { erf64 } from '@difflab/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmSpeedKernels, unregisterWasmSpeedKernels, WASM_SPEED_KERNELS } from './speed-kernels.js';
+import { blockSwap } from './speed-reduce.js';
 
 // Every op below runs on wasm with the speed kernels and is compared with the same op on the
 // tfjs-backend-cpu reference backend (exact for copies; float32 tolerances for arithmetic).
@@ -257,5 +258,38 @@ describe('BatchMatMul / _FusedMatMul with transposes', () => {
       return g([x, w]);
     };
     await expectSame(f, 1e-5);
+  });
+});
+
+describe('Sum over leading axes, Transpose of adjacent axis blocks (SIMD module)', () => {
+  it('sums over leading axes like the cpu backend, with and without keepDims', async () => {
+    await expectSame(() => tf.sum(noise([256, 128], 11), 0), 1e-5);
+    await expectSame(() => tf.sum(noise([7, 5, 3], 12), [0, 1]), 2e-6);
+    await expectSame(() => tf.sum(noise([7, 5, 3], 13), [1, 0], true), 2e-6);
+    await expectSame(() => tf.sum(noise([9, 6], 14), 1), 2e-6);
+    await expectSame(() => tf.sum(noise([9, 6], 15)), 2e-6);
+    await expectSame(() => tf.sum(iota([9, 6], 'int32'), 0));
+  });
+  it('transposes adjacent axis blocks exactly like the cpu backend, other permutations too', async () => {
+    for (const [shape, perm] of [
+      [[256, 128], [1, 0]],
+      [[3, 17, 33], [0, 2, 1]],
+      [[4, 5, 6, 7], [0, 2, 1, 3]],
+      [[4, 5, 6, 7], [2, 3, 0, 1]],
+      [[4, 5, 6, 7], [1, 2, 3, 0]],
+      [[4, 5, 6, 7], [3, 1, 2, 0]],
+      [[2, 3, 4, 5, 6], [0, 1, 3, 4, 2]],
+    ] as [number[], number[]][]) {
+      await expectSame(() => tf.transpose(noise(shape, shape.length), perm));
+      await expectSame(() => tf.transpose(iota(shape, 'int32'), perm));
+    }
+    await expectSame(() => tf.transpose(iota([3, 4], 'bool'), [1, 0]));
+  });
+  it('plans only block swaps', () => {
+    expect(blockSwap([4, 5, 6, 7], [0, 2, 1, 3])).toEqual([4, 5, 6, 7]);
+    expect(blockSwap([4, 5, 6, 7], [2, 3, 0, 1])).toEqual([1, 20, 42, 1]);
+    expect(blockSwap([4, 5, 6, 7], [1, 2, 3, 0])).toEqual([1, 4, 210, 1]);
+    expect(blockSwap([4, 5, 6, 7], [3, 1, 2, 0])).toBeNull();
+    expect(blockSwap([4, 5], [0, 1])).toBeNull();
   });
 });

@@ -8,6 +8,8 @@
  *   the XNNPACK path of the plain kernel, instead of the backend's naive loop (`speed-matmul.ts`).
  * - Concat: one memmove per row inside the heap; Sin, Cos, Exp, Erf: difflab's wasm SIMD math
  *   module, 3-7x faster than the backend's scalar C loops (`speed-elementwise.ts`, `simd-math.ts`).
+ * - Sum over leading axes (bias gradients) without the backend's transpose, and Transpose of two
+ *   adjacent blocks of axes as a tiled copy, both in the SIMD module (`speed-reduce.ts`).
  * - Identity: shares the input's data (reference count), as tfjs-backend-cpu does, instead of
  *   copying it; tfjs clones every tensor a custom gradient saves through Identity.
  *
@@ -19,11 +21,12 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import * as tf from '@tensorflow/tfjs-core';
 import { makeConcatKernel, makeCosKernel, makeErfKernel, makeExpKernel, makeSinKernel } from './speed-elementwise.js';
 import { makeBatchMatMulKernel, makeFusedMatMulKernel } from './speed-matmul.js';
+import { makeSumKernel, makeTransposeKernel } from './speed-reduce.js';
 import { makeSliceKernel, makeSplitVKernel, makeStridedSliceKernel, makeUnpackKernel } from './speed-slice.js';
 import { type WasmBackend, wasmKernel } from './speed-heap.js';
 
 /** The kernels replaced, by name. */
-export const WASM_SPEED_KERNELS = [tf.Slice, tf.SplitV, tf.Unpack, tf.StridedSlice, tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Concat, tf.Sin, tf.Cos, tf.Exp, tf.Erf] as const;
+export const WASM_SPEED_KERNELS = [tf.Slice, tf.SplitV, tf.Unpack, tf.StridedSlice, tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Concat, tf.Sin, tf.Cos, tf.Exp, tf.Erf, tf.Sum, tf.Transpose] as const;
 
 const MARK = Symbol.for('difflab.wasmSpeedKernel');
 const originals = new Map<string, KernelConfig>();
@@ -52,7 +55,8 @@ export function registerWasmSpeedKernels(): string[] {
     const cur = wasmKernel(name);
     return isOurs(cur) ? originals.get(name)! : cur;
   };
-  const transpose = orig(tf.Transpose);
+  // the matmul kernels transpose with the fast Transpose below
+  const transpose = makeTransposeKernel(orig(tf.Transpose));
   const made: KernelConfig[] = [
     makeSliceKernel(orig(tf.Slice)),
     makeSplitVKernel(orig(tf.SplitV)),
@@ -66,6 +70,8 @@ export function registerWasmSpeedKernels(): string[] {
     makeCosKernel(orig(tf.Cos)),
     makeExpKernel(orig(tf.Exp)),
     makeErfKernel(orig(tf.Erf)),
+    makeSumKernel(orig(tf.Sum)),
+    transpose,
   ];
   const done: string[] = [];
   for (const k of made) {
