@@ -12,6 +12,8 @@ import {
   runSample,
   runLab,
   runAblate,
+  runNfeCurve,
+  parseStepList,
   type Reporter,
 } from '@difflab/pipeline';
 import { createReporter } from './reporter.js';
@@ -130,6 +132,24 @@ export function buildProgram(): Command {
     .action(async (opts, cmd: Command) => {
       const { app, reporter } = await setup(cmd);
       await runSample({ app, runDir: opts.run, sampler: opts.sampler, steps: opts.steps, n: opts.n, outDir: opts.out, reporter });
+    });
+
+  program
+    .command('nfe-curve')
+    .description('quality per model evaluation: SW2 of a trained run against the number of model evaluations, per sampler; table + plot')
+    .requiredOption('--run <dir>', 'run directory written by `difflab train`')
+    .option('--samplers <ids>', 'sampler plugin ids, comma-separated', 'ddpm,ddim,euler,heun,dpmpp-2m')
+    .option('--steps <list>', 'inference step counts, comma-separated', '5,10,20,50,100')
+    .option('--n <count>', 'samples per point of the curve', intArg('--n', 2, 10_000_000))
+    .option('--out <dir>', 'output directory (default: RUN/nfe-curve)')
+    .action(async (opts, cmd: Command) => {
+      const samplers = String(opts.samplers)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const steps = parseStepList(String(opts.steps));
+      const { app, reporter } = await setup(cmd);
+      await runNfeCurve({ app, runDir: opts.run, samplers, steps, n: opts.n, outDir: opts.out, reporter });
     });
 
   program

@@ -10,3 +10,4 @@ export * from './jobs/train.js';
 export * from './jobs/sample.js';
 export * from './jobs/lab.js';
 export * from './jobs/ablate.js';
+export * from './jobs/nfe-curve.js';

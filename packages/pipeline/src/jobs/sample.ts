@@ -296,7 +296,8 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
       config: config.name,
       sampler: ref,
       steps: total,
-      nfe: total * sampler.order,
+      // one model evaluation per entry of the timesteps (second-order samplers repeat entries)
+      nfe: total,
       n,
       seconds,
       dataVariance: meanColumnVariance(dataArr),
