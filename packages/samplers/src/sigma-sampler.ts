@@ -453,8 +453,8 @@ export abstract class SigmaSampler implements Sampler {
     const n = numInferenceSteps;
     const T = this.numTrainTimesteps;
     if (!Number.isInteger(n) || n < 1 || (this.timestepSpacing !== 'linspace' && n > T)) {
-      const bound = this.timestepSpacing === 'linspace' ? '' : ` <= ${T} (the number of training timesteps with '${this.timestepSpacing}' spacing)`;
-      throw new ConfigError('numInferenceSteps', `must be an integer >= 1${bound}, got ${n}`);
+      const range = this.timestepSpacing === 'linspace' ? '>= 1' : `in [1, ${T}] (the number of training timesteps) with '${this.timestepSpacing}' spacing`;
+      throw new ConfigError('numInferenceSteps', `must be an integer ${range}, got ${n}`);
     }
     const spec = this.spec;
     // 1. timesteps by spacing (float32 values)
