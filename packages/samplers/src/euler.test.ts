@@ -36,7 +36,9 @@ describe('EulerSampler tables (diffusers EulerDiscreteScheduler.set_timesteps)',
     const s = new EulerSampler(lin, { numInferenceSteps: 10 });
     expect([...s.timesteps]).toEqual([999, 888, 777, 666, 555, 444, 333, 222, 111, 0]);
     expect(s.sigmas).toHaveLength(11);
-    s.timesteps.forEach((t, i) => expect(s.sigmas[i]).toBe(lin.sigmas[t]));
+    s.timesteps.forEach((t, i) => {
+      expect(s.sigmas[i]).toBe(lin.sigmas[t]);
+    });
     expect(s.sigmas[10]).toBe(0);
     // sigma_t = sqrt((1 - abar_t) / abar_t)
     expect(s.sigmas[0]).toBeCloseTo(Math.sqrt((1 - lin.alphasCumprod[999]) / lin.alphasCumprod[999]), 4);
@@ -91,7 +93,9 @@ describe('EulerSampler tables (diffusers EulerDiscreteScheduler.set_timesteps)',
   it("final_sigmas_type 'sigma_min' ends at sigma_0; 'continuous' v-prediction timesteps are 0.25 log(sigma)", () => {
     expect(new EulerSampler(lin, { numInferenceSteps: 10, finalSigmasType: 'sigma_min' }).sigmas[10]).toBe(lin.sigmas[0]);
     const c = new EulerSampler(sd, { numInferenceSteps: 10, timestepType: 'continuous', predictionType: 'v_prediction' });
-    c.timesteps.forEach((t, i) => expect(t).toBe(f(0.25 * f(Math.log(c.sigmas[i])))));
+    c.timesteps.forEach((t, i) => {
+      expect(t).toBe(f(0.25 * f(Math.log(c.sigmas[i]))));
+    });
     // continuous timesteps only with v_prediction (as diffusers)
     expect(new EulerSampler(sd, { numInferenceSteps: 10, timestepType: 'continuous' }).timesteps[0]).toBe(999);
   });
