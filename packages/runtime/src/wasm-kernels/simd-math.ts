@@ -26,8 +26,8 @@ export type SimdMathFn = 'sin' | 'cos' | 'exp' | 'erf';
 const BASE = 65536;
 let exportsCache: SimdExports | null | undefined;
 
-function decodeBase64(s: string): Uint8Array {
-  if (typeof Buffer !== 'undefined') return new Uint8Array(Buffer.from(s, 'base64'));
+function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
+  if (typeof Buffer !== 'undefined') return Uint8Array.from(Buffer.from(s, 'base64'));
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
