@@ -56,7 +56,7 @@ describe('LMSSampler (k-diffusion sample_lms; diffusers LMSDiscreteScheduler)', 
     for (const order of [1, 2, 4]) {
       const s = new LMSSampler(lin, { numInferenceSteps: 8, lmsOrder: order });
       const c = 0.7;
-      let x = tf.tensor1d([2, -3]);
+      let x: tf.Tensor = tf.tensor1d([2, -3]);
       for (const t of s.timesteps) {
         const i = s.stepIndex ?? 0;
         const x0 = tf.tidy(() => tf.sub(x, s.sigmas[i] * c));

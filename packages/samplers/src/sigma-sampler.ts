@@ -390,7 +390,11 @@ export abstract class SigmaSampler implements Sampler {
     // diffusers (Euler, Euler ancestral): "Close to 0 without being 0 so first sigma is not inf" -- alphas_cumprod[-1] = 2**-24
     if (rescaled) ac[ac.length - 1] = 2 ** -24;
     this.alphasCumprod = ac;
+    // sigmasFromAlphasCumprod (@difflab/schedulers) rounds after each operation, f(sqrt(f(f(1 - a) / a))): what
+    // torch computes for `((1 - alphas_cumprod) / alphas_cumprod) ** 0.5` in float32 (pow 0.5 is sqrt there);
+    // bit-exact against the reference on torch's own alpha-bar tables
     this.trainSigmas = sigmasFromAlphasCumprod(ac);
+    // np.log of the float32 table; numpy's SIMD float32 log is up to ~2 ulp from this correctly rounded one
     this.logSigmas = this.trainSigmas.map((s) => f(Math.log(s)));
 
     const T = schedule.numTrainTimesteps;
