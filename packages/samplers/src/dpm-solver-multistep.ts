@@ -15,9 +15,10 @@ import {
   TOKENS,
 } from '@difflab/core';
 import { z } from 'zod';
-import { DiffusersConfigReader, resolveSchedule, type ScheduleFactory, scheduleToDiffusersKeys } from './diffusers-config.js';
+import { DiffusersConfigReader, type ScheduleFactory, scheduleToDiffusersKeys } from './diffusers-config.js';
 import { TIMESTEP_SPACINGS } from './discrete-sampler.js';
 import { checkSteps, commonSamplerOptionShape, resolvePredictionType } from './plugin-support.js';
+import { diffusersSigmaToT, resolveSigmaSchedule } from './sigma-sampler.js';
 import { checkDynamicThresholding, DYNAMIC_THRESHOLDING_DEFAULTS, dynamicThreshold } from './thresholding.js';
 
 /*
@@ -207,26 +208,6 @@ export function multistepTables(schedule: NoiseSchedule): MultistepTables {
   return { alphasCumprod: ac, sigmas, logSigmas, lambdas };
 }
 
-/**
- * diffusers' `_sigma_to_t`: the fractional training timestep of `sigma`, interpolating log-sigma between
- * table entries. As numpy 1.x computes it (value-based casting): `log_sigma - log_sigmas[:, None]` is a
- * float32 array, so the bracket compares fround(log sigma) with the float32 table; `low` and `high` are
- * float32 arrays of shape (1,), so the weight w is float32 too; only `(1 - w) * low_idx + w * high_idx`
- * (float32 times int64 arrays) is double.
- */
-export function sigmaToTimestep(sigma: number, logSigmas: Float64Array): number {
-  const T = logSigmas.length;
-  const l32 = f(Math.log(Math.max(sigma, 1e-10)));
-  // argmax of cumsum(dists >= 0): the last index where the comparison holds (0 if none)
-  let low = 0;
-  for (let i = 0; i < T; i++) if (l32 >= logSigmas[i]) low = i;
-  low = Math.min(low, T - 2);
-  const lo = logSigmas[low];
-  const hi = logSigmas[low + 1];
-  const w = Math.min(1, Math.max(0, f(f(lo - l32) / f(lo - hi))));
-  return f(1 - w) * low + w * (low + 1);
-}
-
 /** How a multistep scheduler spreads its timesteps and sigmas (diffusers' config keys in camelCase). */
 export interface SigmaScheduleOptions {
   timestepSpacing: TimestepSpacing;
@@ -263,6 +244,7 @@ export function multistepTimesteps(
     let clipped = 0;
     while (clipped < T && tables.lambdas[T - 1 - clipped] < v) clipped++;
     last = T - clipped;
+    if (last < 1) throw new ConfigError('lambdaMinClipped', `${o.lambdaMinClipped} clips every timestep (lambda(t) is below it for all t)`);
   }
   let timesteps: number[];
   if (o.timestepSpacing === 'linspace') {
@@ -288,13 +270,13 @@ export function multistepTimesteps(
     const minInv = tables.sigmas[0] ** (1 / rho);
     const maxInv = tables.sigmas[T - 1] ** (1 / rho);
     sigmas = npLinspace(0, 1, n).map((r) => (maxInv + r * (minInv - maxInv)) ** rho);
-    timesteps = sigmas.map((s) => toInt(sigmaToTimestep(s, tables.logSigmas)));
+    timesteps = sigmas.map((s) => toInt(diffusersSigmaToT(s, tables.logSigmas)));
   } else if (o.useLuLambdas) {
     // `_convert_to_lu` over the flipped log-sigmas (rho = 1), then sigmas = exp(lambdas)
     const lMin = tables.logSigmas[0];
     const lMax = tables.logSigmas[T - 1];
     sigmas = npLinspace(0, 1, n).map((r) => Math.exp(lMax + r * (lMin - lMax)));
-    timesteps = sigmas.map((s) => toInt(sigmaToTimestep(s, tables.logSigmas)));
+    timesteps = sigmas.map((s) => toInt(diffusersSigmaToT(s, tables.logSigmas)));
   } else {
     sigmas = timesteps.map((t) => tables.sigmas[t]);
   }
@@ -320,8 +302,8 @@ export function lambdaOf(a: { alpha: number; sigma: number }): number {
 }
 
 /**
- * diffusers config keys a class does not read: kept (values as given) so that `toDiffusersConfig` writes them
- * back unchanged. Keys starting with '_' (`_diffusers_version`, ...) are kept but are not "unknown".
+ * diffusers config keys a class does not read (all but `_class_name`, `_diffusers_version` included): kept with
+ * their values so that `toDiffusersConfig` writes them back unchanged.
  */
 export function diffusersPassthrough(json: Record<string, unknown>, known: ReadonlySet<string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -329,9 +311,9 @@ export function diffusersPassthrough(json: Record<string, unknown>, known: Reado
   return out;
 }
 
-/** The keys of `diffusersPassthrough` that are configuration (not '_'-prefixed metadata). */
+/** The keys of `diffusersPassthrough`, for `unknownDiffusersKeys`. */
 export function unknownKeysOf(passthrough: Record<string, unknown>): string[] {
-  return Object.keys(passthrough).filter((k) => !k.startsWith('_'));
+  return Object.keys(passthrough);
 }
 
 /** The schedule keys diffusers reads (num_train_timesteps, beta_*, trained_betas, rescale_betas_zero_snr). */
@@ -373,7 +355,7 @@ export function checkDiffusersBetaSchedule(r: DiffusersConfigReader): void {
 export function rejectEnabled(r: DiffusersConfigReader, keys: readonly string[]): void {
   for (const k of keys) {
     const v = r.json[k];
-    if (v !== undefined && v !== null && v !== false) throw new ConfigError(`${r.path}.${k}`, `${JSON.stringify(v)} is not supported; only false`);
+    if (v !== undefined && v !== null && v !== false) throw new ConfigError(`${r.path}.${k}`, `is not supported; set it to false (got ${JSON.stringify(v)})`);
   }
 }
 
@@ -619,7 +601,8 @@ export class DPMSolverMultistepSampler implements Sampler {
     const lowerOrderSecond = i === n - 2 && this.lowerOrderFinal && n < 15;
     const { converted, x0 } = this.convertModelOutput(modelOutput, x, i);
     this.history[0]?.dispose();
-    this.history = [...this.history.slice(1), converted];
+    // kept: the caller may run step() inside tf.tidy (denoise does), and the history outlives it
+    this.history = [...this.history.slice(1), tf.keep(converted)];
     let order: 1 | 2 | 3 = 3;
     if (this.solverOrder === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) order = 1;
     else if (this.solverOrder === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) order = 2;
@@ -788,7 +771,7 @@ export class DPMSolverMultistepSampler implements Sampler {
     const solver = r.choice('solver_type', 'midpoint', ['midpoint', 'heun', 'logrho', 'bh1', 'bh2'] as const);
     const order = r.number('solver_order', 2, 1, true);
     if (order > 3) throw new ConfigError(`${r.path}.solver_order`, `must be 1, 2 or 3, got ${order}`);
-    return new DPMSolverMultistepSampler(resolveSchedule(r.json, schedule, r.path), {
+    return new DPMSolverMultistepSampler(resolveSigmaSchedule(r, schedule, true), {
       ...extra,
       solverOrder: order,
       predictionType: r.choice('prediction_type', 'epsilon', PREDICTION_TYPES),

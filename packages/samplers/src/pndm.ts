@@ -13,10 +13,11 @@ import {
   TOKENS,
 } from '@difflab/core';
 import { z } from 'zod';
-import { DiffusersConfigReader, resolveSchedule, type ScheduleFactory } from './diffusers-config.js';
+import { DiffusersConfigReader, type ScheduleFactory } from './diffusers-config.js';
 import { TIMESTEP_SPACINGS } from './discrete-sampler.js';
 import { checkDiffusersBetaSchedule, DIFFUSERS_SCHEDULE_KEYS, diffusersPassthrough, scheduleKeysFor, unknownKeysOf } from './dpm-solver-multistep.js';
 import { checkSteps, commonSamplerOptionShape, resolvePredictionType } from './plugin-support.js';
+import { resolveSigmaSchedule } from './sigma-sampler.js';
 
 /*
  * PNDM as diffusers' PNDMScheduler computes it in float32 (diffusers main, 2025: timestep_spacing and
@@ -271,9 +272,9 @@ export class PNDMSampler implements Sampler {
     let combined: tf.Tensor | null = null;
     if (k === 0) {
       this.setAccumulator(tf.tidy(() => tf.mul(modelOutput, f(1 / 6))));
-      this.ets.push(tf.clone(modelOutput));
+      this.ets.push(tf.keep(tf.clone(modelOutput)));
       this.curSample?.dispose();
-      this.curSample = tf.clone(x);
+      this.curSample = tf.keep(tf.clone(x));
     } else if (k === 1 || k === 2) {
       const cur = this.curModelOutput as tf.Tensor;
       this.setAccumulator(tf.tidy(() => tf.add(cur, tf.mul(modelOutput, f(1 / 3)))));
@@ -290,9 +291,10 @@ export class PNDMSampler implements Sampler {
     return prev;
   }
 
+  /** Replace the PRK accumulator (kept: step() may run inside the caller's tf.tidy). */
   private setAccumulator(v: tf.Tensor | null): void {
     this.curModelOutput?.dispose();
-    this.curModelOutput = v;
+    this.curModelOutput = v ? tf.keep(v) : null;
   }
 
   /** diffusers `step_plms`: linear multistep on the last model outputs (lower orders while they accumulate). */
@@ -302,7 +304,7 @@ export class PNDMSampler implements Sampler {
     let baseT = t;
     if (this.counter !== 1) {
       while (this.ets.length > 3) this.ets.shift()?.dispose();
-      this.ets.push(tf.clone(modelOutput));
+      this.ets.push(tf.keep(tf.clone(modelOutput)));
     } else {
       prevT = t;
       baseT = t + ratio;
@@ -315,7 +317,7 @@ export class PNDMSampler implements Sampler {
     if (m === 1 && this.counter === 0) {
       out = tf.clone(modelOutput);
       this.curSample?.dispose();
-      this.curSample = tf.clone(x);
+      this.curSample = tf.keep(tf.clone(x));
     } else if (m === 1 && this.counter === 1) {
       out = tf.tidy(() => tf.div(tf.add(modelOutput, e[0]), 2));
       warmSample = this.curSample as tf.Tensor;
@@ -370,13 +372,13 @@ export class PNDMSampler implements Sampler {
 
   /**
    * A sampler from a diffusers `PNDMScheduler` config (missing keys take diffusers' defaults). PNDMScheduler
-   * has no `rescale_betas_zero_snr`: such a key is kept as an unknown key and not applied to the schedule.
+   * has no `rescale_betas_zero_snr`: such a key is kept as an unknown key and not applied to the schedule (a
+   * given zero-terminal-SNR schedule is an error).
    */
   static fromDiffusersConfig(json: unknown, schedule: NoiseSchedule | ScheduleFactory, extra: Pick<PNDMOptions, 'numInferenceSteps'> = {}): PNDMSampler {
     const r = DiffusersConfigReader.of(json, 'PNDMScheduler');
     checkDiffusersBetaSchedule(r);
-    const { rescale_betas_zero_snr: _ignored, ...scheduleJson } = r.json;
-    return new PNDMSampler(resolveSchedule(scheduleJson, schedule, r.path), {
+    return new PNDMSampler(resolveSigmaSchedule(r, schedule, false), {
       ...extra,
       skipPrkSteps: r.bool('skip_prk_steps', false),
       setAlphaToOne: r.bool('set_alpha_to_one', false),
