@@ -15,3 +15,4 @@ export * from './container.js';
 export * from './tensor-utils.js';
 export type { DependencyContainer } from 'tsyringe';
 export { erf64 } from './math.js';
+export { DIFFLAB_KERNELS } from './kernels.js';

@@ -6,13 +6,16 @@
  *
  * - `gelu`: the exact GELU, y = z Phi(z) = 0.5 z (1 + erf(z / sqrt 2)) (Hendrycks & Gimpel 2016),
  *   which is torch's default `nn.GELU()` (approximate='none'); tfjs-core's `tf.erf` (kernel on
- *   wasm, cpu and webgpu) computes erf. dy/dz = Phi(z) + z phi(z).
+ *   wasm, cpu and webgpu) computes erf. dy/dz = Phi(z) + z phi(z). Where the backend has
+ *   difflab's fused kernels (`DIFFLAB_KERNELS`: @difflab/runtime registers them for wasm) the
+ *   forward and backward passes are one kernel each, with the same formulas.
  * - `gelu_tanh`: torch's `nn.GELU(approximate='tanh')`,
  *   0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))).
  * - `relu`: fused into the matmul kernel (`tf.fused.matMul` activation 'relu').
  * - `silu`: z sigmoid(z) (torch `nn.SiLU`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { DIFFLAB_KERNELS } from '@difflab/core';
 
 export const ACTIVATIONS = ['gelu', 'gelu_tanh', 'relu', 'silu'] as const;
 export type ActivationName = (typeof ACTIVATIONS)[number];
@@ -24,6 +27,11 @@ const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_TANH_C = 0.044715;
+
+/** Whether the current backend has a kernel registered under `name` (difflab's fused kernels). */
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
 
 export interface ActivationForward {
   y: tf.Tensor2D;
@@ -40,6 +48,10 @@ export function activationForward(act: DenseActivation, z: tf.Tensor2D): Activat
       // z is relu(x W + b) already (fused kernel); its mask is y > 0.
       return { y: z, saved: [z] };
     case 'gelu': {
+      if (hasKernel(DIFFLAB_KERNELS.gelu)) {
+        const [y, cdf] = tf.engine().runKernel(DIFFLAB_KERNELS.gelu, { x: z }, {}) as unknown as tf.Tensor2D[];
+        return { y, saved: [z, cdf] };
+      }
       const cdf = tf.add(tf.mul(tf.erf(tf.mul(z, SQRT1_2)), 0.5), 0.5) as tf.Tensor2D;
       return { y: tf.mul(z, cdf), saved: [z, cdf] };
     }
@@ -64,6 +76,7 @@ export function activationBackward(act: DenseActivation, dy: tf.Tensor2D, saved:
       return tf.mul(dy, tf.step(saved[0]));
     case 'gelu': {
       const [z, cdf] = saved;
+      if (hasKernel(DIFFLAB_KERNELS.geluGrad)) return tf.engine().runKernel(DIFFLAB_KERNELS.geluGrad, { dy, x: z, cdf }, {}) as tf.Tensor2D;
       // Phi(z) + z phi(z), phi(z) = exp(-z^2 / 2) / sqrt(2 pi)
       const zPdf = tf.mul(tf.mul(z, INV_SQRT_2PI), tf.exp(tf.mul(tf.square(z), -0.5)));
       return tf.mul(dy, tf.add(cdf, zPdf));

@@ -9,6 +9,7 @@
 //           halves so denormal results and the overflow edge are right; within 1 ulp.
 //   erfArr  erf: x P(x^2) / Q(x^2) on x clamped to [-4, 4], the rational approximation used for
 //           float erf by Eigen / TensorFlow; within 8 ulp and 5e-7 (float32 evaluation).
+//   geluFwd / geluBwd  the exact GELU and its derivative in one pass each (erf and exp as above).
 // and two data-movement kernels (any lengths): colSum (sum over leading rows) and transpose32.
 
 const FOPI: f32 = 1.27323954473516; // 4 / pi
@@ -133,22 +134,47 @@ const EB1: f32 = -2.13374055278905e-4;
 const EB2: f32 = -1.68282697438203e-3;
 const EB3: f32 = -7.37332916720468e-3;
 const EB4: f32 = -1.42647390514189e-2;
+@inline function erfV(x0: v128): v128 {
+  const x = f32x4.max(f32x4.min(x0, f32x4.splat(4.0)), f32x4.splat(-4.0));
+  const x2 = f32x4.mul(x, x);
+  let p = f32x4.add(f32x4.mul(f32x4.splat(EA0), x2), f32x4.splat(EA1));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(EA2));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(EA3));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(EA4));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(EA5));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(EA6));
+  let q = f32x4.add(f32x4.mul(f32x4.splat(EB0), x2), f32x4.splat(EB1));
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(EB2));
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(EB3));
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(EB4));
+  return f32x4.div(f32x4.mul(x, p), q);
+}
+
 export function erfArr(src: usize, dst: usize, n: i32): void {
   for (let i = 0; i < n; i += 4) {
     const o = <usize>i << 2;
-    const x = f32x4.max(f32x4.min(v128.load(src + o), f32x4.splat(4.0)), f32x4.splat(-4.0));
-    const x2 = f32x4.mul(x, x);
-    let p = f32x4.add(f32x4.mul(f32x4.splat(EA0), x2), f32x4.splat(EA1));
-    p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(EA2));
-    p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(EA3));
-    p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(EA4));
-    p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(EA5));
-    p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(EA6));
-    let q = f32x4.add(f32x4.mul(f32x4.splat(EB0), x2), f32x4.splat(EB1));
-    q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(EB2));
-    q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(EB3));
-    q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(EB4));
-    v128.store(dst + o, f32x4.div(f32x4.mul(x, p), q));
+    v128.store(dst + o, erfV(v128.load(src + o)));
+  }
+}
+
+// Exact GELU (torch nn.GELU()): cdf = Phi(z) = (1 + erf(z / sqrt 2)) / 2, y = z cdf; and its
+// derivative dz = dy (cdf + z phi(z)), phi(z) = exp(-z^2 / 2) / sqrt(2 pi).
+export function geluFwd(src: usize, y: usize, cdf: usize, n: i32): void {
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const z = v128.load(src + o);
+    const c = f32x4.mul(f32x4.add(erfV(f32x4.mul(z, f32x4.splat(0.7071067811865476))), f32x4.splat(1.0)), f32x4.splat(0.5));
+    v128.store(cdf + o, c);
+    v128.store(y + o, f32x4.mul(z, c));
+  }
+}
+
+export function geluBwd(dy: usize, src: usize, cdf: usize, dz: usize, n: i32): void {
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const z = v128.load(src + o);
+    const pdf = f32x4.mul(expV(f32x4.mul(f32x4.mul(z, z), f32x4.splat(-0.5))), f32x4.splat(0.3989422804014327));
+    v128.store(dz + o, f32x4.mul(v128.load(dy + o), f32x4.add(v128.load(cdf + o), f32x4.mul(z, pdf))));
   }
 }
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { erf64 } from '@difflab/core';
 import { describe, expect, it } from 'vitest';
 import { SIMD_MATH_SOURCE_SHA256 } from './simd-math.generated.js';
-import { simdMath, simdMathAvailable } from './simd-math.js';
+import { simdGelu, simdGeluGrad, simdMath, simdMathAvailable } from './simd-math.js';
 
 
 /** |got - want| (want exact, float64) in units in the last place of the float32 value nearest `want`: a correctly rounded result is within 0.5. */
@@ -85,5 +85,24 @@ describe('simd-math module', () => {
       expect(xs.length).toBe(want.length);
     }
     expect(() => simdMath('sin', new Float32Array(3), new Float32Array(4))).toThrow(/output length 4 differs from input length 3/);
+  });
+
+  it('gelu and its gradient in one pass each match float64 (1e-6 relative), any length', () => {
+    for (const n of [3, 1001]) {
+      const z = Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 1.7) * 5));
+      const dy = Float32Array.from({ length: n }, (_, i) => Math.fround(Math.cos(i)));
+      const y = new Float32Array(n);
+      const cdf = new Float32Array(n);
+      const dz = new Float32Array(n);
+      simdGelu(z, y, cdf);
+      simdGeluGrad(dy, z, cdf, dz);
+      for (let i = 0; i < n; i++) {
+        const phi = 0.5 * (1 + erf64(z[i] / Math.SQRT2));
+        expect(Math.abs(cdf[i] - phi)).toBeLessThan(1e-6);
+        expect(Math.abs(y[i] - z[i] * phi)).toBeLessThan(1e-6 * Math.max(1, Math.abs(z[i])));
+        const g = dy[i] * (phi + (z[i] * Math.exp(-0.5 * z[i] * z[i])) / Math.sqrt(2 * Math.PI));
+        expect(Math.abs(dz[i] - g)).toBeLessThan(1e-6 * Math.max(1, Math.abs(g)));
+      }
+    }
   });
 });

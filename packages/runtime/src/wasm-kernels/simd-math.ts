@@ -16,6 +16,8 @@ interface SimdExports {
   sinCos(src: number, dst: number, n: number, isCos: number): void;
   expArr(src: number, dst: number, n: number): void;
   erfArr(src: number, dst: number, n: number): void;
+  geluFwd(src: number, y: number, cdf: number, n: number): void;
+  geluBwd(dy: number, src: number, cdf: number, dz: number, n: number): void;
   colSum(src: number, dst: number, rows: number, cols: number): void;
   transpose32(src: number, dst: number, batch: number, rows: number, cols: number, inner: number): void;
 }
@@ -51,36 +53,65 @@ export function simdMathAvailable(): boolean {
   return simd() !== null;
 }
 
-/** Values processed per call (bounds the module's memory to ~2 x 4 MB + 64 KB). */
+/** Values processed per call (bounds the module's memory to a few 4 MB regions). */
 const CHUNK = 1 << 20;
+
+/**
+ * Run an element-wise kernel over equal-length float32 arrays in chunks: each chunk of every
+ * input is copied into the module (zero-padded to a multiple of 4), `call` gets the regions'
+ * addresses and the padded length, and the outputs are copied back. Outputs may alias inputs.
+ */
+function elementwise(inputs: readonly Float32Array[], outputs: readonly Float32Array[], call: (m: SimdExports, ptrs: number[], n4: number) => void): void {
+  const n = inputs[0].length;
+  for (const a of [...inputs, ...outputs]) {
+    if (a.length !== n) throw new RangeError(`simd kernels: array length ${a.length} differs from ${n}`);
+  }
+  const chunk = Math.max(4, Math.min(CHUNK, n));
+  const padded = (chunk + 3) & ~3;
+  const regions = inputs.length + outputs.length;
+  const m = withMemory(regions * padded * 4);
+  const ptrs = Array.from({ length: regions }, (_, r) => BASE + r * padded * 4);
+  for (let at = 0; at < n; at += chunk) {
+    const len = Math.min(chunk, n - at);
+    const len4 = (len + 3) & ~3;
+    const heap = new Float32Array(m.memory.buffer);
+    inputs.forEach((a, r) => {
+      const w = ptrs[r] >> 2;
+      heap.set(a.subarray(at, at + len), w);
+      heap.fill(0, w + len, w + len4);
+    });
+    call(m, ptrs, len4);
+    outputs.forEach((a, r) => {
+      const w = ptrs[inputs.length + r] >> 2;
+      a.set(heap.subarray(w, w + len), at);
+    });
+  }
+}
 
 /**
  * out[i] = fn(x[i]) for float32 arrays of the same length (out may be x).
  * @throws Error when WebAssembly SIMD is unavailable (check `simdMathAvailable()` first).
  */
 export function simdMath(fn: SimdMathFn, x: Float32Array, out: Float32Array): void {
-  const m = simd();
-  if (!m) throw new Error('simdMath: WebAssembly SIMD is not available in this engine');
   if (out.length !== x.length) throw new RangeError(`simdMath: output length ${out.length} differs from input length ${x.length}`);
-  const n = x.length;
-  const chunk = Math.min(CHUNK, n);
-  const padded = (chunk + 3) & ~3;
-  const need = BASE + 2 * padded * 4;
-  if (m.memory.buffer.byteLength < need) m.memory.grow(Math.ceil((need - m.memory.buffer.byteLength) / 65536));
-  const src = BASE;
-  const dst = BASE + padded * 4;
-  for (let at = 0; at < n; at += chunk) {
-    const len = Math.min(chunk, n - at);
-    const heap = new Float32Array(m.memory.buffer);
-    const s = src >> 2;
-    heap.set(x.subarray(at, at + len), s);
-    const len4 = (len + 3) & ~3;
-    heap.fill(0, s + len, s + len4);
-    if (fn === 'sin' || fn === 'cos') m.sinCos(src, dst, len4, fn === 'cos' ? 1 : 0);
-    else if (fn === 'exp') m.expArr(src, dst, len4);
-    else m.erfArr(src, dst, len4);
-    out.set(heap.subarray(dst >> 2, (dst >> 2) + len), at);
-  }
+  if (x.length === 0) return;
+  elementwise([x], [out], (m, [src, dst], n4) => {
+    if (fn === 'sin' || fn === 'cos') m.sinCos(src, dst, n4, fn === 'cos' ? 1 : 0);
+    else if (fn === 'exp') m.expArr(src, dst, n4);
+    else m.erfArr(src, dst, n4);
+  });
+}
+
+/** Exact GELU: cdf = Phi(z) = (1 + erf(z / sqrt 2)) / 2 and y = z cdf, in one pass. */
+export function simdGelu(z: Float32Array, y: Float32Array, cdf: Float32Array): void {
+  if (z.length === 0) return;
+  elementwise([z], [y, cdf], (m, [src, py, pc], n4) => m.geluFwd(src, py, pc, n4));
+}
+
+/** GELU's backward pass: dz = dy (cdf + z phi(z)), phi the standard normal density. */
+export function simdGeluGrad(dy: Float32Array, z: Float32Array, cdf: Float32Array, dz: Float32Array): void {
+  if (z.length === 0) return;
+  elementwise([dy, z, cdf], [dz], (m, [pdy, pz, pc, pdz], n4) => m.geluBwd(pdy, pz, pc, pdz, n4));
 }
 
 /** The module's memory grown to hold `bytes` from BASE; returns the exports. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { erf64 } from '@difflab/core';
+import { DIFFLAB_KERNELS, erf64 } from '@difflab/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmSpeedKernels, unregisterWasmSpeedKernels, WASM_SPEED_KERNELS } from './speed-kernels.js';
 import { blockSwap } from './speed-reduce.js';
@@ -291,5 +291,31 @@ describe('Sum over leading axes, Transpose of adjacent axis blocks (SIMD module)
     expect(blockSwap([4, 5, 6, 7], [1, 2, 3, 0])).toEqual([1, 4, 210, 1]);
     expect(blockSwap([4, 5, 6, 7], [3, 1, 2, 0])).toBeNull();
     expect(blockSwap([4, 5], [0, 1])).toBeNull();
+  });
+});
+
+describe('fused GELU kernels (DifflabGelu, DifflabGeluGrad)', () => {
+  it('compute y = z Phi(z), Phi and dy (Phi + z phi) like float64, without leaks', () => {
+    const before = tf.memory().numTensors;
+    const [z, dy] = tf.tidy(() => [tf.mul(noise([37, 129], 21), 4), noise([37, 129], 22)]);
+    const [y, cdf] = tf.engine().runKernel(DIFFLAB_KERNELS.gelu, { x: z }, {}) as unknown as tf.Tensor[];
+    const dz = tf.engine().runKernel(DIFFLAB_KERNELS.geluGrad, { dy, x: z, cdf }, {}) as tf.Tensor;
+    const [zv, dyv, yv, cv, dzv] = [z, dy, y, cdf, dz].map((t) => t.dataSync());
+    let worst = 0;
+    for (let i = 0; i < zv.length; i++) {
+      const phi = 0.5 * (1 + erf64(zv[i] / Math.SQRT2));
+      const pdf = Math.exp(-0.5 * zv[i] * zv[i]) / Math.sqrt(2 * Math.PI);
+      const g = dyv[i] * (phi + zv[i] * pdf);
+      worst = Math.max(worst, Math.abs(cv[i] - phi), Math.abs(yv[i] - zv[i] * phi) / Math.max(1, Math.abs(zv[i])), Math.abs(dzv[i] - g) / Math.max(1, Math.abs(g)));
+    }
+    expect(worst).toBeLessThan(1e-6);
+    tf.dispose([z, dy, y, cdf, dz]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+  it('refuse non-float32 inputs and mismatched shapes with one line', () => {
+    tf.tidy(() => {
+      expect(() => tf.engine().runKernel(DIFFLAB_KERNELS.gelu, { x: tf.ones([2], 'int32') }, {})).toThrow('DifflabGelu: float32 inputs only, got int32');
+      expect(() => tf.engine().runKernel(DIFFLAB_KERNELS.geluGrad, { dy: tf.ones([2]), x: tf.ones([3]), cdf: tf.ones([3]) }, {})).toThrow(/input shapes differ/);
+    });
   });
 });
