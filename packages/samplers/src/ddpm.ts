@@ -87,7 +87,7 @@ export class DDPMSampler extends DiscreteSampler implements Sampler {
     });
   }
 
-  toDiffusersConfig(): DiffusersSchedulerConfig {
+  protected diffusersConfig(): DiffusersSchedulerConfig {
     return {
       _class_name: 'DDPMScheduler',
       ...scheduleToDiffusersKeys(this.schedule.config),
@@ -118,7 +118,7 @@ export class DDPMSampler extends DiscreteSampler implements Sampler {
       predictionType: r.choice('prediction_type', 'epsilon', PREDICTION_TYPES),
       timestepSpacing: r.choice('timestep_spacing', 'leading', TIMESTEP_SPACINGS),
       stepsOffset: r.number('steps_offset', 0, 0, true),
-    });
+    }).keepUnknownKeys(r.json);
   }
 }
 

@@ -150,7 +150,27 @@ export abstract class DiscreteSampler implements Sampler {
   reset(): void {}
 
   abstract step(modelOutput: tf.Tensor, t: number, x: tf.Tensor, opts?: StepOptions): StepResult;
-  abstract toDiffusersConfig(): DiffusersSchedulerConfig;
+  /** This sampler's own diffusers config (every key of its class, snake_case). */
+  protected abstract diffusersConfig(): DiffusersSchedulerConfig;
+
+  private extraConfig: Record<string, unknown> = {};
+
+  /** Keys of the config it was read from that its class does not use (kept and written back). */
+  get unknownDiffusersKeys(): string[] {
+    return Object.keys(this.extraConfig);
+  }
+
+  /** Keep the keys of `json` that this sampler's config does not have; `toDiffusersConfig` writes them back. */
+  protected keepUnknownKeys(json: Record<string, unknown>): this {
+    const known = new Set(Object.keys(this.diffusersConfig()));
+    this.extraConfig = Object.fromEntries(Object.entries(json).filter(([k]) => !known.has(k)));
+    return this;
+  }
+
+  /** A config diffusers loads: the class's keys, after any unknown keys of the config this sampler was read from. */
+  toDiffusersConfig(): DiffusersSchedulerConfig {
+    return { ...this.extraConfig, ...this.diffusersConfig() };
+  }
 
   protected checkStep(modelOutput: tf.Tensor, t: number, x: tf.Tensor): void {
     const T = this.numTrainTimesteps;

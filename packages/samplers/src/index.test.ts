@@ -1,7 +1,8 @@
 import { ConfigError, createRootContainer, type Denoiser, provide, Rng, registryOf, type Sampler, TOKENS, WiringError } from '@difflab/core';
 import { cosineSchedule, linearSchedule, scheduleFromDiffusersConfig } from '@difflab/schedulers';
 import { describe, expect, it } from 'vitest';
-import { DDIMSampler, DDPMSampler, fromDiffusersConfig, plugins, register } from './index.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { DDIMSampler, DDPMSampler, EulerSampler, fromDiffusersConfig, plugins, register, SUPPORTED_DIFFUSERS_SCHEDULERS } from './index.js';
 
 function job(T = 50, denoiser?: Partial<Denoiser>) {
   const root = createRootContainer();
@@ -13,9 +14,9 @@ function job(T = 50, denoiser?: Partial<Denoiser>) {
 }
 
 describe('sampler plugins', () => {
-  it("registers 'ddim' and 'ddpm'", () => {
-    expect(job().reg.ids('sampler')).toEqual(['ddim', 'ddpm']);
-    expect(plugins.map((p) => p.kind)).toEqual(['sampler', 'sampler']);
+  it('registers every sampler of the package', () => {
+    expect(job().reg.ids('sampler')).toEqual(['ddim', 'ddpm', 'euler', 'euler-ancestral', 'heun', 'lms']);
+    expect(new Set(plugins.map((p) => p.kind))).toEqual(new Set(['sampler']));
   });
 
   it('fills defaults: all T steps for ddpm, min(50, T) for ddim, clip to 1, leading spacing', () => {
@@ -95,13 +96,67 @@ describe('fromDiffusersConfig', () => {
   it('names the supported classes for an unknown one', () => {
     const err = (() => {
       try {
-        fromDiffusersConfig({ _class_name: 'EulerDiscreteScheduler' }, scheduleFromDiffusersConfig);
+        fromDiffusersConfig({ _class_name: 'KDPM2DiscreteScheduler' }, scheduleFromDiffusersConfig);
       } catch (e) {
         return e;
       }
     })();
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toBe('scheduler_config._class_name: unsupported scheduler "EulerDiscreteScheduler"; supported: DDIMScheduler, DDPMScheduler');
+    expect((err as Error).message).toBe(
+      `scheduler_config._class_name: unsupported scheduler "KDPM2DiscreteScheduler"; supported: ${SUPPORTED_DIFFUSERS_SCHEDULERS.join(', ')}`,
+    );
+    expect(SUPPORTED_DIFFUSERS_SCHEDULERS).toContain('EulerDiscreteScheduler');
     expect(() => fromDiffusersConfig([], scheduleFromDiffusersConfig)).toThrow('scheduler_config: must be a JSON object');
+  });
+
+  it('reads a real scheduler_config.json with only the JSON (as a plain Node script would), keeps unknown keys and writes them back', () => {
+    // Stable Diffusion 1.x's scheduler_config.json, with the class switched (what users do)
+    const sd = {
+      _class_name: 'EulerDiscreteScheduler',
+      _diffusers_version: '0.8.0',
+      beta_end: 0.012,
+      beta_schedule: 'scaled_linear',
+      beta_start: 0.00085,
+      clip_sample: false,
+      num_train_timesteps: 1000,
+      prediction_type: 'epsilon',
+      set_alpha_to_one: false,
+      skip_prk_steps: true,
+      steps_offset: 1,
+      trained_betas: null,
+    };
+    const s = fromDiffusersConfig(sd);
+    expect(s).toBeInstanceOf(EulerSampler);
+    expect((s as EulerSampler).unknownDiffusersKeys).toEqual(expect.arrayContaining(['clip_sample', 'set_alpha_to_one', 'skip_prk_steps']));
+    s.setTimesteps(10);
+    expect(s.timesteps).toHaveLength(10);
+    let x = tf.mul(tf.randomNormal([4, 2], 0, 1, 'float32', 1), s.initNoiseSigma);
+    for (const t of s.timesteps) {
+      const next = tf.tidy(() => s.step(tf.mul(s.scaleModelInput(x, t), 0.1), t, x).prevSample);
+      x.dispose();
+      x = next;
+    }
+    expect(x.shape).toEqual([4, 2]);
+    expect(Array.from(x.dataSync()).every(Number.isFinite)).toBe(true);
+    x.dispose();
+    const back = s.toDiffusersConfig();
+    expect(back).toMatchObject({ _class_name: 'EulerDiscreteScheduler', skip_prk_steps: true, set_alpha_to_one: false, steps_offset: 1, beta_schedule: 'scaled_linear' });
+    // the same for the alpha-bar samplers
+    const ddim = fromDiffusersConfig({ ...sd, _class_name: 'DDIMScheduler' }) as DDIMSampler;
+    expect(ddim.unknownDiffusersKeys.sort()).toEqual(['_diffusers_version', 'skip_prk_steps']);
+    expect(ddim.toDiffusersConfig()).toMatchObject({ _class_name: 'DDIMScheduler', _diffusers_version: '0.8.0', skip_prk_steps: true, set_alpha_to_one: false, steps_offset: 1 });
+  });
+
+  it('round-trips every supported class: fromDiffusersConfig(toDiffusersConfig()) gives the same timesteps and config', () => {
+    const sched = linearSchedule(1000, 1e-4, 0.02);
+    for (const cls of SUPPORTED_DIFFUSERS_SCHEDULERS) {
+      const a = fromDiffusersConfig({ _class_name: cls, num_train_timesteps: 1000, beta_schedule: 'linear', beta_start: 1e-4, beta_end: 0.02 }, sched, { numInferenceSteps: 12 });
+      const cfg = a.toDiffusersConfig();
+      expect(cfg._class_name).toBe(cls);
+      const b = fromDiffusersConfig(JSON.parse(JSON.stringify(cfg)), sched, { numInferenceSteps: 12 });
+      expect(b.timesteps).toEqual(a.timesteps);
+      expect(b.initNoiseSigma).toBe(a.initNoiseSigma);
+      expect(b.toDiffusersConfig()).toEqual(cfg);
+    }
   });
 });

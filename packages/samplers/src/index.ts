@@ -1,12 +1,33 @@
 import { type DependencyContainer, type PluginDescriptor, registryOf } from '@difflab/core';
 import { ddimPlugin } from './ddim.js';
 import { ddpmPlugin } from './ddpm.js';
+import { eulerPlugin } from './euler.js';
+import { eulerAncestralPlugin } from './euler-ancestral.js';
+import { heunPlugin } from './heun.js';
+import { lmsPlugin } from './lms.js';
 
 export { DiscreteSampler, type DiscreteSamplerOptions, type Estimates, estimatesFromModelOutput, TIMESTEP_SPACINGS } from './discrete-sampler.js';
 export { DDPM_VARIANCE_TYPES, type DDPMOptions, DDPMSampler, type DDPMVarianceType, ddpmOptions, ddpmPlugin } from './ddpm.js';
 export { type DDIMOptions, DDIMSampler, ddimOptions, ddimPlugin } from './ddim.js';
 export { DiffusersConfigReader, resolveSchedule, type ScheduleFactory, scheduleToDiffusersKeys } from './diffusers-config.js';
-export { fromDiffusersConfig, SUPPORTED_DIFFUSERS_SCHEDULERS } from './from-diffusers.js';
+export { type FromDiffusersExtra, fromDiffusersConfig, SUPPORTED_DIFFUSERS_SCHEDULERS } from './from-diffusers.js';
+export {
+  type FinalSigmasType,
+  FINAL_SIGMAS_TYPES,
+  type InterpolationType,
+  INTERPOLATION_TYPES,
+  SIGMA_TIMESTEP_SPACINGS,
+  SigmaSampler,
+  type SigmaSamplerOptions,
+  type TimestepType,
+  TIMESTEP_TYPES,
+  diffusersKarrasSigmas,
+  diffusersSigmaToT,
+} from './sigma-sampler.js';
+export { type ChurnOptions, type EulerOptions, EulerSampler, type EulerStepOptions, eulerOptions, eulerPlugin } from './euler.js';
+export { type EulerAncestralOptions, EulerAncestralSampler, eulerAncestralOptions, eulerAncestralPlugin } from './euler-ancestral.js';
+export { type HeunOptions, HeunSampler, heunOptions, heunPlugin } from './heun.js';
+export { LMS_MAX_ORDER, type LMSOptions, LMSSampler, type LMSStepOptions, lmsOptions, lmsPlugin } from './lms.js';
 export {
   type DenoiseModel,
   type DenoiseOptions,
@@ -20,7 +41,7 @@ export {
 } from './denoise.js';
 
 /** Every sampler plugin of this package (kind 'sampler'). */
-export const plugins: readonly PluginDescriptor<any, any>[] = [ddpmPlugin, ddimPlugin];
+export const plugins: readonly PluginDescriptor<any, any>[] = [ddpmPlugin, ddimPlugin, eulerPlugin, eulerAncestralPlugin, heunPlugin, lmsPlugin];
 
 /** Add this package's plugins to the container's plugin registry. */
 export function register(container: DependencyContainer): void {
