@@ -7,8 +7,13 @@
  * - `DifflabGelu`: inputs { x } (float32) -> [y, cdf], cdf = Phi(x) = (1 + erf(x / sqrt 2)) / 2,
  *   y = x cdf (the exact GELU and what its derivative needs).
  * - `DifflabGeluGrad`: inputs { dy, x, cdf } -> dx = dy (cdf + x phi(x)), phi(x) = exp(-x^2/2) / sqrt(2 pi).
+ * - `DifflabAdam`: inputs { p, g, m, v } (flat float32 vectors of one size), attrs { beta1, beta2,
+ *   eps, stepSize = lr / (1 - beta1^t), invSqrtBc2 = 1 / sqrt(1 - beta2^t), mode, decay } ->
+ *   [p', m', v'] of one Adam step; mode 0: no weight decay, 1: L2 (g += decay p), 2: decoupled
+ *   AdamW (p *= decay, decay = 1 - lr wd). Same float32 operations as `@difflab/training`'s ops.
  */
 export const DIFFLAB_KERNELS = {
   gelu: 'DifflabGelu',
   geluGrad: 'DifflabGeluGrad',
+  adam: 'DifflabAdam',
 } as const;

@@ -10,6 +10,7 @@
 //   erfArr  erf: x P(x^2) / Q(x^2) on x clamped to [-4, 4], the rational approximation used for
 //           float erf by Eigen / TensorFlow; within 8 ulp and 5e-7 (float32 evaluation).
 //   geluFwd / geluBwd  the exact GELU and its derivative in one pass each (erf and exp as above).
+//   adamStep  one Adam / AdamW update of flat parameter, moment and gradient vectors.
 // and two data-movement kernels (any lengths): colSum (sum over leading rows) and transpose32.
 
 const FOPI: f32 = 1.27323954473516; // 4 / pi
@@ -175,6 +176,36 @@ export function geluBwd(dy: usize, src: usize, cdf: usize, dz: usize, n: i32): v
     const z = v128.load(src + o);
     const pdf = f32x4.mul(expV(f32x4.mul(f32x4.mul(z, z), f32x4.splat(-0.5))), f32x4.splat(0.3989422804014327));
     v128.store(dz + o, f32x4.mul(v128.load(dy + o), f32x4.add(v128.load(cdf + o), f32x4.mul(z, pdf))));
+  }
+}
+
+// One Adam / AdamW step over flat float32 vectors, in place on p, m, v (torch's formulas, in
+// the order and with the float32 constants difflab's tfjs ops use, so the results are the same
+// float32 values):
+//   mode 2 (AdamW): p <- p decay (decay = 1 - lr wd);  mode 1 (Adam, L2): g <- g + decay p (decay = wd)
+//   m <- b1 m + b1c g;  v <- b2 v + b2c g^2            (b1c = 1 - b1, b2c = 1 - b2)
+//   p <- p - stepSize m / (sqrt(v) invSqrtBc2 + eps)  (stepSize = lr / bc1)
+export function adamStep(p: usize, g: usize, m: usize, v: usize, n: i32, b1: f32, b1c: f32, b2: f32, b2c: f32, eps: f32, stepSize: f32, invSqrtBc2: f32, decay: f32, mode: i32): void {
+  const vb1 = f32x4.splat(b1);
+  const vb1c = f32x4.splat(b1c);
+  const vb2 = f32x4.splat(b2);
+  const vb2c = f32x4.splat(b2c);
+  const veps = f32x4.splat(eps);
+  const vstep = f32x4.splat(stepSize);
+  const vbc2 = f32x4.splat(invSqrtBc2);
+  const vdecay = f32x4.splat(decay);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    let pv = v128.load(p + o);
+    let gv = v128.load(g + o);
+    if (mode == 2) pv = f32x4.mul(pv, vdecay);
+    else if (mode == 1) gv = f32x4.add(gv, f32x4.mul(pv, vdecay));
+    const mv = f32x4.add(f32x4.mul(v128.load(m + o), vb1), f32x4.mul(gv, vb1c));
+    const vv = f32x4.add(f32x4.mul(v128.load(v + o), vb2), f32x4.mul(f32x4.mul(gv, gv), vb2c));
+    v128.store(m + o, mv);
+    v128.store(v + o, vv);
+    const denom = f32x4.add(f32x4.mul(f32x4.sqrt(vv), vbc2), veps);
+    v128.store(p + o, f32x4.sub(pv, f32x4.mul(f32x4.div(mv, denom), vstep)));
   }
 }
 

@@ -13,7 +13,7 @@
  * so the state reads back as plain arrays for checkpoints (`getState` / `setState`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FileFormatError } from '@difflab/core';
+import { DIFFLAB_KERNELS, FileFormatError } from '@difflab/core';
 import { assignFlat, flatten, totalSize, zerosVariable } from './flat.js';
 
 export interface AdamOptions {
@@ -105,6 +105,16 @@ export class Adam {
     const bc1 = 1 - this.beta1 ** this.t;
     const bc2 = 1 - this.beta2 ** this.t;
     const out = tf.tidy(() => {
+      if (tf.getKernel(DIFFLAB_KERNELS.adam, tf.getBackend())) {
+        // one fused pass (wasm), the same float32 operations as below
+        const mode = this.weightDecay === 0 ? 0 : this.decoupled ? 2 : 1;
+        const decay = mode === 2 ? 1 - lr * this.weightDecay : this.weightDecay;
+        const attrs = { beta1: this.beta1, beta2: this.beta2, eps: this.eps, stepSize: lr / bc1, invSqrtBc2: 1 / Math.sqrt(bc2), mode, decay };
+        const [p, m, v] = tf.engine().runKernel(DIFFLAB_KERNELS.adam, { p: this.currentFlat(), g: grad, m: this.m, v: this.v }, attrs) as unknown as tf.Tensor1D[];
+        this.m.assign(m);
+        this.v.assign(v);
+        return p;
+      }
       let p = this.currentFlat();
       let g: tf.Tensor = grad;
       if (this.weightDecay !== 0) {

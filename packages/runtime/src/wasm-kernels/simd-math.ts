@@ -18,6 +18,7 @@ interface SimdExports {
   erfArr(src: number, dst: number, n: number): void;
   geluFwd(src: number, y: number, cdf: number, n: number): void;
   geluBwd(dy: number, src: number, cdf: number, dz: number, n: number): void;
+  adamStep(p: number, g: number, m: number, v: number, n: number, b1: number, b1c: number, b2: number, b2c: number, eps: number, stepSize: number, invSqrtBc2: number, decay: number, mode: number): void;
   colSum(src: number, dst: number, rows: number, cols: number): void;
   transpose32(src: number, dst: number, batch: number, rows: number, cols: number, inner: number): void;
 }
@@ -61,7 +62,13 @@ const CHUNK = 1 << 20;
  * input is copied into the module (zero-padded to a multiple of 4), `call` gets the regions'
  * addresses and the padded length, and the outputs are copied back. Outputs may alias inputs.
  */
-function elementwise(inputs: readonly Float32Array[], outputs: readonly Float32Array[], call: (m: SimdExports, ptrs: number[], n4: number) => void): void {
+function elementwise(
+  inputs: readonly Float32Array[],
+  outputs: readonly Float32Array[],
+  call: (m: SimdExports, ptrs: number[], n4: number) => void,
+  /** The region each output is read from (default: its own region after the inputs'); in-place kernels name an input's. */
+  outRegions: readonly number[] = outputs.map((_, r) => inputs.length + r),
+): void {
   const n = inputs[0].length;
   for (const a of [...inputs, ...outputs]) {
     if (a.length !== n) throw new RangeError(`simd kernels: array length ${a.length} differs from ${n}`);
@@ -82,7 +89,7 @@ function elementwise(inputs: readonly Float32Array[], outputs: readonly Float32A
     });
     call(m, ptrs, len4);
     outputs.forEach((a, r) => {
-      const w = ptrs[inputs.length + r] >> 2;
+      const w = ptrs[outRegions[r]] >> 2;
       a.set(heap.subarray(w, w + len), at);
     });
   }
@@ -112,6 +119,28 @@ export function simdGelu(z: Float32Array, y: Float32Array, cdf: Float32Array): v
 export function simdGeluGrad(dy: Float32Array, z: Float32Array, cdf: Float32Array, dz: Float32Array): void {
   if (z.length === 0) return;
   elementwise([dy, z, cdf], [dz], (m, [pdy, pz, pc, pdz], n4) => m.geluBwd(pdy, pz, pc, pdz, n4));
+}
+
+/** Constants of one Adam step (see `adamStep` in assembly/simd-math.ts). */
+export interface AdamConstants {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** lr / (1 - beta1^t) */
+  stepSize: number;
+  /** 1 / sqrt(1 - beta2^t) */
+  invSqrtBc2: number;
+  /** 0: no weight decay; 1: L2 (g += decay p, decay = wd); 2: decoupled (p *= decay, decay = 1 - lr wd). */
+  mode: 0 | 1 | 2;
+  decay: number;
+}
+
+/** One Adam / AdamW step over flat vectors: writes the new parameters, first and second moments. */
+export function simdAdam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c: AdamConstants, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array): void {
+  if (p.length === 0) return;
+  elementwise([p, g, m, v], [pOut, mOut, vOut], (mod, [pp, pg, pm, pv], n4) => {
+    mod.adamStep(pp, pg, pm, pv, n4, c.beta1, 1 - c.beta1, c.beta2, 1 - c.beta2, c.eps, c.stepSize, c.invSqrtBc2, c.decay, c.mode);
+  }, [0, 2, 3]);
 }
 
 /** The module's memory grown to hold `bytes` from BASE; returns the exports. */

@@ -319,3 +319,38 @@ describe('fused GELU kernels (DifflabGelu, DifflabGeluGrad)', () => {
     });
   });
 });
+
+describe('fused Adam kernel (DifflabAdam)', () => {
+  it('gives bit for bit the values of the same float32 tfjs ops, in every weight-decay mode, without leaks', () => {
+    const n = 1001;
+    const [p, g, m, v0] = tf.tidy(() => [noise([n], 31), tf.mul(noise([n], 32), 0.1), tf.mul(noise([n], 33), 0.01), tf.abs(tf.mul(noise([n], 34), 1e-3))]);
+    const lr = 3e-3;
+    const [beta1, beta2, eps, t] = [0.9, 0.999, 1e-8, 7];
+    const bc1 = 1 - beta1 ** t;
+    const bc2 = 1 - beta2 ** t;
+    for (const [mode, wd] of [
+      [0, 0],
+      [1, 0.01],
+      [2, 0.01],
+    ] as const) {
+      const before = tf.memory().numTensors;
+      const decay = mode === 2 ? 1 - lr * wd : wd;
+      const fused = tf.engine().runKernel(DIFFLAB_KERNELS.adam, { p, g, m, v: v0 }, { beta1, beta2, eps, stepSize: lr / bc1, invSqrtBc2: 1 / Math.sqrt(bc2), mode, decay }) as unknown as tf.Tensor[];
+      const ref = tf.tidy(() => {
+        let pp: tf.Tensor = p;
+        let gg: tf.Tensor = g;
+        if (mode === 2) pp = tf.mul(pp, 1 - lr * wd);
+        if (mode === 1) gg = tf.add(gg, tf.mul(pp, wd));
+        const mm = tf.add(tf.mul(m, beta1), tf.mul(gg, 1 - beta1));
+        const vv = tf.add(tf.mul(v0, beta2), tf.mul(tf.square(gg), 1 - beta2));
+        const denom = tf.add(tf.mul(tf.sqrt(vv), 1 / Math.sqrt(bc2)), eps);
+        return [tf.sub(pp, tf.mul(tf.div(mm, denom), lr / bc1)), mm, vv];
+      });
+      fused.forEach((f, i) => expect(Array.from(f.dataSync())).toEqual(Array.from(ref[i].dataSync())));
+      tf.dispose([...fused, ...ref]);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    expect(() => tf.engine().runKernel(DIFFLAB_KERNELS.adam, { p, g: tf.ones([3]), m, v: v0 }, { mode: 0 })).toThrow('DifflabAdam: g must be a flat vector of 1001 values, got shape [3]');
+    tf.dispose([p, g, m, v0]);
+  });
+});

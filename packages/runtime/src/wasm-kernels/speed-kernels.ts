@@ -8,8 +8,9 @@
  *   the XNNPACK path of the plain kernel, instead of the backend's naive loop (`speed-matmul.ts`).
  * - Concat: one memmove per row inside the heap; Sin, Cos, Exp, Erf: difflab's wasm SIMD math
  *   module, 3-7x faster than the backend's scalar C loops (`speed-elementwise.ts`, `simd-math.ts`).
- * - Adds difflab's fused kernels `DifflabGelu` / `DifflabGeluGrad` (`fused-gelu.ts`; names in
- *   `DIFFLAB_KERNELS` of @difflab/core), which @difflab/models uses when registered.
+ * - Adds difflab's fused kernels `DifflabGelu` / `DifflabGeluGrad` (`fused-gelu.ts`) and
+ *   `DifflabAdam` (`fused-adam.ts`) (names in `DIFFLAB_KERNELS` of @difflab/core), which
+ *   @difflab/models and @difflab/training use when registered.
  * - Sum over leading axes (bias gradients) without the backend's transpose, and Transpose of two
  *   adjacent blocks of axes as a tiled copy, both in the SIMD module (`speed-reduce.ts`).
  * - Identity: shares the input's data (reference count), as tfjs-backend-cpu does, instead of
@@ -24,6 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { makeConcatKernel, makeCosKernel, makeErfKernel, makeExpKernel, makeSinKernel } from './speed-elementwise.js';
 import { makeBatchMatMulKernel, makeFusedMatMulKernel } from './speed-matmul.js';
 import { makeSumKernel, makeTransposeKernel } from './speed-reduce.js';
+import { fusedAdamKernel } from './fused-adam.js';
 import { fusedGeluKernels } from './fused-gelu.js';
 import { simdMathAvailable } from './simd-math.js';
 import { makeSliceKernel, makeSplitVKernel, makeStridedSliceKernel, makeUnpackKernel } from './speed-slice.js';
@@ -89,7 +91,7 @@ export function registerWasmSpeedKernels(): string[] {
   }
   // difflab's own fused kernels (new names, nothing to replace), where SIMD runs
   if (simdMathAvailable()) {
-    for (const k of fusedGeluKernels()) {
+    for (const k of [...fusedGeluKernels(), fusedAdamKernel()]) {
       if (tf.getKernel(k.kernelName, 'wasm')) continue;
       tf.registerKernel(k);
       done.push(k.kernelName);
@@ -106,5 +108,5 @@ export function unregisterWasmSpeedKernels(): void {
     tf.registerKernel(k);
   }
   originals.clear();
-  for (const k of fusedGeluKernels()) if (tf.getKernel(k.kernelName, 'wasm')) tf.unregisterKernel(k.kernelName, 'wasm');
+  for (const k of [...fusedGeluKernels(), fusedAdamKernel()]) if (tf.getKernel(k.kernelName, 'wasm')) tf.unregisterKernel(k.kernelName, 'wasm');
 }
