@@ -196,8 +196,9 @@ def sigma_to_alpha_sigma_t(sigma):
 
 def sigma_timesteps(cfg, alphas_cumprod, n, lambda_t=None):
     """The shared `set_timesteps` of DPMSolverMultistepScheduler (with lambda_min_clipped) and
-    UniPCMultistepScheduler (lambda_t None: last_timestep = num_train_timesteps). Returns int timesteps
-    and float32 sigmas (n + 1 entries)."""
+    UniPCMultistepScheduler (lambda_t None: last_timestep = num_train_timesteps, Karras timesteps always
+    rounded, 'sigma_min' after Karras sigmas = the last Karras sigma). Returns int timesteps and float32
+    sigmas (n + 1 entries)."""
     T = cfg['num_train_timesteps']
     if lambda_t is not None:
         # `clipped_idx = torch.searchsorted(torch.flip(self.lambda_t, [0]), self.config.lambda_min_clipped)`
@@ -226,14 +227,15 @@ def sigma_timesteps(cfg, alphas_cumprod, n, lambda_t=None):
     # `sigmas = np.array(((1 - self.alphas_cumprod) / self.alphas_cumprod) ** 0.5)`
     sigmas = np.array(((1 - alphas_cumprod) / alphas_cumprod) ** 0.5)
     log_sigmas = np.log(sigmas)  # `log_sigmas = np.log(sigmas)`
-    cosine = cfg['beta_schedule'] == 'squaredcos_cap_v2'
+    # DPMSolverMultistep (main) leaves squaredcos_cap_v2 Karras / Lu timesteps unrounded; UniPC rounds them
+    cosine = cfg['beta_schedule'] == 'squaredcos_cap_v2' and lambda_t is not None
     if cfg['use_karras_sigmas']:
         sigmas = np.flip(sigmas).copy()  # `sigmas = np.flip(sigmas).copy()`
         # `sigmas = self._convert_to_karras(in_sigmas=sigmas, num_inference_steps=num_inference_steps)`
         sigmas = convert_to_karras(sigmas, n)
         # `timesteps = np.array([self._sigma_to_t(sigma, log_sigmas) for sigma in sigmas])`
         timesteps = np.array([sigma_to_t(sigma, log_sigmas) for sigma in sigmas])
-        if not cosine:  # `if self.config.beta_schedule != "squaredcos_cap_v2":`
+        if not cosine:  # DPM: `if self.config.beta_schedule != "squaredcos_cap_v2":`; UniPC: always
             timesteps = timesteps.round()  # `timesteps = timesteps.round()`
     elif cfg.get('use_lu_lambdas', False):
         lambdas = np.flip(log_sigmas.copy())  # `lambdas = np.flip(log_sigmas.copy())`
@@ -587,6 +589,182 @@ class PNDM:
 
 
 # --------------------------------------------------------------------------------------------
+# UniPCMultistepScheduler (main, huggingface/diffusers@0047da10a201)
+# --------------------------------------------------------------------------------------------
+
+class UniPCMultistep:
+    def __init__(self, cfg, dtype, scalar_linspace=False):
+        self.cfg = cfg
+        self.dtype = dtype
+        self.alphas_cumprod = make_alphas_cumprod(cfg, zero_snr_floor=True, scalar_linspace=scalar_linspace)
+        self.predict_x0 = cfg['predict_x0']  # `self.predict_x0 = predict_x0`
+        self.disable_corrector = cfg['disable_corrector']  # `self.disable_corrector = disable_corrector`
+        assert cfg['solver_type'] in ('bh1', 'bh2')
+
+    def set_timesteps(self, n):
+        self.timesteps, sigmas = sigma_timesteps(self.cfg, self.alphas_cumprod, n, None)
+        self.sigmas = sigmas.to(self.dtype)
+        self.num_inference_steps = len(self.timesteps)  # `self.num_inference_steps = len(timesteps)`
+        self.model_outputs = [None] * self.cfg['solver_order']  # `self.model_outputs = [None,] * self.config.solver_order`
+        self.lower_order_nums = 0  # `self.lower_order_nums = 0`
+        self.last_sample = None  # `self.last_sample = None`
+        self.step_index = None  # `self._step_index = None`
+        self.this_order = None
+
+    def convert_model_output(self, model_output, sample):
+        """Returns (converted output, x0 estimate); difflab's x0 estimate for predict_x0=False is (x - sigma eps) / alpha."""
+        cfg = self.cfg
+        sigma = self.sigmas[self.step_index]  # `sigma = self.sigmas[self.step_index]`
+        alpha_t, sigma_t = sigma_to_alpha_sigma_t(sigma)  # `alpha_t, sigma_t = self._sigma_to_alpha_sigma_t(sigma)`
+        if self.predict_x0:
+            if cfg['prediction_type'] == 'epsilon':
+                x0_pred = (sample - sigma_t * model_output) / alpha_t  # `x0_pred = (sample - sigma_t * model_output) / alpha_t`
+            elif cfg['prediction_type'] == 'sample':
+                x0_pred = model_output  # `x0_pred = model_output`
+            elif cfg['prediction_type'] == 'v_prediction':
+                x0_pred = alpha_t * sample - sigma_t * model_output  # `x0_pred = alpha_t * sample - sigma_t * model_output`
+            else:
+                raise ValueError(cfg['prediction_type'])
+            if cfg['thresholding']:
+                x0_pred = threshold_sample(x0_pred, cfg['dynamic_thresholding_ratio'], cfg['sample_max_value'])  # `x0_pred = self._threshold_sample(x0_pred)`
+            return x0_pred, x0_pred
+        if cfg['prediction_type'] == 'epsilon':
+            epsilon = model_output  # `return model_output`
+        elif cfg['prediction_type'] == 'sample':
+            epsilon = (sample - alpha_t * model_output) / sigma_t  # `epsilon = (sample - alpha_t * model_output) / sigma_t`
+        elif cfg['prediction_type'] == 'v_prediction':
+            epsilon = alpha_t * model_output + sigma_t * sample  # `epsilon = alpha_t * model_output + sigma_t * sample`
+        else:
+            raise ValueError(cfg['prediction_type'])
+        return epsilon, (sample - sigma_t * epsilon) / alpha_t
+
+    def _rks_R_b(self, h, lambda_s0, index_of, order, m0, model_output_list):
+        """The shared part of multistep_uni_p_bh_update / multistep_uni_c_bh_update (index_of(i): the sigma index si)."""
+        rks = []
+        D1s = []
+        for i in range(1, order):  # `for i in range(1, order):`
+            si = index_of(i)  # p: `si = self.step_index - i`; c: `si = self.step_index - (i + 1)`
+            mi = model_output_list[-(i + 1)]  # `mi = model_output_list[-(i + 1)]`
+            alpha_si, sigma_si = sigma_to_alpha_sigma_t(self.sigmas[si])  # `alpha_si, sigma_si = self._sigma_to_alpha_sigma_t(self.sigmas[si])`
+            lambda_si = torch.log(alpha_si) - torch.log(sigma_si)  # `lambda_si = torch.log(alpha_si) - torch.log(sigma_si)`
+            rk = (lambda_si - lambda_s0) / h  # `rk = (lambda_si - lambda_s0) / h`
+            rks.append(rk)  # `rks.append(rk)`
+            D1s.append((mi - m0) / rk)  # `D1s.append((mi - m0) / rk)`
+        rks.append(1.0)  # `rks.append(1.0)`
+        rks = torch.tensor(rks, dtype=self.dtype)  # `rks = torch.tensor(rks, device=device)`
+        R = []
+        b = []
+        hh = -h if self.predict_x0 else h  # `hh = -h if self.predict_x0 else h`
+        h_phi_1 = torch.expm1(hh)  # `h_phi_1 = torch.expm1(hh)  # h\phi_1(h) = e^h - 1`
+        h_phi_k = h_phi_1 / hh - 1  # `h_phi_k = h_phi_1 / hh - 1`
+        factorial_i = 1  # `factorial_i = 1`
+        if self.cfg['solver_type'] == 'bh1':
+            B_h = hh  # `B_h = hh`
+        else:
+            B_h = torch.expm1(hh)  # `B_h = torch.expm1(hh)`
+        for i in range(1, order + 1):  # `for i in range(1, order + 1):`
+            R.append(torch.pow(rks, i - 1))  # `R.append(torch.pow(rks, i - 1))`
+            b.append(h_phi_k * factorial_i / B_h)  # `b.append(h_phi_k * factorial_i / B_h)`
+            factorial_i *= i + 1  # `factorial_i *= i + 1`
+            h_phi_k = h_phi_k / hh - 1 / factorial_i  # `h_phi_k = h_phi_k / hh - 1 / factorial_i`
+        R = torch.stack(R)  # `R = torch.stack(R)`
+        b = torch.tensor(b, dtype=self.dtype)  # `b = torch.tensor(b, device=device)`
+        return D1s, R, b, h_phi_1, B_h
+
+    def uni_p(self, sample, order):
+        model_output_list = self.model_outputs  # `model_output_list = self.model_outputs`
+        m0 = model_output_list[-1]  # `m0 = model_output_list[-1]`
+        x = sample  # `x = sample`
+        i0 = self.step_index
+        # `sigma_t, sigma_s0 = self.sigmas[self.step_index + 1], self.sigmas[self.step_index]`
+        sigma_t, sigma_s0 = self.sigmas[i0 + 1], self.sigmas[i0]
+        alpha_t, sigma_t = sigma_to_alpha_sigma_t(sigma_t)  # `alpha_t, sigma_t = self._sigma_to_alpha_sigma_t(sigma_t)`
+        alpha_s0, sigma_s0 = sigma_to_alpha_sigma_t(sigma_s0)  # `alpha_s0, sigma_s0 = self._sigma_to_alpha_sigma_t(sigma_s0)`
+        lambda_t = torch.log(alpha_t) - torch.log(sigma_t)  # `lambda_t = torch.log(alpha_t) - torch.log(sigma_t)`
+        lambda_s0 = torch.log(alpha_s0) - torch.log(sigma_s0)  # `lambda_s0 = torch.log(alpha_s0) - torch.log(sigma_s0)`
+        h = lambda_t - lambda_s0  # `h = lambda_t - lambda_s0`
+        D1s, R, b, h_phi_1, B_h = self._rks_R_b(h, lambda_s0, lambda i: i0 - i, order, m0, model_output_list)
+        if len(D1s) > 0:  # `if len(D1s) > 0:`
+            D1s = torch.stack(D1s, dim=1)  # `D1s = torch.stack(D1s, dim=1)  # (B, K)`
+            if order == 2:  # `if order == 2:`
+                rhos_p = torch.tensor([0.5], dtype=x.dtype)  # `rhos_p = torch.tensor([0.5], dtype=x.dtype, device=device)`
+            else:
+                rhos_p = torch.linalg.solve(R[:-1, :-1], b[:-1]).to(x.dtype)  # `rhos_p = torch.linalg.solve(R[:-1, :-1], b[:-1]).to(device).to(x.dtype)`
+        else:
+            D1s = None  # `D1s = None`
+        if self.predict_x0:
+            x_t_ = sigma_t / sigma_s0 * x - alpha_t * h_phi_1 * m0  # `x_t_ = sigma_t / sigma_s0 * x - alpha_t * h_phi_1 * m0`
+            # `pred_res = torch.einsum("k,bkc...->bc...", rhos_p, D1s)` / `pred_res = 0`
+            pred_res = torch.einsum('k,bkc...->bc...', rhos_p, D1s) if D1s is not None else 0
+            x_t = x_t_ - alpha_t * B_h * pred_res  # `x_t = x_t_ - alpha_t * B_h * pred_res`
+        else:
+            x_t_ = alpha_t / alpha_s0 * x - sigma_t * h_phi_1 * m0  # `x_t_ = alpha_t / alpha_s0 * x - sigma_t * h_phi_1 * m0`
+            pred_res = torch.einsum('k,bkc...->bc...', rhos_p, D1s) if D1s is not None else 0
+            x_t = x_t_ - sigma_t * B_h * pred_res  # `x_t = x_t_ - sigma_t * B_h * pred_res`
+        return x_t.to(x.dtype)  # `x_t = x_t.to(x.dtype)`
+
+    def uni_c(self, this_model_output, last_sample, this_sample, order):
+        model_output_list = self.model_outputs  # `model_output_list = self.model_outputs`
+        m0 = model_output_list[-1]  # `m0 = model_output_list[-1]`
+        x = last_sample  # `x = last_sample`
+        model_t = this_model_output  # `model_t = this_model_output`
+        i0 = self.step_index
+        # `sigma_t, sigma_s0 = self.sigmas[self.step_index], self.sigmas[self.step_index - 1]`
+        sigma_t, sigma_s0 = self.sigmas[i0], self.sigmas[i0 - 1]
+        alpha_t, sigma_t = sigma_to_alpha_sigma_t(sigma_t)  # `alpha_t, sigma_t = self._sigma_to_alpha_sigma_t(sigma_t)`
+        alpha_s0, sigma_s0 = sigma_to_alpha_sigma_t(sigma_s0)  # `alpha_s0, sigma_s0 = self._sigma_to_alpha_sigma_t(sigma_s0)`
+        lambda_t = torch.log(alpha_t) - torch.log(sigma_t)  # `lambda_t = torch.log(alpha_t) - torch.log(sigma_t)`
+        lambda_s0 = torch.log(alpha_s0) - torch.log(sigma_s0)  # `lambda_s0 = torch.log(alpha_s0) - torch.log(sigma_s0)`
+        h = lambda_t - lambda_s0  # `h = lambda_t - lambda_s0`
+        D1s, R, b, h_phi_1, B_h = self._rks_R_b(h, lambda_s0, lambda i: i0 - (i + 1), order, m0, model_output_list)
+        D1s = torch.stack(D1s, dim=1) if len(D1s) > 0 else None  # `D1s = torch.stack(D1s, dim=1)` / `D1s = None`
+        if order == 1:  # `if order == 1:`
+            rhos_c = torch.tensor([0.5], dtype=x.dtype)  # `rhos_c = torch.tensor([0.5], dtype=x.dtype, device=device)`
+        else:
+            rhos_c = torch.linalg.solve(R, b).to(x.dtype)  # `rhos_c = torch.linalg.solve(R, b).to(device).to(x.dtype)`
+        if self.predict_x0:
+            x_t_ = sigma_t / sigma_s0 * x - alpha_t * h_phi_1 * m0  # `x_t_ = sigma_t / sigma_s0 * x - alpha_t * h_phi_1 * m0`
+            # `corr_res = torch.einsum("k,bkc...->bc...", rhos_c[:-1], D1s)` / `corr_res = 0`
+            corr_res = torch.einsum('k,bkc...->bc...', rhos_c[:-1], D1s) if D1s is not None else 0
+            D1_t = model_t - m0  # `D1_t = model_t - m0`
+            x_t = x_t_ - alpha_t * B_h * (corr_res + rhos_c[-1] * D1_t)  # `x_t = x_t_ - alpha_t * B_h * (corr_res + rhos_c[-1] * D1_t)`
+        else:
+            x_t_ = alpha_t / alpha_s0 * x - sigma_t * h_phi_1 * m0  # `x_t_ = alpha_t / alpha_s0 * x - sigma_t * h_phi_1 * m0`
+            corr_res = torch.einsum('k,bkc...->bc...', rhos_c[:-1], D1s) if D1s is not None else 0
+            D1_t = model_t - m0  # `D1_t = model_t - m0`
+            x_t = x_t_ - sigma_t * B_h * (corr_res + rhos_c[-1] * D1_t)  # `x_t = x_t_ - sigma_t * B_h * (corr_res + rhos_c[-1] * D1_t)`
+        return x_t.to(x.dtype)  # `x_t = x_t.to(x.dtype)`
+
+    def step(self, model_output, timestep, sample):
+        cfg = self.cfg
+        if self.step_index is None:  # `if self.step_index is None: self._init_step_index(timestep)`
+            self.step_index = index_for_timestep(self.timesteps, timestep)
+        # `use_corrector = (self.step_index > 0 and self.step_index - 1 not in self.disable_corrector and self.last_sample is not None)`
+        use_corrector = self.step_index > 0 and self.step_index - 1 not in self.disable_corrector and self.last_sample is not None
+        model_output_convert, x0 = self.convert_model_output(model_output, sample)  # `model_output_convert = self.convert_model_output(model_output, sample=sample)`
+        if use_corrector:  # `if use_corrector:`
+            # `sample = self.multistep_uni_c_bh_update(this_model_output=model_output_convert, last_sample=self.last_sample, this_sample=sample, order=self.this_order)`
+            sample = self.uni_c(model_output_convert, self.last_sample, sample, self.this_order)
+        for i in range(cfg['solver_order'] - 1):  # `for i in range(self.config.solver_order - 1):`
+            self.model_outputs[i] = self.model_outputs[i + 1]  # `self.model_outputs[i] = self.model_outputs[i + 1]`
+        self.model_outputs[-1] = model_output_convert  # `self.model_outputs[-1] = model_output_convert`
+        if cfg['lower_order_final']:  # `if self.config.lower_order_final:`
+            this_order = min(cfg['solver_order'], len(self.timesteps) - self.step_index)  # `this_order = min(self.config.solver_order, len(self.timesteps) - self.step_index)`
+        else:
+            this_order = cfg['solver_order']  # `this_order = self.config.solver_order`
+        self.this_order = min(this_order, self.lower_order_nums + 1)  # `self.this_order = min(this_order, self.lower_order_nums + 1)  # warmup for multistep`
+        self.last_sample = sample  # `self.last_sample = sample`
+        prev_sample = self.uni_p(sample, self.this_order)  # `prev_sample = self.multistep_uni_p_bh_update(model_output=model_output, sample=sample, order=self.this_order)`
+        if self.lower_order_nums < cfg['solver_order']:  # `if self.lower_order_nums < self.config.solver_order:`
+            self.lower_order_nums += 1  # `self.lower_order_nums += 1`
+        self.step_index += 1  # `self._step_index += 1`
+        return prev_sample, x0, (self.this_order, bool(use_corrector))
+
+    # `# Copied from diffusers.schedulers.scheduling_dpmsolver_multistep.DPMSolverMultistepScheduler.add_noise`
+    add_noise = DPMSolverMultistep.add_noise
+
+
+# --------------------------------------------------------------------------------------------
 # Loops and fixture
 # --------------------------------------------------------------------------------------------
 
@@ -608,13 +786,22 @@ def dummy_sample_deter():
     return sample.permute(3, 0, 1, 2)  # `sample = sample.permute(3, 0, 1, 2)`
 
 
+def dummy_noise_deter():
+    """tests/schedulers/test_schedulers.py `dummy_noise_deter` ([4, 3, 8, 8])."""
+    num_elems = 4 * 3 * 8 * 8
+    sample = torch.arange(num_elems).flip(-1)  # `sample = torch.arange(num_elems).flip(-1)`
+    sample = sample.reshape(3, 8, 8, 4)  # `sample = sample.reshape(num_channels, height, width, batch_size)`
+    sample = sample / num_elems  # `sample = sample / num_elems`
+    return sample.permute(3, 0, 1, 2)  # `sample = sample.permute(3, 0, 1, 2)`
+
+
 def small_sample():
     """A [4, 2, 4] x_T (diffusers' _threshold_sample needs >= 3 dims), N(0, 1) from a fixed generator."""
     g = torch.Generator().manual_seed(20240611)
     return torch.randn((4, 2, 4), generator=g, dtype=torch.float32)
 
 
-X_T = {'small': small_sample(), 'deter': dummy_sample_deter().contiguous()}
+X_T = {'small': small_sample(), 'deter': dummy_sample_deter().contiguous(), 'noise_deter': dummy_noise_deter().contiguous()}
 
 LINEAR_1000 = dict(num_train_timesteps=1000, beta_start=0.0001, beta_end=0.02, beta_schedule='linear')
 SPIRAL_50 = dict(num_train_timesteps=50, beta_start=0.0001, beta_end=0.2, beta_schedule='linear')
@@ -651,6 +838,25 @@ def pndm_cfg(sched=LINEAR_1000, **kw):
     c.update(kw)
     return c
 
+
+def unipc_cfg(sched=LINEAR_1000, **kw):
+    """UniPCMultistepScheduler config with diffusers' defaults (all keys, main)."""
+    c = dict(
+        _class_name='UniPCMultistepScheduler',
+        num_train_timesteps=1000, beta_start=0.0001, beta_end=0.02, beta_schedule='linear', trained_betas=None,
+        solver_order=2, prediction_type='epsilon', thresholding=False, dynamic_thresholding_ratio=0.995,
+        sample_max_value=1.0, predict_x0=True, solver_type='bh2', lower_order_final=True, disable_corrector=[],
+        solver_p=None, use_karras_sigmas=False, use_exponential_sigmas=False, use_beta_sigmas=False,
+        use_flow_sigmas=False, flow_shift=1.0, timestep_spacing='linspace', steps_offset=0, final_sigmas_type='zero',
+        rescale_betas_zero_snr=False, use_dynamic_shifting=False, time_shift_type='exponential',
+    )
+    c.update(sched)
+    c.update(kw)
+    return c
+
+
+# The configuration of diffusers' UniPCMultistepSchedulerTest.get_scheduler_config (main).
+UNIPC_TEST = dict(solver_order=2, solver_type='bh2', final_sigmas_type='sigma_min')
 
 # The configuration of diffusers' DPMSolverMultistepSchedulerTest.get_scheduler_config (main).
 DPM_TEST = dict(solver_order=2, prediction_type='epsilon', thresholding=False, sample_max_value=1.0,
@@ -709,6 +915,8 @@ def loop_cases():
     add('dpm-diffusers-test-v', dpm_cfg(**dict(DPM_TEST, prediction_type='v_prediction')), 10, 'deter')
     add('dpm-diffusers-test-karras-v', dpm_cfg(**dict(DPM_TEST, prediction_type='v_prediction', use_karras_sigmas=True)), 10, 'deter')
     add('dpm-diffusers-test-lu-v', dpm_cfg(**dict(DPM_TEST, prediction_type='v_prediction', use_lu_lambdas=True)), 10, 'deter')
+    # test_full_loop_with_noise: add_noise at timesteps[5], then the loop from there (img2img start)
+    add('dpm-diffusers-test-with-noise', dpm_cfg(**DPM_TEST), 10, 'deter', start=5)
 
     # PNDM: PRK warm-up and PLMS only, epsilon / v, set_alpha_to_one, spacings, steps_offset, other schedules
     for steps in (10, 25):
@@ -733,6 +941,35 @@ def loop_cases():
     add('pndm-diffusers-test-v', pndm_cfg(prediction_type='v_prediction'), 10, 'deter')
     add('pndm-diffusers-test-alpha1', pndm_cfg(set_alpha_to_one=True, beta_start=0.01), 10, 'deter')
     add('pndm-diffusers-test-alpha0', pndm_cfg(set_alpha_to_one=False, beta_start=0.01), 10, 'deter')
+
+    # UniPC: bh1 / bh2, predict_x0 on / off, orders 1-3, lower_order_final, disable_corrector, Karras, thresholding
+    for steps in (10, 25):
+        for order in (1, 2, 3):
+            add(f'unipc-bh2-o{order}-eps-{steps}', unipc_cfg(solver_order=order), steps)
+            # bh1 needs final_sigmas_type 'sigma_min': into sigma = 0, B(h) = hh = -inf and diffusers' last step is NaN
+            add(f'unipc-bh1-o{order}-eps-{steps}', unipc_cfg(solver_order=order, solver_type='bh1', final_sigmas_type='sigma_min'), steps)
+        add(f'unipc-bh2-o2-v-{steps}', unipc_cfg(prediction_type='v_prediction'), steps)
+        add(f'unipc-noisepred-bh1-o2-{steps}', unipc_cfg(predict_x0=False, solver_type='bh1', final_sigmas_type='sigma_min'), steps)
+        add(f'unipc-noisepred-bh2-o3-{steps}', unipc_cfg(predict_x0=False, solver_order=3, final_sigmas_type='sigma_min'), steps)
+        add(f'unipc-bh2-o2-karras-{steps}', unipc_cfg(use_karras_sigmas=True), steps)
+    add('unipc-bh2-o2-sample-10', unipc_cfg(prediction_type='sample'), 10)
+    add('unipc-noisepred-v-10', unipc_cfg(predict_x0=False, prediction_type='v_prediction', final_sigmas_type='sigma_min'), 10)
+    add('unipc-bh2-o3-nolof-sigmamin-10', unipc_cfg(solver_order=3, lower_order_final=False, final_sigmas_type='sigma_min'), 10)
+    add('unipc-bh2-o2-disable-corrector-10', unipc_cfg(disable_corrector=[0, 3, 7]), 10)
+    add('unipc-bh2-o3-karras-sigmamin-25', unipc_cfg(solver_order=3, use_karras_sigmas=True, final_sigmas_type='sigma_min'), 25)
+    add('unipc-bh2-o2-thres-neg-10', unipc_cfg(thresholding=True, dynamic_thresholding_ratio=0.9, sample_max_value=3.0), 10, negate=True)
+    add('unipc-bh1-o3-thres-v-25', unipc_cfg(solver_order=3, solver_type='bh1', prediction_type='v_prediction', thresholding=True, dynamic_thresholding_ratio=0.6, sample_max_value=1.2, final_sigmas_type='sigma_min'), 25)
+    add('unipc-trailing-25', unipc_cfg(timestep_spacing='trailing'), 25)
+    add('unipc-leading-offset1-10', unipc_cfg(timestep_spacing='leading', steps_offset=1), 10)
+    add('unipc-cosine-25', unipc_cfg(COSINE_1000), 25)  # (with Karras sigmas the first timestep repeats and diffusers' loop overruns)
+    add('unipc-zsnr-trailing-v-10', unipc_cfg(ZSNR_1000, timestep_spacing='trailing', prediction_type='v_prediction'), 10)
+    add('unipc-spiral50-o3-25', unipc_cfg(SPIRAL_50, solver_order=3), 25)
+    add('unipc-1step', unipc_cfg(), 1)
+    add('unipc-diffusers-test-default', unipc_cfg(**UNIPC_TEST), 10, 'deter')
+    add('unipc-diffusers-test-karras', unipc_cfg(**dict(UNIPC_TEST, use_karras_sigmas=True)), 10, 'deter')
+    add('unipc-diffusers-test-v', unipc_cfg(**dict(UNIPC_TEST, prediction_type='v_prediction')), 10, 'deter')
+    add('unipc-diffusers-test-karras-v', unipc_cfg(**dict(UNIPC_TEST, prediction_type='v_prediction', use_karras_sigmas=True)), 10, 'deter')
+    add('unipc-diffusers-test-with-noise', unipc_cfg(**UNIPC_TEST), 10, 'deter', start=8)
     return cases
 
 
@@ -747,6 +984,12 @@ PUBLISHED = {
     'pndm-diffusers-test-v': dict(sum=67.3986, mean=0.0878),  # test_full_loop_with_v_prediction
     'pndm-diffusers-test-alpha1': dict(sum=230.0399, mean=0.2995),  # test_full_loop_with_set_alpha_to_one
     'pndm-diffusers-test-alpha0': dict(sum=186.9482, mean=0.2434),  # test_full_loop_with_no_set_alpha_to_one
+    'dpm-diffusers-test-with-noise': dict(sum=318.4111, mean=0.4146),  # test_full_loop_with_noise
+    'unipc-diffusers-test-default': dict(mean=0.2464),  # test_full_loop_no_noise
+    'unipc-diffusers-test-karras': dict(mean=0.2925),  # test_full_loop_with_karras
+    'unipc-diffusers-test-v': dict(mean=0.1014),  # test_full_loop_with_v_prediction
+    'unipc-diffusers-test-karras-v': dict(mean=0.1966),  # test_full_loop_with_karras_and_v_prediction
+    'unipc-diffusers-test-with-noise': dict(sum=315.5757, mean=0.4109),  # test_full_loop_with_noise
 }
 
 
@@ -756,32 +999,43 @@ def make_scheduler(cfg, dtype, scalar_linspace=False):
         return DPMSolverMultistep(cfg, dtype, scalar_linspace)
     if cls == 'PNDMScheduler':
         return PNDM(cfg, dtype, scalar_linspace)
+    if cls == 'UniPCMultistepScheduler':
+        return UniPCMultistep(cfg, dtype, scalar_linspace)
     raise ValueError(cls)
 
 
 def run_loop(cfg, steps, xs, opts, dtype, scalar_linspace=False):
     """diffusers' test loop: `for i, t in enumerate(scheduler.timesteps): residual = model(sample, t);
-    sample = scheduler.step(residual, t, sample).prev_sample`. Returns timesteps, sigmas, prev samples,
-    x0 estimates and the solver order used at each step (DPM / UniPC)."""
+    sample = scheduler.step(residual, t, sample).prev_sample`. With opts['start'] (test_full_loop_with_noise):
+    `timesteps = scheduler.timesteps[t_start * scheduler.order:]`, `sample = scheduler.add_noise(sample, noise,
+    timesteps[:1])` first. Returns timesteps, sigmas, prev samples, x0 estimates, the solver order used at each
+    step (DPM / UniPC) and whether UniPC's corrector ran."""
     s = make_scheduler(cfg, dtype, scalar_linspace)
     s.set_timesteps(steps)
     ts = [int(t) for t in s.timesteps]
     x = X_T[xs].to(dtype)
-    prevs, x0s, orders = [], [], []
-    for t in ts:
+    start = opts.get('start', 0)
+    if start:
+        x = s.add_noise(x, X_T['noise_deter'].to(dtype), ts[start])
+    prevs, x0s, orders, correctors = [], [], [], []
+    for t in ts[start:]:
         out = dummy_model(x, t, opts.get('negate', False))
         if isinstance(s, PNDM):
             x0 = s.x0_estimate(out, t, x)
             prev = s.step(out, t, x)
-            order = None
+            order, corrector = None, None
+        elif isinstance(s, UniPCMultistep):
+            prev, x0, (order, corrector) = s.step(out, t, x)
         else:
             prev, x0, order = s.step(out, t, x)
+            corrector = None
         prevs.append(prev)
         x0s.append(x0)
         orders.append(order)
+        correctors.append(corrector)
         x = prev
     sigmas = [float(v) for v in s.sigmas.to(torch.float32)] if hasattr(s, 'sigmas') else None
-    return ts, sigmas, prevs, x0s, orders
+    return ts, sigmas, prevs, x0s, orders, correctors
 
 
 def f32(t):
@@ -829,12 +1083,12 @@ def scaled_max_diff(a, b):
 def loops_fixture(schedules):
     out = []
     for name, cfg, steps, xs, opts in loop_cases():
-        ts, sigmas, prevs, x0s, orders = run_loop(cfg, steps, xs, opts, torch.float32)
-        _, _, prevs64, x0s64, _ = run_loop(cfg, steps, xs, opts, torch.float64)
-        n = len(ts)
-        record = sorted({0, 1, n // 2} & set(range(n))) if xs == 'small' else []
+        ts, sigmas, prevs, x0s, orders, correctors = run_loop(cfg, steps, xs, opts, torch.float32)
+        _, _, prevs64, x0s64, _, _ = run_loop(cfg, steps, xs, opts, torch.float64)
+        n = len(prevs)
+        record = sorted({1, n // 2} & set(range(n))) if xs == 'small' else []
         # the same loop on difflab's tables (scalar linspace): how far the table ulps alone move it
-        _, _, prevs_s, x0s_s, _ = run_loop(cfg, steps, xs, opts, torch.float32, scalar_linspace=True)
+        _, _, prevs_s, x0s_s, _, _ = run_loop(cfg, steps, xs, opts, torch.float32, scalar_linspace=True)
         sens = max([scaled_max_diff(prevs_s[i], prevs[i]) for i in record] + [scaled_max_diff(x0s_s[i], x0s[i]) for i in record] + [scaled_max_diff(prevs_s[-1], prevs[-1])])
         key = schedule_key(cfg)
         if key not in schedules:
@@ -853,11 +1107,13 @@ def loops_fixture(schedules):
             negate_model=bool(opts.get('negate', False)),
             timesteps=ts,
             sigmas=sigmas,
+            start_index=opts.get('start', 0),
             orders=orders if cfg['_class_name'] != 'PNDMScheduler' else None,
+            correctors=correctors if cfg['_class_name'] == 'UniPCMultistepScheduler' else None,
             steps=[
                 dict(
                     index=i,
-                    t=ts[i],
+                    t=ts[opts.get('start', 0) + i],
                     prev_sample=f32(prevs[i]),
                     pred_original_sample=f32(x0s[i]),
                     prev_sample_gap=gap(prevs[i], prevs64[i]),
@@ -889,9 +1145,25 @@ def add_noise_fixture():
 def torch_math_fixture():
     """torch's CPU float32 exp and log (SLEEF expf_u10 / logf_u10, not correctly rounded) on fixed arguments."""
     g = torch.Generator().manual_seed(7)
-    exp_x = (torch.rand(1000, generator=g, dtype=torch.float64) * 40 - 20).to(torch.float32)
-    log_x = torch.exp(torch.rand(1000, generator=g, dtype=torch.float64) * 40 - 20).to(torch.float32)
-    return dict(exp_x=f32(exp_x), exp=f32(torch.exp(exp_x)), log_x=f32(log_x), log=f32(torch.log(log_x)))
+    exp_x = (torch.rand(600, generator=g, dtype=torch.float64) * 40 - 20).to(torch.float32)
+    log_x = torch.exp(torch.rand(600, generator=g, dtype=torch.float64) * 40 - 20).to(torch.float32)
+    expm1_x = torch.cat([exp_x[:300], exp_x[300:] / 1000])
+    return dict(
+        exp_x=f32(exp_x), exp=f32(torch.exp(exp_x)), log_x=f32(log_x), log=f32(torch.log(log_x)),
+        expm1_x=f32(expm1_x), expm1=f32(torch.expm1(expm1_x)),
+    )
+
+
+def linalg_solve_fixture():
+    """torch.linalg.solve on small float32 systems (UniPC's rho weights; CPU LAPACK: OpenBLAS here)."""
+    g = torch.Generator().manual_seed(13)
+    out = []
+    for n in (2, 3):
+        for _ in range(120):
+            A = torch.rand((n, n), generator=g, dtype=torch.float32) * 4 - 2
+            b = torch.rand((n,), generator=g, dtype=torch.float32) * 4 - 2
+            out.append(dict(A=[f32(row) for row in A], b=f32(b), x=f32(torch.linalg.solve(A, b))))
+    return out
 
 
 def threshold_fixture():
@@ -930,6 +1202,7 @@ def main():
         loops=loops_fixture(schedules),
         add_noise=add_noise_fixture(),
         torch_math=torch_math_fixture(),
+        linalg_solve=linalg_solve_fixture(),
         thresholding=threshold_fixture(),
     )
     os.makedirs(os.path.dirname(OUT), exist_ok=True)

@@ -313,6 +313,12 @@ describe('DPMSolverMultistepSampler diffusers config', () => {
     'variance_type',
     'timestep_spacing',
     'steps_offset',
+    'use_exponential_sigmas',
+    'use_beta_sigmas',
+    'use_flow_sigmas',
+    'flow_shift',
+    'use_dynamic_shifting',
+    'time_shift_type',
   ];
 
   it('writes every DPMSolverMultistepScheduler key and reads it back (round trip)', () => {
@@ -380,14 +386,15 @@ describe('DPMSolverMultistepSampler diffusers config', () => {
       clip_sample: false,
       set_alpha_to_one: false,
       use_exponential_sigmas: false,
-      flow_shift: 1.0,
+      flow_shift: 3.0,
       steps_offset: 1,
       timestep_spacing: 'leading',
     };
     const s = DPMSolverMultistepSampler.fromDiffusersConfig(json, scheduleFromDiffusersConfig, { numInferenceSteps: 10 });
-    expect(s.unknownDiffusersKeys).toEqual(['_diffusers_version', 'clip_sample', 'set_alpha_to_one', 'use_exponential_sigmas', 'flow_shift']);
+    expect(s.unknownDiffusersKeys).toEqual(['_diffusers_version', 'clip_sample', 'set_alpha_to_one']);
     const out = s.toDiffusersConfig();
-    expect(out).toMatchObject({ _diffusers_version: '0.27.0', clip_sample: false, set_alpha_to_one: false, use_exponential_sigmas: false, flow_shift: 1, steps_offset: 1 });
+    // flow_shift is diffusers' (unused without flow sigmas): kept as given
+    expect(out).toMatchObject({ _diffusers_version: '0.27.0', clip_sample: false, set_alpha_to_one: false, use_exponential_sigmas: false, flow_shift: 3, steps_offset: 1 });
     expect(DPMSolverMultistepSampler.fromDiffusersConfig(out, scheduleFromDiffusersConfig).toDiffusersConfig()).toEqual(out);
   });
 
@@ -407,6 +414,8 @@ describe('DPMSolverMultistepSampler diffusers config', () => {
       [bad({ solver_order: 4 }), 'scheduler_config.solver_order: must be 1, 2 or 3, got 4'],
       [bad({ variance_type: 'learned_range' }), 'scheduler_config.variance_type: unsupported value "learned_range"; supported: null'],
       [bad({ use_exponential_sigmas: true }), 'scheduler_config.use_exponential_sigmas: is not supported; set it to false (got true)'],
+      [bad({ use_dynamic_shifting: true }), 'scheduler_config.use_dynamic_shifting: is not supported; set it to false (got true)'],
+      [bad({ prediction_type: 'flow_prediction' }), 'scheduler_config.prediction_type: unsupported value "flow_prediction"; supported: epsilon, v_prediction, sample'],
       [bad({ beta_schedule: 'sigmoid' }), 'scheduler_config.beta_schedule: unsupported value "sigmoid"; supported: linear, scaled_linear, squaredcos_cap_v2'],
       [bad({ final_sigmas_type: 'one' }), 'scheduler_config.final_sigmas_type: unsupported value "one"; supported: zero, sigma_min'],
       [bad({ dynamic_thresholding_ratio: 1.5 }), 'scheduler_config.dynamic_thresholding_ratio: must be a number in [0, 1], got 1.5'],

@@ -108,8 +108,6 @@ function fromBits(b: number): number {
   return F32[0];
 }
 
-type F2 = readonly [number, number];
-
 /** torch.log of a float32 (SLEEF xlogf_u1: double-float arithmetic, 1.0 ulp). */
 export function torchLog(x: number): number {
   let d = f(x);
@@ -151,6 +149,64 @@ export function torchLog(x: number): number {
   sum = f(s[0] + tail);
   s = [sum, f(f(f(s[0] - sum) + tail) + s[1])];
   return f(s[0] + s[1]);
+}
+
+type F2 = readonly [number, number];
+
+// SLEEF df.h double-float helpers (ENABLE_FMA_SP), each operation rounded to float32
+const df = {
+  add2F: (x: F2, y: number): F2 => {
+    const s = f(x[0] + y);
+    const v = f(s - x[0]);
+    return [s, f(f(f(x[0] - f(s - v)) + f(y - v)) + x[1])];
+  },
+  add2FF: (x: F2, y: F2): F2 => {
+    const s = f(x[0] + y[0]);
+    const v = f(s - x[0]);
+    return [s, f(f(f(x[0] - f(s - v)) + f(y[0] - v)) + f(x[1] + y[1]))];
+  },
+  mulF: (x: F2, y: number): F2 => {
+    const s = f(x[0] * y);
+    return [s, fma32(x[1], y, fma32(x[0], y, -s))];
+  },
+  mulFF: (x: F2, y: F2): F2 => {
+    const s = f(x[0] * y[0]);
+    return [s, fma32(x[0], y[1], fma32(x[1], y[0], fma32(x[0], y[0], -s)))];
+  },
+  squ: (x: F2): F2 => {
+    const s = f(x[0] * x[0]);
+    return [s, fma32(f(x[0] + x[0]), x[1], fma32(x[0], x[0], -s))];
+  },
+  addScalarF: (x: number, y: F2): F2 => {
+    const s = f(x + y[0]);
+    return [s, f(f(f(x - s) + y[0]) + y[1])];
+  },
+};
+
+// SLEEF expk2f's polynomial, as exact float32 values (+0.1980960224e-3f, +0.1394256484e-2f, ...)
+const EXPK2_POLY = [0.00019809602, 0.0013942565, 0.008333457, 0.041666374].map(f);
+const EXPK2_C5 = 0.1666666567325592; // +0.166666659414234244790680580464e+0f
+
+/** torch.expm1 of a float32 (SLEEF xexpm1f: double-float expk2f(a) - 1, 1.0 ulp). Checked like torchExp. */
+export function torchExpm1(x: number): number {
+  const a = f(x);
+  if (Number.isNaN(a)) return Number.NaN;
+  if (a > 88.72283172607422) return Number.POSITIVE_INFINITY;
+  if (a < -16.63553237915039) return -1; // -16.635532333438687426013570f
+  if (a === 0) return a;
+  // expk2f((a, 0))
+  const q = rintEven(f(a * R_LN2F));
+  let s = df.add2F([a, 0], f(q * -L2UF));
+  s = df.add2F(s, f(q * -L2LF));
+  let u = EXPK2_POLY[0];
+  for (const c of EXPK2_POLY.slice(1)) u = fma32(u, s[0], c);
+  let t = df.add2F(df.mulF(s, u), EXPK2_C5);
+  t = df.add2F(df.mulFF(s, t), 0.5);
+  t = df.add2FF(s, df.mulFF(df.squ(s), t));
+  t = df.addScalarF(1, t);
+  const scale = 2 ** q;
+  const d = df.add2F([f(t[0] * scale), f(t[1] * scale)], -1);
+  return f(d[0] + d[1]);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -351,12 +407,34 @@ export function checkDiffusersBetaSchedule(r: DiffusersConfigReader): void {
   }
 }
 
-/** A newer diffusers option this package does not implement: accepted only at its default (false / null). */
+/** A diffusers option this package does not implement: accepted only at its default (false / null). */
 export function rejectEnabled(r: DiffusersConfigReader, keys: readonly string[]): void {
   for (const k of keys) {
     const v = r.json[k];
     if (v !== undefined && v !== null && v !== false) throw new ConfigError(`${r.path}.${k}`, `is not supported; set it to false (got ${JSON.stringify(v)})`);
   }
+}
+
+/**
+ * The sigma-schedule keys diffusers main (2025) has on DPMSolverMultistepScheduler and UniPCMultistepScheduler
+ * for exponential / beta / flow-matching sigmas and dynamic shifting. This package implements none of them: the
+ * switches must be false, and `flow_shift` / `time_shift_type` (used only with them) are kept as given.
+ */
+export const DIFFUSERS_MAIN_SIGMA_KEYS = ['use_exponential_sigmas', 'use_beta_sigmas', 'use_flow_sigmas', 'flow_shift', 'use_dynamic_shifting', 'time_shift_type'] as const;
+
+/** Read (and check) the DIFFUSERS_MAIN_SIGMA_KEYS of a config; returns their values with diffusers' defaults. */
+export function readMainSigmaKeys(r: DiffusersConfigReader): Record<string, unknown> {
+  rejectEnabled(r, ['use_exponential_sigmas', 'use_beta_sigmas', 'use_flow_sigmas', 'use_dynamic_shifting']);
+  const shiftType = r.json.time_shift_type ?? 'exponential';
+  if (typeof shiftType !== 'string') throw new ConfigError(`${r.path}.time_shift_type`, `must be a string, got ${JSON.stringify(shiftType)}`);
+  return {
+    use_exponential_sigmas: false,
+    use_beta_sigmas: false,
+    use_flow_sigmas: false,
+    flow_shift: r.number('flow_shift', 1),
+    use_dynamic_shifting: false,
+    time_shift_type: shiftType,
+  };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -398,6 +476,8 @@ export interface DPMSolverMultistepOptions {
   stepsOffset?: number;
   /** diffusers config keys this class does not read, written back by `toDiffusersConfig` (fromDiffusersConfig fills it). */
   diffusersPassthrough?: Record<string, unknown>;
+  /** Values of DIFFUSERS_MAIN_SIGMA_KEYS to write back (fromDiffusersConfig fills it; default diffusers' defaults). */
+  diffusersMainSigmaKeys?: Record<string, unknown>;
   /** The id the sampler reports (the plugin that made it). Default 'dpm-solver-multistep'. */
   id?: string;
 }
@@ -447,6 +527,7 @@ export class DPMSolverMultistepSampler implements Sampler {
   /** diffusers config keys read by fromDiffusersConfig but not interpreted; written back unchanged. */
   readonly unknownDiffusersKeys: string[];
   private readonly passthrough: Record<string, unknown>;
+  private readonly mainSigmaKeys: Record<string, unknown>;
   private readonly tables: MultistepTables;
   private currentTimesteps: number[] = [];
   private currentSigmas: Float64Array = new Float64Array(0);
@@ -502,6 +583,7 @@ export class DPMSolverMultistepSampler implements Sampler {
     if (!Number.isInteger(this.stepsOffset) || this.stepsOffset < 0) throw new ConfigError('stepsOffset', `must be a non-negative integer, got ${this.stepsOffset}`);
     this.passthrough = { ...(o.diffusersPassthrough ?? {}) };
     this.unknownDiffusersKeys = unknownKeysOf(this.passthrough);
+    this.mainSigmaKeys = { ...MAIN_SIGMA_DEFAULTS, ...(o.diffusersMainSigmaKeys ?? {}) };
     this.tables = multistepTables(schedule);
     this.history = new Array(this.solverOrder).fill(null);
     if (o.numInferenceSteps !== undefined && o.numInferenceSteps !== null) this.setTimesteps(o.numInferenceSteps);
@@ -738,13 +820,19 @@ export class DPMSolverMultistepSampler implements Sampler {
       lower_order_final: this.lowerOrderFinal,
       euler_at_final: this.eulerAtFinal,
       use_karras_sigmas: this.useKarrasSigmas,
+      use_exponential_sigmas: this.mainSigmaKeys.use_exponential_sigmas,
+      use_beta_sigmas: this.mainSigmaKeys.use_beta_sigmas,
       use_lu_lambdas: this.useLuLambdas,
+      use_flow_sigmas: this.mainSigmaKeys.use_flow_sigmas,
+      flow_shift: this.mainSigmaKeys.flow_shift,
       final_sigmas_type: this.finalSigmasType,
       // JSON has no -Infinity (JSON.stringify would write null, which diffusers cannot use): -FLT_MAX clips nothing
       lambda_min_clipped: this.lambdaMinClipped === Number.NEGATIVE_INFINITY ? -FLOAT32_MAX : this.lambdaMinClipped,
       variance_type: null,
       timestep_spacing: this.timestepSpacing,
       steps_offset: this.stepsOffset,
+      use_dynamic_shifting: this.mainSigmaKeys.use_dynamic_shifting,
+      time_shift_type: this.mainSigmaKeys.time_shift_type,
       ...this.passthrough,
     };
   }
@@ -754,7 +842,8 @@ export class DPMSolverMultistepSampler implements Sampler {
    * diffusers' aliases are mapped as its constructor does (algorithm_type 'deis' -> 'dpmsolver++'; solver_type
    * 'logrho' / 'bh1' / 'bh2' -> 'midpoint'). lambda_min_clipped may be a number, null, '-inf' / '-Infinity'
    * (Python writes -Infinity, which JSON.parse rejects), or <= -FLT_MAX: all but a finite number mean -Infinity.
-   * Unsupported values (sde-* algorithms, learned variance, exponential / beta / flow sigmas) are a ConfigError;
+   * Unsupported values (sde-* algorithms, learned variance, flow_prediction, exponential / beta / flow sigmas,
+   * dynamic shifting) are a ConfigError;
    * keys this class does not know are kept in `unknownDiffusersKeys` and written back by toDiffusersConfig.
    */
   static fromDiffusersConfig(
@@ -764,7 +853,7 @@ export class DPMSolverMultistepSampler implements Sampler {
   ): DPMSolverMultistepSampler {
     const r = DiffusersConfigReader.of(json, 'DPMSolverMultistepScheduler');
     checkDiffusersBetaSchedule(r);
-    rejectEnabled(r, ['use_exponential_sigmas', 'use_beta_sigmas', 'use_flow_sigmas']);
+    const mainSigmaKeys = readMainSigmaKeys(r);
     const variance = r.json.variance_type;
     if (variance !== undefined && variance !== null) throw new ConfigError(`${r.path}.variance_type`, `unsupported value ${JSON.stringify(variance)}; supported: null`);
     const algorithm = r.choice('algorithm_type', 'dpmsolver++', ['dpmsolver++', 'dpmsolver', 'deis'] as const);
@@ -789,9 +878,19 @@ export class DPMSolverMultistepSampler implements Sampler {
       timestepSpacing: r.choice('timestep_spacing', 'linspace', TIMESTEP_SPACINGS),
       stepsOffset: r.number('steps_offset', 0, 0, true),
       diffusersPassthrough: diffusersPassthrough(r.json, DPM_KNOWN_KEYS),
+      diffusersMainSigmaKeys: mainSigmaKeys,
     });
   }
 }
+
+const MAIN_SIGMA_DEFAULTS: Readonly<Record<string, unknown>> = {
+  use_exponential_sigmas: false,
+  use_beta_sigmas: false,
+  use_flow_sigmas: false,
+  flow_shift: 1,
+  use_dynamic_shifting: false,
+  time_shift_type: 'exponential',
+};
 
 /** dynamic_thresholding_ratio in [0, 1]. */
 export function readRatio(r: DiffusersConfigReader): number {
@@ -811,6 +910,7 @@ function readLambdaMinClipped(r: DiffusersConfigReader): number {
 
 const DPM_KNOWN_KEYS: ReadonlySet<string> = new Set([
   ...DIFFUSERS_SCHEDULE_KEYS,
+  ...DIFFUSERS_MAIN_SIGMA_KEYS,
   'solver_order',
   'prediction_type',
   'thresholding',

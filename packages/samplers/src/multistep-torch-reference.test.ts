@@ -16,6 +16,7 @@ import { explicitSchedule, scheduleFromDiffusersConfig } from '@difflab/schedule
 import { describe, expect, it } from 'vitest';
 import { DPMSolverMultistepSampler } from './dpm-solver-multistep.js';
 import { PNDMSampler } from './pndm.js';
+import { UniPCSampler } from './unipc.js';
 
 interface RecordedStep {
   index: number;
@@ -35,7 +36,10 @@ interface LoopCase {
   negate_model: boolean;
   timesteps: number[];
   sigmas: number[] | null;
+  /** the loop starts at this index of `timesteps`, from add_noise(x_T, noise_deter, timesteps[start]) (diffusers' test_full_loop_with_noise) */
+  start_index: number;
   orders: (number | null)[] | null;
+  correctors: boolean[] | null;
   steps: RecordedStep[];
   final: number[];
   final_gap: number[];
@@ -77,7 +81,7 @@ function torchTables(c: LoopCase): NoiseSchedule | null {
   return explicitSchedule(sch.betas, sch.rescale_betas_zero_snr);
 }
 
-type Sampler = DPMSolverMultistepSampler | PNDMSampler;
+type Sampler = DPMSolverMultistepSampler | PNDMSampler | UniPCSampler;
 
 function buildSampler(c: LoopCase, schedule: NoiseSchedule | null): Sampler {
   const extra = { numInferenceSteps: c.num_inference_steps };
@@ -87,6 +91,8 @@ function buildSampler(c: LoopCase, schedule: NoiseSchedule | null): Sampler {
       return DPMSolverMultistepSampler.fromDiffusersConfig(c.config, sch, extra);
     case 'PNDMScheduler':
       return PNDMSampler.fromDiffusersConfig(c.config, sch, extra);
+    case 'UniPCMultistepScheduler':
+      return UniPCSampler.fromDiffusersConfig(c.config, sch, extra);
     default:
       throw new Error(`no sampler for ${c.config._class_name}`);
   }
@@ -124,7 +130,7 @@ function compare(e: Errors, got: ArrayLike<number>, want: number[], gap: number[
 function runCase(c: LoopCase, schedule: NoiseSchedule | null): Errors {
   const sampler = buildSampler(c, schedule);
   expect([...sampler.timesteps]).toEqual(c.timesteps);
-  if (c.sigmas && sampler instanceof DPMSolverMultistepSampler) {
+  if (c.sigmas && !(sampler instanceof PNDMSampler)) {
     const got = Array.from(sampler.sigmas);
     expect(got.length).toBe(c.sigmas.length);
     if (schedule) expect(got).toEqual(c.sigmas.map(Math.fround));
@@ -139,14 +145,21 @@ function runCase(c: LoopCase, schedule: NoiseSchedule | null): Errors {
   const e: Errors = { excess: 0, plain: 0, entries: 0, exact: 0 };
   const before = tf.memory().numTensors;
   let x: tf.Tensor = tf.tensor(xT.values, xT.shape);
-  c.timesteps.forEach((t, i) => {
+  if (c.start_index > 0) {
+    const x0 = x;
+    const noise = tf.tensor(fixture.x_T.noise_deter.values, fixture.x_T.noise_deter.shape);
+    x = (sampler as DPMSolverMultistepSampler | UniPCSampler).addNoise(x0, noise, c.timesteps[c.start_index]);
+    tf.dispose([x0, noise]);
+  }
+  c.timesteps.slice(c.start_index).forEach((t, i) => {
     // diffusers' dummy_model in float32: sample * t / (t + 1)
     const out = tf.tidy(() => {
       const y = tf.div(tf.mul(x, t), t + 1);
       return c.negate_model ? tf.neg(y) : y;
     });
     const r = sampler.step(out, t, sampler.scaleModelInput(x, t));
-    if (c.orders && sampler instanceof DPMSolverMultistepSampler) expect(sampler.lastOrder).toBe(c.orders[i]);
+    if (c.orders && !(sampler instanceof PNDMSampler)) expect(sampler.lastOrder).toBe(c.orders[i]);
+    if (c.correctors && sampler instanceof UniPCSampler) expect(sampler.lastCorrected).toBe(c.correctors[i]);
     const rec = recorded.get(i);
     if (rec) {
       expect(rec.t).toBe(t);
@@ -168,15 +181,29 @@ function runCase(c: LoopCase, schedule: NoiseSchedule | null): Errors {
 }
 
 describe('multistep loops vs diffusers (torch float32)', () => {
-  it('covers orders 1-3, both algorithms and solver types, Karras / Lu, thresholding, epsilon / v / sample, 10 and 25 steps, PNDM with and without PRK', () => {
+  it('covers orders 1-3, both algorithms and solver types, Karras / Lu, thresholding, epsilon / v / sample, 10 and 25 steps, PNDM with and without PRK, UniPC bh1 / bh2', () => {
     const names = fixture.loops.map((c) => c.name);
-    for (const p of ['dpm-pp-o1-', 'dpm-pp-o2-', 'dpm-pp-o3-', 'dpm-dpmsolver-o1-', 'dpm-dpmsolver-o2-', 'dpm-dpmsolver-o3-', 'pndm-prk-', 'pndm-plms-']) {
+    for (const p of [
+      'dpm-pp-o1-',
+      'dpm-pp-o2-',
+      'dpm-pp-o3-',
+      'dpm-dpmsolver-o1-',
+      'dpm-dpmsolver-o2-',
+      'dpm-dpmsolver-o3-',
+      'pndm-prk-',
+      'pndm-plms-',
+      'unipc-bh1-o',
+      'unipc-bh2-o',
+      'unipc-noisepred-',
+    ]) {
       expect(names.filter((n) => n.startsWith(p)).length).toBeGreaterThanOrEqual(2);
     }
     for (const s of ['-heun-', '-karras-', '-lu-', '-thres-', '-v-', '-sample-', '-10', '-25']) expect(names.some((n) => n.includes(s))).toBe(true);
     // the loops really reach order 3, and the published diffusers numbers are among the cases
     expect(fixture.loops.some((c) => c.orders?.includes(3))).toBe(true);
-    expect(fixture.loops.filter((c) => c.published).length).toBeGreaterThanOrEqual(9);
+    expect(fixture.loops.filter((c) => c.published).length).toBeGreaterThanOrEqual(15);
+    // UniPC's corrector runs, and the order-3 loops solve 2x2 / 3x3 systems
+    expect(fixture.loops.some((c) => c.correctors?.includes(true) && c.orders?.includes(3))).toBe(true);
   });
 
   const stats: Record<string, Errors> = {};
