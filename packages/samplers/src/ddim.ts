@@ -94,10 +94,8 @@ export class DDIMSampler extends DiscreteSampler implements Sampler {
       set_alpha_to_one: this.setAlphaToOne,
       steps_offset: this.stepsOffset,
       prediction_type: this.predictionType,
-      thresholding: false,
-      dynamic_thresholding_ratio: 0.995,
+      ...this.thresholdingKeys(),
       clip_sample_range: this.clipSampleRange,
-      sample_max_value: 1.0,
       timestep_spacing: this.timestepSpacing,
     };
   }
@@ -112,10 +110,12 @@ export class DDIMSampler extends DiscreteSampler implements Sampler {
     extra: Pick<DDIMOptions, 'seed' | 'rng' | 'numInferenceSteps' | 'eta' | 'useClippedModelOutput'> = {},
   ): DDIMSampler {
     const r = DiffusersConfigReader.of(json, 'DDIMScheduler');
-    r.rejectThresholding();
     return new DDIMSampler(resolveSchedule(r.json, schedule, r.path), {
       ...extra,
       clipSample: r.bool('clip_sample', true),
+      thresholding: r.bool('thresholding', false),
+      dynamicThresholdingRatio: r.number('dynamic_thresholding_ratio', 0.995, 0),
+      sampleMaxValue: r.number('sample_max_value', 1, Number.MIN_VALUE),
       clipSampleRange: r.number('clip_sample_range', 1, Number.MIN_VALUE),
       setAlphaToOne: r.bool('set_alpha_to_one', true),
       predictionType: r.choice('prediction_type', 'epsilon', PREDICTION_TYPES),
@@ -149,6 +149,9 @@ export const ddimPlugin = definePlugin<Sampler, typeof ddimOptions>({
       predictionType: resolvePredictionType(container, o.predictionType),
       timestepSpacing: o.timestepSpacing,
       stepsOffset: o.stepsOffset,
+      thresholding: o.thresholding,
+      dynamicThresholdingRatio: o.dynamicThresholdingRatio,
+      sampleMaxValue: o.sampleMaxValue,
       rng: resolveSamplerRng(container, o.seed),
       eta: o.eta,
       setAlphaToOne: o.setAlphaToOne,

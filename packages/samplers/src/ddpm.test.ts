@@ -171,9 +171,38 @@ describe('DDPM diffusers config', () => {
     expect(() => DDPMSampler.fromDiffusersConfig({ _class_name: 'DDPMScheduler', variance_type: 'learned_range' }, sch)).toThrow(
       /^scheduler_config\.variance_type: unsupported value "learned_range"; supported: fixed_small, fixed_large$/,
     );
-    expect(() => DDPMSampler.fromDiffusersConfig({ _class_name: 'DDPMScheduler', thresholding: true }, sch)).toThrow(/thresholding: dynamic thresholding is not supported/);
+    expect(() => DDPMSampler.fromDiffusersConfig({ _class_name: 'DDPMScheduler', thresholding: true, dynamic_thresholding_ratio: 1.5 }, sch)).toThrow(
+      /dynamicThresholdingRatio: must be a number in \[0, 1\], got 1.5/,
+    );
     expect(() => DDPMSampler.fromDiffusersConfig({ _class_name: 'DDIMScheduler' }, sch)).toThrow(/_class_name: expected 'DDPMScheduler', got "DDIMScheduler"/);
     expect(() => DDPMSampler.fromDiffusersConfig({ num_train_timesteps: 1000 }, sch)).toThrow(/num_train_timesteps: is 1000 but the given schedule has T = 50/);
     expect(() => DDPMSampler.fromDiffusersConfig({ steps_offset: 0.5 }, sch)).toThrow(/steps_offset: must be an integer >= 0/);
+  });
+
+  it('applies dynamic thresholding (diffusers `thresholding`) to x_0 instead of clipping, per sample', () => {
+    // x_0 estimates of two samples: one inside [-1, 1], one far outside; the threshold of each is
+    // s = clamp(quantile(|x_0|, ratio), 1, sample_max_value) and x_0 <- clamp(x_0, -s, s) / s
+    const s = DDPMSampler.fromDiffusersConfig({ _class_name: 'DDPMScheduler', prediction_type: 'sample', thresholding: true, dynamic_thresholding_ratio: 1, sample_max_value: 4 }, sch, { numInferenceSteps: 10 });
+    expect(s.toDiffusersConfig()).toMatchObject({ thresholding: true, dynamic_thresholding_ratio: 1, sample_max_value: 4 });
+    tf.tidy(() => {
+      const x = tf.zeros([2, 3]);
+      const x0 = tf.tensor2d([
+        [0.5, -0.25, 0.1],
+        [3, -6, 1.5],
+      ]);
+      const r = s.step(x0, s.timesteps[0], x, { noise: tf.zeros([2, 3]) });
+      // sample 0: s = max(0.5, 1) = 1 (unchanged); sample 1: s = min(6, 4) = 4 -> [3, -4, 1.5] / 4
+      expect(Array.from(r.predOriginalSample.dataSync())).toEqual([0.5, -0.25, 0.10000000149011612, 0.75, -1, 0.375]);
+    });
+    // with sample_max_value 1 it is clipping to [-1, 1]
+    const a = DDPMSampler.fromDiffusersConfig({ _class_name: 'DDPMScheduler', prediction_type: 'sample', thresholding: true }, sch, { numInferenceSteps: 10 });
+    const b = DDPMSampler.fromDiffusersConfig({ _class_name: 'DDPMScheduler', prediction_type: 'sample', clip_sample: true }, sch, { numInferenceSteps: 10 });
+    tf.tidy(() => {
+      const x0 = tf.randomNormal([4, 2], 0, 3, 'float32', 9);
+      const t = a.timesteps[3];
+      const ra = a.step(x0, t, tf.zeros([4, 2]), { noise: tf.zeros([4, 2]) });
+      const rb = b.step(x0, t, tf.zeros([4, 2]), { noise: tf.zeros([4, 2]) });
+      expect(Array.from(ra.prevSample.dataSync())).toEqual(Array.from(rb.prevSample.dataSync()));
+    });
   });
 });

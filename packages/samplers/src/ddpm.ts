@@ -94,10 +94,8 @@ export class DDPMSampler extends DiscreteSampler implements Sampler {
       variance_type: this.varianceType,
       clip_sample: this.clipSample,
       prediction_type: this.predictionType,
-      thresholding: false,
-      dynamic_thresholding_ratio: 0.995,
+      ...this.thresholdingKeys(),
       clip_sample_range: this.clipSampleRange,
-      sample_max_value: 1.0,
       timestep_spacing: this.timestepSpacing,
       steps_offset: this.stepsOffset,
     };
@@ -109,11 +107,13 @@ export class DDPMSampler extends DiscreteSampler implements Sampler {
    */
   static fromDiffusersConfig(json: unknown, schedule: NoiseSchedule | ScheduleFactory, extra: Pick<DDPMOptions, 'seed' | 'rng' | 'numInferenceSteps'> = {}): DDPMSampler {
     const r = DiffusersConfigReader.of(json, 'DDPMScheduler');
-    r.rejectThresholding();
     return new DDPMSampler(resolveSchedule(r.json, schedule, r.path), {
       ...extra,
       varianceType: r.choice('variance_type', 'fixed_small', DDPM_VARIANCE_TYPES),
       clipSample: r.bool('clip_sample', true),
+      thresholding: r.bool('thresholding', false),
+      dynamicThresholdingRatio: r.number('dynamic_thresholding_ratio', 0.995, 0),
+      sampleMaxValue: r.number('sample_max_value', 1, Number.MIN_VALUE),
       clipSampleRange: r.number('clip_sample_range', 1, Number.MIN_VALUE),
       predictionType: r.choice('prediction_type', 'epsilon', PREDICTION_TYPES),
       timestepSpacing: r.choice('timestep_spacing', 'leading', TIMESTEP_SPACINGS),
@@ -145,6 +145,9 @@ export const ddpmPlugin = definePlugin<Sampler, typeof ddpmOptions>({
       predictionType: resolvePredictionType(container, o.predictionType),
       timestepSpacing: o.timestepSpacing,
       stepsOffset: o.stepsOffset,
+      thresholding: o.thresholding,
+      dynamicThresholdingRatio: o.dynamicThresholdingRatio,
+      sampleMaxValue: o.sampleMaxValue,
       rng: resolveSamplerRng(container, o.seed),
     });
   },

@@ -11,6 +11,7 @@ import {
   type StepResult,
   type TimestepSpacing,
 } from '@difflab/core';
+import { checkDynamicThresholding, DYNAMIC_THRESHOLDING_DEFAULTS, dynamicThreshold } from './thresholding.js';
 
 export const TIMESTEP_SPACINGS: readonly TimestepSpacing[] = ['leading', 'linspace', 'trailing'];
 
@@ -26,6 +27,12 @@ export interface DiscreteSamplerOptions {
   clipSampleRange?: number;
   /** Default 'leading' (diffusers' default). */
   timestepSpacing?: TimestepSpacing;
+  /** Dynamic thresholding of x_0 (Saharia et al. 2022; diffusers `thresholding`), instead of clipSample. Default false. */
+  thresholding?: boolean;
+  /** Quantile of |x_0| per sample (diffusers `dynamic_thresholding_ratio`). Default 0.995. */
+  dynamicThresholdingRatio?: number;
+  /** Largest threshold (diffusers `sample_max_value`). Default 1. */
+  sampleMaxValue?: number;
   /** Added to 'leading' timesteps (diffusers `steps_offset`). Default 0. */
   stepsOffset?: number;
   /** Seed of the sampler's own Rng (used when `step` gets neither `noise` nor `rng`). Default 0. */
@@ -81,6 +88,9 @@ export abstract class DiscreteSampler implements Sampler {
   readonly clipSampleRange: number;
   readonly timestepSpacing: TimestepSpacing;
   readonly stepsOffset: number;
+  readonly thresholding: boolean;
+  readonly dynamicThresholdingRatio: number;
+  readonly sampleMaxValue: number;
   /** The sampler's own generator, used when `step` gets neither `noise` nor `rng`. */
   readonly rng: Rng;
   private currentTimesteps: number[];
@@ -103,6 +113,10 @@ export abstract class DiscreteSampler implements Sampler {
       throw new ConfigError('timestepSpacing', `unknown spacing '${this.timestepSpacing}'; allowed: ${TIMESTEP_SPACINGS.join(', ')}`);
     }
     this.stepsOffset = o.stepsOffset ?? 0;
+    this.thresholding = o.thresholding ?? false;
+    this.dynamicThresholdingRatio = o.dynamicThresholdingRatio ?? DYNAMIC_THRESHOLDING_DEFAULTS.ratio;
+    this.sampleMaxValue = o.sampleMaxValue ?? DYNAMIC_THRESHOLDING_DEFAULTS.maxValue;
+    checkDynamicThresholding({ ratio: this.dynamicThresholdingRatio, maxValue: this.sampleMaxValue });
     if (!Number.isInteger(this.stepsOffset) || this.stepsOffset < 0) throw new ConfigError('stepsOffset', `must be a non-negative integer, got ${this.stepsOffset}`);
     this.rng = o.rng ?? new Rng(o.seed ?? 0);
     const T = schedule.numTrainTimesteps;
@@ -178,9 +192,18 @@ export abstract class DiscreteSampler implements Sampler {
     if (!sameShape(modelOutput.shape, x.shape)) throw new RangeError(`${this.id}: model output shape [${modelOutput.shape}] differs from sample shape [${x.shape}]`);
   }
 
-  /** Clamp x_0 when clipSample is set (diffusers `clip_sample`). Call inside tf.tidy. */
+  /**
+   * diffusers' `if thresholding: dynamic threshold elif clip_sample: clamp` on the x_0 estimate
+   * (never both). Call inside tf.tidy.
+   */
   protected clip(x0: tf.Tensor): tf.Tensor {
+    if (this.thresholding) return dynamicThreshold(x0, { ratio: this.dynamicThresholdingRatio, maxValue: this.sampleMaxValue });
     return this.clipSample ? tf.clipByValue(x0, -this.clipSampleRange, this.clipSampleRange) : x0;
+  }
+
+  /** The thresholding keys of a diffusers config. */
+  protected thresholdingKeys(): Record<string, unknown> {
+    return { thresholding: this.thresholding, dynamic_thresholding_ratio: this.dynamicThresholdingRatio, sample_max_value: this.sampleMaxValue };
   }
 
   /** Standard normal noise shaped like x: `opts.noise` (not disposed), else drawn with opts.rng or the sampler's rng. Call inside tf.tidy. */

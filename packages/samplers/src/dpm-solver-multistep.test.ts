@@ -5,7 +5,8 @@ import { cosineSchedule, explicitSchedule, linearSchedule, scaledLinearSchedule,
 import { describe, expect, it } from 'vitest';
 import { DDIMSampler } from './ddim.js';
 import { denoise } from './denoise.js';
-import { type DPMSolverMultistepOptions, DPMSolverMultistepSampler, dpmpp2mPlugin, dpmSolverMultistepPlugin, FLOAT32_MAX, torchExp, torchLog } from './dpm-solver-multistep.js';
+import { type DPMSolverMultistepOptions, DPMSolverMultistepSampler, dpmpp2mPlugin, dpmSolverMultistepPlugin } from './dpm-solver-multistep.js';
+import { FLOAT32_MAX, torchExp, torchLog } from './torch-float32.js';
 
 const f = Math.fround;
 const lin = linearSchedule(1000, 1e-4, 0.02);

@@ -7,6 +7,9 @@ import { EulerSampler } from './euler.js';
 import { EulerAncestralSampler } from './euler-ancestral.js';
 import { HeunSampler } from './heun.js';
 import { LMSSampler } from './lms.js';
+import { DPMSolverMultistepSampler } from './dpm-solver-multistep.js';
+import { PNDMSampler } from './pndm.js';
+import { UniPCSampler } from './unipc.js';
 
 /** diffusers scheduler classes `fromDiffusersConfig` reads. */
 export const SUPPORTED_DIFFUSERS_SCHEDULERS = [
@@ -16,6 +19,9 @@ export const SUPPORTED_DIFFUSERS_SCHEDULERS = [
   'EulerAncestralDiscreteScheduler',
   'HeunDiscreteScheduler',
   'LMSDiscreteScheduler',
+  'PNDMScheduler',
+  'DPMSolverMultistepScheduler',
+  'UniPCMultistepScheduler',
 ] as const;
 
 /** What a diffusers config does not hold: seeding, the step count and diffusers' `step()` arguments. */
@@ -58,6 +64,12 @@ export function fromDiffusersConfig(json: unknown, schedule: NoiseSchedule | Sch
       return HeunSampler.fromDiffusersConfig(json, schedule, base);
     case 'LMSDiscreteScheduler':
       return LMSSampler.fromDiffusersConfig(json, schedule, { ...base, lmsOrder });
+    case 'PNDMScheduler':
+      return PNDMSampler.fromDiffusersConfig(json, schedule, { numInferenceSteps: base.numInferenceSteps });
+    case 'DPMSolverMultistepScheduler':
+      return DPMSolverMultistepSampler.fromDiffusersConfig(json, schedule, { numInferenceSteps: base.numInferenceSteps });
+    case 'UniPCMultistepScheduler':
+      return UniPCSampler.fromDiffusersConfig(json, schedule, { numInferenceSteps: base.numInferenceSteps });
     default:
       throw new ConfigError('scheduler_config._class_name', `unsupported scheduler ${JSON.stringify(cls ?? null)}; supported: ${SUPPORTED_DIFFUSERS_SCHEDULERS.join(', ')}`);
   }

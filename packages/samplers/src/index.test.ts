@@ -15,7 +15,7 @@ function job(T = 50, denoiser?: Partial<Denoiser>) {
 
 describe('sampler plugins', () => {
   it('registers every sampler of the package', () => {
-    expect(job().reg.ids('sampler')).toEqual(['ddim', 'ddpm', 'euler', 'euler-ancestral', 'heun', 'lms']);
+    expect(job().reg.ids('sampler')).toEqual(['ddim', 'ddpm', 'dpm-solver-multistep', 'dpmpp-2m', 'euler', 'euler-ancestral', 'heun', 'lms', 'pndm', 'unipc']);
     expect(new Set(plugins.map((p) => p.kind))).toEqual(new Set(['sampler']));
   });
 

@@ -13,6 +13,9 @@ export const commonSamplerOptionShape = {
     .default(null)
     .describe("what the model predicts; null: the registered Denoiser's, else 'epsilon'"),
   timestepSpacing: z.enum(TIMESTEP_SPACINGS as ['leading', 'linspace', 'trailing']).default('leading'),
+  thresholding: z.boolean().default(false).describe('dynamic thresholding of x_0 (Imagen) instead of clipSample'),
+  dynamicThresholdingRatio: z.number().min(0).max(1).default(0.995).describe('quantile of |x_0| per sample for thresholding'),
+  sampleMaxValue: z.number().positive().default(1).describe('largest threshold for thresholding'),
   stepsOffset: z.number().int().min(0).default(0),
   seed: z.number().int().nullable().default(null).describe("seed of the sampler's noise; null: a fork of the job's Rng, else 0"),
 };

@@ -15,7 +15,7 @@ import {
 import { z } from 'zod';
 import { DiffusersConfigReader, type ScheduleFactory } from './diffusers-config.js';
 import { TIMESTEP_SPACINGS } from './discrete-sampler.js';
-import { checkDiffusersBetaSchedule, DIFFUSERS_SCHEDULE_KEYS, diffusersPassthrough, scheduleKeysFor, unknownKeysOf } from './dpm-solver-multistep.js';
+import { checkDiffusersBetaSchedule, DIFFUSERS_SCHEDULE_KEYS, diffusersPassthrough, scheduleKeysFor, unknownKeysOf } from './diffusers-keys.js';
 import { checkSteps, commonSamplerOptionShape, resolvePredictionType } from './plugin-support.js';
 import { resolveSigmaSchedule } from './sigma-sampler.js';
 

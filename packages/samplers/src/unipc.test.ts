@@ -5,7 +5,8 @@ import { cosineSchedule, linearSchedule, scheduleFromDiffusersConfig } from '@di
 import { describe, expect, it } from 'vitest';
 import { DDIMSampler } from './ddim.js';
 import { denoise } from './denoise.js';
-import { DPMSolverMultistepSampler, torchExpm1 } from './dpm-solver-multistep.js';
+import { DPMSolverMultistepSampler } from './dpm-solver-multistep.js';
+import { torchExpm1 } from './torch-float32.js';
 import { solveF32, type UniPCOptions, UniPCSampler, unipcPlugin } from './unipc.js';
 
 const f = Math.fround;

@@ -17,23 +17,18 @@ import { z } from 'zod';
 import { DiffusersConfigReader, type ScheduleFactory } from './diffusers-config.js';
 import { TIMESTEP_SPACINGS } from './discrete-sampler.js';
 import {
-  alphaSigmaOf,
   checkDiffusersBetaSchedule,
   DIFFUSERS_MAIN_SIGMA_KEYS,
   DIFFUSERS_SCHEDULE_KEYS,
   diffusersPassthrough,
-  FINAL_SIGMAS_TYPES,
-  type FinalSigmasType,
-  lambdaOf,
-  type MultistepTables,
-  multistepTables,
-  multistepTimesteps,
   readMainSigmaKeys,
   readRatio,
   scheduleKeysFor,
-  torchExpm1,
   unknownKeysOf,
-} from './dpm-solver-multistep.js';
+} from './diffusers-keys.js';
+import { alphaSigmaOf, lambdaOf, type MultistepTables, multistepTables, multistepTimesteps } from './multistep-tables.js';
+import { FINAL_SIGMAS_TYPES, type FinalSigmasType } from './sigma-sampler.js';
+import { torchExpm1 } from './torch-float32.js';
 import { checkSteps, commonSamplerOptionShape, resolvePredictionType } from './plugin-support.js';
 import { resolveSigmaSchedule } from './sigma-sampler.js';
 import { checkDynamicThresholding, DYNAMIC_THRESHOLDING_DEFAULTS, dynamicThreshold } from './thresholding.js';
