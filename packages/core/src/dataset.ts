@@ -19,6 +19,10 @@ export interface Dataset {
   readonly size: number;
   /** Draw n samples (with replacement for fixed sets), reproducibly from `rng`. */
   sample(n: number, rng: Rng): DataBatch;
-  /** Class names for labelled sets. */
+  /** Class names for labelled sets (`labels` index into it). */
   readonly classes?: readonly string[];
+  /** Every word its captions use, lowercase, sorted (a text conditioner's vocabulary). */
+  readonly vocabulary?: readonly string[];
+  /** The captions the set gives samples of class k (a class-label conditioner maps prompts back to k). */
+  captionsOfClass?(k: number): readonly string[];
 }

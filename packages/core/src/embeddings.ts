@@ -26,16 +26,3 @@ export interface PositionalEmbedding2D {
   readonly dim: number;
   embed(height: number, width: number): Tensor2D;
 }
-
-/** Encodes prompts to condition vectors; the empty prompt is the null condition for guidance. */
-export interface TextEncoder {
-  readonly id: string;
-  readonly dim: number;
-  /** The prompt that stands for "no condition" (usually ''). */
-  readonly nullPrompt: string;
-  encode(prompts: readonly string[]): Tensor;
-  /** Words in the prompt that the tokenizer does not know (reported to users). */
-  unknownWords(prompt: string): string[];
-  readonly trainableVariables: Variable[];
-  dispose(): void;
-}

@@ -16,3 +16,4 @@ export * from './tensor-utils.js';
 export type { DependencyContainer } from 'tsyringe';
 export { erf64 } from './math.js';
 export { DIFFLAB_KERNELS } from './kernels.js';
+export type { Conditioner } from './conditioner.js';

@@ -9,7 +9,7 @@ export const PLUGIN_KINDS = [
   'timestep-embedding',
   'input-embedding',
   'positional-embedding',
-  'text-encoder',
+  'conditioner',
   'model',
   'sampler',
   'metric',

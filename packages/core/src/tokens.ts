@@ -2,7 +2,8 @@ import type { InjectionToken } from 'tsyringe';
 import type { PluginRegistry } from './plugin.js';
 import type { Rng } from './rng.js';
 import type { NoiseSchedule } from './schedule.js';
-import type { InputEmbedding, PositionalEmbedding2D, TextEncoder, TimestepEmbedding } from './embeddings.js';
+import type { InputEmbedding, PositionalEmbedding2D, TimestepEmbedding } from './embeddings.js';
+import type { Conditioner } from './conditioner.js';
 import type { Dataset } from './dataset.js';
 import type { Denoiser } from './denoiser.js';
 import type { Sampler } from './sampler.js';
@@ -25,7 +26,7 @@ export const TOKENS = {
   TimestepEmbedding: token<TimestepEmbedding>('TimestepEmbedding'),
   InputEmbedding: token<InputEmbedding>('InputEmbedding'),
   PositionalEmbedding: token<PositionalEmbedding2D>('PositionalEmbedding'),
-  TextEncoder: token<TextEncoder>('TextEncoder'),
+  Conditioner: token<Conditioner>('Conditioner'),
   Dataset: token<Dataset>('Dataset'),
   Denoiser: token<Denoiser>('Denoiser'),
   Sampler: token<Sampler>('Sampler'),
