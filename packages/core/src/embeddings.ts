@@ -1,4 +1,4 @@
-import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs-core';
+import type { Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs-core';
 
 /** Maps timesteps t [B] to features [B, dim]. Tells every denoiser which step it is at. */
 export interface TimestepEmbedding {
