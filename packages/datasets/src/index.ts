@@ -3,13 +3,16 @@ import { checkerboardPlugin } from './checkerboard.js';
 import { circlesPlugin } from './circles.js';
 import { eightGaussiansPlugin } from './eight-gaussians.js';
 import { linePlugin } from './line.js';
+import { mnistPlugin } from './mnist.js';
 import { moonsPlugin } from './moons.js';
 import { swissRollPlugin } from './swiss-roll.js';
 
+export * from './captions.js';
 export * from './checkerboard.js';
 export * from './circles.js';
 export * from './eight-gaussians.js';
 export * from './line.js';
+export * from './mnist.js';
 export * from './moons.js';
 export * from './point-dataset.js';
 export * from './swiss-roll.js';
@@ -22,6 +25,7 @@ export const plugins: readonly PluginDescriptor<any, any>[] = [
   eightGaussiansPlugin,
   checkerboardPlugin,
   linePlugin,
+  mnistPlugin,
 ];
 
 /** Add this package's plugins to the container's registry. */
