@@ -2,6 +2,7 @@ import { type DependencyContainer, type PluginDescriptor, registryOf } from '@di
 import { checkerboardPlugin } from './checkerboard.js';
 import { circlesPlugin } from './circles.js';
 import { eightGaussiansPlugin } from './eight-gaussians.js';
+import { facesPlugin } from './faces.js';
 import { linePlugin } from './line.js';
 import { mnistPlugin } from './mnist.js';
 import { moonsPlugin } from './moons.js';
@@ -11,6 +12,7 @@ export * from './captions.js';
 export * from './checkerboard.js';
 export * from './circles.js';
 export * from './eight-gaussians.js';
+export * from './faces.js';
 export * from './line.js';
 export * from './mnist.js';
 export * from './moons.js';
@@ -26,6 +28,7 @@ export const plugins: readonly PluginDescriptor<any, any>[] = [
   checkerboardPlugin,
   linePlugin,
   mnistPlugin,
+  facesPlugin,
 ];
 
 /** Add this package's plugins to the container's registry. */
