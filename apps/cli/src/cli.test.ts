@@ -96,4 +96,29 @@ describe('difflab CLI', () => {
     expect(m.steps).toBe(5);
     expect(Number.isFinite(m.metrics['sliced-w2'].value)).toBe(true);
   });
+
+  it('nfe-curve samples a run with several samplers and step counts, counting model evaluations', () => {
+    const dir = tmp();
+    const cfg = join(dir, 'tiny.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        extends: 'spiral-default',
+        dataset: { id: 'swiss-roll', options: { size: 300 } },
+        model: { id: 'mlp', options: { hidden: 16, blocks: 1 } },
+        train: { steps: 20, batchSize: 32, logEvery: 10, progressEvery: 10 },
+      }),
+    );
+    expect(difflab('--quiet', 'train', '--config', cfg, '--out', join(dir, 'run')).code).toBe(0);
+    const r = difflab('--quiet', 'nfe-curve', '--run', join(dir, 'run'), '--samplers', 'ddim,heun,dpmpp-2m,pndm', '--steps', '4,8', '--n', '200', '--out', join(dir, 'nfe'));
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(readFileSync(join(dir, 'nfe', 'nfe-curve.json'), 'utf8'));
+    const nfe = Object.fromEntries(json.rows.map((row: { sampler: string; steps: number; nfe: number }) => [`${row.sampler}:${row.steps}`, row.nfe]));
+    // Heun evaluates twice per step but once at the first; PNDM adds its Runge-Kutta warm-up
+    expect(nfe).toEqual({ 'ddim:4': 4, 'ddim:8': 8, 'heun:4': 7, 'heun:8': 15, 'dpmpp-2m:4': 4, 'dpmpp-2m:8': 8, 'pndm:4': 13, 'pndm:8': 17 });
+    expect(json.reference).toMatchObject({ sampler: 'ddpm', steps: 50, nfe: 50 });
+    expect(existsSync(join(dir, 'nfe', 'nfe-curve.png'))).toBe(true);
+    expectUserError(difflab('nfe-curve', '--run', join(dir, 'run'), '--samplers', 'ddim,nope'), /--samplers.*'nope'/);
+    expectUserError(difflab('nfe-curve', '--run', join(dir, 'run'), '--steps', '4,0'), /--steps: expects positive integers/);
+  });
 });

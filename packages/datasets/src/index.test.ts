@@ -7,8 +7,8 @@ describe('@difflab/datasets plugins', () => {
     const c = createRootContainer();
     register(c);
     const reg = registryOf(c);
-    expect(reg.ids('dataset')).toEqual(['8gaussians', 'checkerboard', 'circles', 'line', 'moons', 'swiss-roll']);
-    expect(plugins).toHaveLength(6);
+    expect(reg.ids('dataset')).toEqual(['8gaussians', 'checkerboard', 'circles', 'faces', 'line', 'mnist', 'moons', 'swiss-roll']);
+    expect(plugins).toHaveLength(8);
     const info = reg.list('dataset').find((p) => p.id === 'swiss-roll');
     expect(info?.defaults).toEqual({ noise: 0.5, scale: 0.1, size: 10000, seed: 0 });
   });

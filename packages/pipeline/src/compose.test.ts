@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { PLUGIN_KINDS, registryOf, resolveRequired, TOKENS, type Metric, type Sampler } from '@difflab/core';
-import { loadConfig } from './config.js';
+import { loadConfig, loadConfigObject } from './config.js';
 import { createApp, Job } from './compose.js';
 
 describe('composition root', () => {
@@ -28,12 +28,15 @@ describe('composition root', () => {
     const reg = registryOf(app);
     const job = new Job(app, loadConfig('spiral-default'));
     job.getModel();
+    // conditioners need a dataset with labels and captions
+    const captioned = new Job(app, loadConfigObject({ extends: 'spiral-default', dataset: { id: 'mnist', options: { split: 'test' } } }));
     const before = tf.memory().numTensors;
     let count = 0;
     for (const kind of PLUGIN_KINDS) {
       for (const id of reg.ids(kind)) {
         const opts = kind === 'schedule' && id === 'explicit' ? { betas: [0.1, 0.2, 0.3] } : {};
-        const inst = reg.create<Record<string, unknown>>(kind, { id, options: opts }, job.container, kind);
+        const container = kind === 'conditioner' ? captioned.container : job.container;
+        const inst = reg.create<Record<string, unknown>>(kind, { id, options: opts }, container, kind);
         expect(inst, `${kind}/${id}`).toBeTruthy();
         for (const [k, v] of Object.entries(inst)) expect(v, `${kind}/${id}.${k}`).not.toBeUndefined();
         (inst as { dispose?: () => void }).dispose?.();
@@ -43,6 +46,7 @@ describe('composition root', () => {
     expect(count).toBeGreaterThanOrEqual(25);
     expect(tf.memory().numTensors).toBeLessThanOrEqual(before);
     job.dispose();
+    captioned.dispose();
   });
 
   it('swapping one line of config swaps the plugin', () => {

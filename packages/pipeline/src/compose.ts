@@ -1,6 +1,10 @@
+import type * as tf from '@tensorflow/tfjs-core';
 import type { DependencyContainer } from 'tsyringe';
 import {
+  type Conditioner,
+  ConfigError,
   createRootContainer,
+  normalizeRef,
   provide,
   registryOf,
   resolveRequired,
@@ -51,6 +55,8 @@ export class Job {
   readonly rng: Rng;
   readonly schedule: NoiseSchedule;
   readonly dataset: Dataset;
+  /** The config's conditioner (labels or captions to the model's condition), or null. */
+  readonly conditioner: Conditioner | null;
   private model: Denoiser | null = null;
 
   constructor(root: DependencyContainer, config: PipelineConfig) {
@@ -67,6 +73,8 @@ export class Job {
     provide(c, TOKENS.Dataset, this.dataset);
     provide(c, TOKENS.TimestepEmbedding, reg.create('timestep-embedding', config.timestepEmbedding, c, 'timestepEmbedding'));
     provide(c, TOKENS.InputEmbedding, reg.create('input-embedding', config.inputEmbedding, c, 'inputEmbedding'));
+    this.conditioner = config.conditioner ? reg.create<Conditioner>('conditioner', config.conditioner, c, 'conditioner') : null;
+    if (this.conditioner) provide(c, TOKENS.Conditioner, this.conditioner);
   }
 
   /** Validate every plugin reference of the config without allocating weights (for early errors). */
@@ -82,16 +90,45 @@ export class Job {
     check('timestep-embedding', config.timestepEmbedding, 'timestepEmbedding');
     check('input-embedding', config.inputEmbedding, 'inputEmbedding');
     check('model', config.model, 'model');
+    if (config.conditioner) check('conditioner', config.conditioner, 'conditioner');
     check('sampler', config.sampler, 'sampler');
     for (const [i, m] of config.metrics.entries()) check('metric', m, `metrics[${i}]`);
   }
 
   getModel(): Denoiser {
     if (!this.model) {
-      this.model = registryOf(this.container).create<Denoiser>('model', this.config.model, this.container, 'model');
+      this.model = registryOf(this.container).create<Denoiser>('model', this.modelRef(), this.container, 'model');
       provide(this.container, TOKENS.Denoiser, this.model);
     }
     return this.model;
+  }
+
+  /** The config's model; with a conditioner, its `condDim` is the conditioner's width (wiring). */
+  private modelRef(): PluginRef {
+    if (!this.conditioner) return this.config.model;
+    const ref = normalizeRef(this.config.model);
+    const given = ref.options.condDim;
+    if (given !== undefined && given !== 0 && given !== this.conditioner.dim) {
+      throw new ConfigError('model.options.condDim', `is ${JSON.stringify(given)} but the conditioner '${this.conditioner.id}' gives ${this.conditioner.dim}-wide conditions; leave it out`);
+    }
+    return { id: ref.id, options: { ...ref.options, condDim: this.conditioner.dim } };
+  }
+
+  /**
+   * What a run saves and loads: the model's weights, plus the conditioner's as
+   * `conditioner.<name>` (they train together). The model itself when there is no conditioner.
+   */
+  weights(): Denoiser {
+    const model = this.getModel();
+    const cond = this.conditioner;
+    if (!cond) return model;
+    const view = Object.create(model) as Denoiser;
+    view.namedWeights = () => {
+      const out: Record<string, tf.Variable> = { ...model.namedWeights() };
+      for (const [k, v] of Object.entries(cond.namedWeights())) out[`conditioner.${k}`] = v;
+      return out;
+    };
+    return view;
   }
 
   /** A sampler for this job; `override` replaces the config's sampler (e.g. from `--sampler`). */
@@ -111,6 +148,7 @@ export class Job {
   dispose(): void {
     this.model?.dispose();
     this.model = null;
+    this.conditioner?.dispose();
     for (const tok of [TOKENS.TimestepEmbedding, TOKENS.InputEmbedding]) {
       const e = this.container.resolve(tok) as { dispose?: () => void };
       e.dispose?.();

@@ -26,6 +26,8 @@ export const pipelineConfigSchema = z
     timestepEmbedding: pluginRefSchema.default({ id: 'sinusoidal' }),
     inputEmbedding: pluginRefSchema.default({ id: 'sinusoidal' }),
     model: pluginRefSchema.default({ id: 'mlp' }),
+    /** Labels or captions to the model's condition (classifier-free guidance); null: unconditional. */
+    conditioner: pluginRefSchema.nullable().default(null),
     sampler: pluginRefSchema.default({ id: 'ddpm' }),
     metrics: z.array(pluginRefSchema).default(['sliced-w2', 'mmd', 'chamfer', 'energy']),
     train: trainSchema.default(() => trainSchema.parse({})),
@@ -138,7 +140,7 @@ export function setPath(config: Record<string, unknown>, key: string, value: str
     parsed = value;
   }
   const out = structuredClone(config);
-  const pluginSlots = ['dataset', 'schedule', 'timestepEmbedding', 'inputEmbedding', 'model', 'sampler'];
+  const pluginSlots = ['dataset', 'schedule', 'timestepEmbedding', 'inputEmbedding', 'model', 'conditioner', 'sampler'];
   if (parts.length === 1 && pluginSlots.includes(parts[0])) {
     out[parts[0]] = { id: String(parsed) };
     return out;

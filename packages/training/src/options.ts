@@ -30,6 +30,8 @@ export const trainingOptionsSchema = z
     eps: z.number().positive().default(1e-8),
     /** Max global gradient norm; 0 turns clipping off. */
     gradClip: z.number().min(0).default(1),
+    /** Fraction of each batch trained with the null condition (classifier-free guidance; used with a conditioner). */
+    condDropout: z.number().min(0).max(1).default(0.1),
     warmupSteps: z.number().int().min(0).default(0),
     decay: z.enum(LR_DECAYS).default('constant'),
     /** EMA of the weights; false turns it off. */

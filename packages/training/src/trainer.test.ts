@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type DataBatch, type Dataset, NumericalError, Rng } from '@difflab/core';
+import { type Conditioner, ConfigError, type DataBatch, type Dataset, type Denoiser, NumericalError, Rng } from '@difflab/core';
 import { type ProgressEvent, Trainer, type TrainerInit } from './index.js';
 import { FakeGaussianDataset, FakeLinearSchedule, FakeMlpDenoiser } from './testing/fakes.js';
 
@@ -136,5 +136,57 @@ describe('Trainer', () => {
     expect(() => trainer.step()).toThrow(/training loss is NaN at step 2/);
     trainer.dispose();
     model.dispose();
+  });
+
+  it('trains a conditioner with the model and gives condDropout of the rows the null condition', async () => {
+    // labels 0 / 1 pick one of two Gaussians; the conditioner is a learned table, the null condition zeros
+    const dataset: Dataset = {
+      id: 'two-gaussians',
+      sampleShape: [2],
+      size: Number.POSITIVE_INFINITY,
+      sample(n: number, rng: Rng): DataBatch {
+        const labels = Array.from({ length: n }, () => rng.int(2));
+        const x = tf.tidy(() => tf.add(tf.mul(tf.randomNormal([n, 2], 0, 1, 'float32', rng.tfSeed()), 0.1), tf.tensor2d(labels.map((l) => (l ? [1, 1] : [-1, -1])))));
+        return { x, labels };
+      },
+    };
+    const table = tf.variable(tf.zeros([2, 2]), true, 'cond-table');
+    const dropped: boolean[] = [];
+    const conditioner: Conditioner = {
+      id: 'fake-labels',
+      dim: 2,
+      encodeBatch: (batch, drop) => {
+        dropped.push(...(drop ?? []));
+        const keep = tf.tensor2d((drop ?? []).map((d) => [d ? 0 : 1]));
+        return tf.mul(tf.gather(table, tf.tensor1d(batch.labels!, 'int32')), keep) as tf.Tensor2D;
+      },
+      encodePrompts: () => tf.zeros([1, 2]) as tf.Tensor2D,
+      unknownWords: () => [],
+      trainableVariables: [table],
+      namedWeights: () => ({ table }),
+      dispose: () => table.dispose(),
+    };
+    const w = tf.variable(tf.zeros([2]), true, 'w');
+    const model: Denoiser = {
+      predictionType: 'sample',
+      sampleShape: [2],
+      predict: (x, _t, cond) => tf.add(tf.mul(x, w), cond ?? tf.zerosLike(x)),
+      trainableVariables: [w],
+      namedWeights: () => ({ w }),
+      dispose: () => w.dispose(),
+    };
+    const trainer = new Trainer({ model, conditioner, schedule: new FakeLinearSchedule(50).asSchedule(), dataset, rng: new Rng(3), batchSize: 64, steps: 150, lr: 5e-2, ema: false });
+    await trainer.run();
+    expect(trainer.conditioner).toBe(conditioner);
+    // 10% of 150 x 64 rows dropped (binomial: std ~0.3%)
+    expect(dropped).toHaveLength(150 * 64);
+    expect(Math.abs(dropped.filter(Boolean).length / dropped.length - 0.1)).toBeLessThan(0.015);
+    // the table learned the two class means (the model predicts x_0 = w x_t + table[label])
+    const t = table.arraySync();
+    expect(t[1][0] - t[0][0]).toBeGreaterThan(0.5);
+    expect(t[1][1] - t[0][1]).toBeGreaterThan(0.5);
+    trainer.dispose();
+    model.dispose();
+    conditioner.dispose();
   });
 });

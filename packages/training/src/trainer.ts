@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  type Conditioner,
   type Dataset,
   type Denoiser,
   FileFormatError,
@@ -33,6 +34,11 @@ export interface TrainerInit extends TrainingOptionsInput {
   schedule: NoiseSchedule;
   dataset: Dataset;
   rng: Rng;
+  /**
+   * Turns each batch's labels or captions into the model's condition; its variables train with
+   * the model, and `condDropout` of the rows get the null condition (classifier-free guidance).
+   */
+  conditioner?: Conditioner;
 }
 
 export interface ProgressEvent {
@@ -86,12 +92,14 @@ export class Trainer {
   readonly ema: EMA | null;
   /** Loss of every completed step (read back in batches of `logEvery` by run()). */
   readonly lossHistory: number[] = [];
+  /** The conditioner trained with the model, or null for unconditional training. */
+  readonly conditioner: Conditioner | null;
   private readonly variables: tf.Variable[];
   private stepIndex = 0;
   private lastLr = 0;
 
   constructor(init: TrainerInit) {
-    const { model, schedule, dataset, rng, ...rest } = init;
+    const { model, schedule, dataset, rng, conditioner, ...rest } = init;
     for (const [k, v] of Object.entries({ model, schedule, dataset, rng })) {
       if (v === undefined || v === null) throw new TypeError(`Trainer: '${k}' is ${v}`);
     }
@@ -102,7 +110,9 @@ export class Trainer {
     this.schedule = schedule;
     this.dataset = dataset;
     this.rng = rng;
-    this.variables = [...model.trainableVariables];
+    this.conditioner = conditioner ?? null;
+    // the conditioner's variables train with the model (and are averaged by the EMA with it)
+    this.variables = [...model.trainableVariables, ...(conditioner?.trainableVariables ?? [])];
     if (this.variables.length === 0) throw new TypeError('Trainer: the model has no trainable variables');
     const o = this.options;
     this.optimizer = createOptimizer(o.optimizer, this.variables, { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
@@ -232,7 +242,10 @@ export class Trainer {
       const xt = this.schedule.addNoise(batch.x, noise, t);
       const target = predictionTarget(this.model.predictionType, this.schedule, batch.x, noise, t);
       const tT = tf.tensor1d(t, 'float32');
-      const { value, grads } = tf.variableGrads(() => mseLoss(this.model.predict(xt, tT, batch.cond), target), this.variables);
+      // Conditioning dropout: the same rng decides which rows see the null condition.
+      const drop = this.conditioner ? Array.from({ length: o.batchSize }, () => this.rng.uniform() < o.condDropout) : null;
+      const cond = () => (this.conditioner ? this.conditioner.encodeBatch(batch, drop!) : batch.cond);
+      const { value, grads } = tf.variableGrads(() => mseLoss(this.model.predict(xt, tT, cond()), target), this.variables);
       let g = flatten(this.variables.map((v) => grads[v.name] ?? tf.zerosLike(v)));
       if (o.gradClip > 0) g = clipFlatByGlobalNorm(g, o.gradClip).grad;
       const params = this.optimizer.applyFlat(g, lr);

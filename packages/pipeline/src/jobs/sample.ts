@@ -91,7 +91,7 @@ export function loadRun(app: DependencyContainer, runDir: string): { job: Job; c
     throw new FileFormatError(modelPath, `not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
   try {
-    loadWeights(job.getModel(), modelJson, new Uint8Array(readFileSync(binPath)));
+    loadWeights(job.weights(), modelJson, new Uint8Array(readFileSync(binPath)));
   } catch (e) {
     job.dispose();
     throw e;

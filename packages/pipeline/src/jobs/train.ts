@@ -71,7 +71,8 @@ export async function runTrain(opts: TrainOptions): Promise<TrainResult> {
   try {
     const model = job.getModel();
     const sampler = job.createSampler();
-    const trainer = new Trainer({ model, schedule: job.schedule, dataset: job.dataset, rng: job.rng.fork(), ...config.train });
+    const trainer = new Trainer({ model, conditioner: job.conditioner ?? undefined, schedule: job.schedule, dataset: job.dataset, rng: job.rng.fork(), ...config.train });
+    const saved = job.weights();
     reporter.log(`training ${config.name}: ${config.model && typeof config.model === 'object' ? config.model.id : config.model}, ${config.train.steps} steps at batch ${config.train.batchSize}`);
     const label = opts.label ?? 'train';
     const res = await trainer.run((e: TrainProgress) =>
@@ -89,9 +90,9 @@ export async function runTrain(opts: TrainOptions): Promise<TrainResult> {
     ensureOutDir(join(runDir, 'raw'));
     // Fetch the weights first: saveWeights reads synchronously, which WebGPU only allows for
     // values it has already read back.
-    const vars = Object.values(model.namedWeights());
+    const vars = Object.values(saved.namedWeights());
     await settle(vars);
-    const raw = saveWeights(model);
+    const raw = saveWeights(saved);
     w('raw/model.json', `${JSON.stringify(raw.modelJson, null, 2)}\n`);
     w('raw/weights.bin', raw.weightsBin);
     const ema = trainer.ema;
@@ -100,7 +101,7 @@ export async function runTrain(opts: TrainOptions): Promise<TrainResult> {
       ema.swapIn();
       try {
         await settle(vars);
-        used = saveWeights(model);
+        used = saveWeights(saved);
       } finally {
         ema.swapOut();
       }

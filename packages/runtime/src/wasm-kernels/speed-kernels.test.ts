@@ -354,3 +354,15 @@ describe('fused Adam kernel (DifflabAdam)', () => {
     tf.dispose([p, g, m, v0]);
   });
 });
+
+describe('UnsortedSegmentSum (missing in tfjs-backend-wasm)', () => {
+  it('sums rows by segment like the cpu backend, drops out-of-range ids, and makes gather trainable', async () => {
+    await expectSame(() => tf.unsortedSegmentSum(noise([7, 5], 41), tf.tensor1d([2, 0, 2, 5, 1, -1, 0], 'int32'), 4), 1e-6);
+    await expectSame(() => tf.unsortedSegmentSum(iota([6, 3], 'int32'), tf.tensor1d([1, 1, 0, 2, 2, 2], 'int32'), 3));
+    // the gradient of an embedding lookup: rows used twice get twice the gradient
+    const table = tf.variable(tf.randomNormal([4, 3], 0, 1, 'float32', 5));
+    const { grads } = tf.variableGrads(() => tf.sum(tf.gather(table, tf.tensor1d([1, 3, 1], 'int32'))), [table]);
+    expect(Array.from(grads[table.name].dataSync())).toEqual([0, 0, 0, 2, 2, 2, 0, 0, 0, 1, 1, 1]);
+    tf.dispose([table, grads[table.name]]);
+  });
+});

@@ -8,6 +8,8 @@
  *   the XNNPACK path of the plain kernel, instead of the backend's naive loop (`speed-matmul.ts`).
  * - Concat: one memmove per row inside the heap; Sin, Cos, Exp, Erf: difflab's wasm SIMD math
  *   module, 3-7x faster than the backend's scalar C loops (`speed-elementwise.ts`, `simd-math.ts`).
+ * - Adds UnsortedSegmentSum (missing in tfjs-backend-wasm: the gradient of gather, so embedding
+ *   tables could not train on wasm), `segment-sum.ts`.
  * - Adds difflab's fused kernels `DifflabGelu` / `DifflabGeluGrad` (`fused-gelu.ts`) and
  *   `DifflabAdam` (`fused-adam.ts`) (names in `DIFFLAB_KERNELS` of @difflab/core), which
  *   @difflab/models and @difflab/training use when registered.
@@ -27,6 +29,7 @@ import { makeBatchMatMulKernel, makeFusedMatMulKernel } from './speed-matmul.js'
 import { makeSumKernel, makeTransposeKernel } from './speed-reduce.js';
 import { fusedAdamKernel } from './fused-adam.js';
 import { fusedGeluKernels } from './fused-gelu.js';
+import { segmentSumKernel } from './segment-sum.js';
 import { simdMathAvailable } from './simd-math.js';
 import { makeSliceKernel, makeSplitVKernel, makeStridedSliceKernel, makeUnpackKernel } from './speed-slice.js';
 import { type WasmBackend, wasmKernel } from './speed-heap.js';
@@ -89,6 +92,11 @@ export function registerWasmSpeedKernels(): string[] {
     tf.registerKernel(k);
     done.push(k.kernelName);
   }
+  // a kernel tfjs-backend-wasm lacks (the gradient of gather)
+  if (!tf.getKernel(tf.UnsortedSegmentSum, 'wasm')) {
+    tf.registerKernel(segmentSumKernel());
+    done.push(tf.UnsortedSegmentSum);
+  }
   // difflab's own fused kernels (new names, nothing to replace), where SIMD runs
   if (simdMathAvailable()) {
     for (const k of [...fusedGeluKernels(), fusedAdamKernel()]) {
@@ -108,5 +116,5 @@ export function unregisterWasmSpeedKernels(): void {
     tf.registerKernel(k);
   }
   originals.clear();
-  for (const k of [...fusedGeluKernels(), fusedAdamKernel()]) if (tf.getKernel(k.kernelName, 'wasm')) tf.unregisterKernel(k.kernelName, 'wasm');
+  for (const k of [...fusedGeluKernels(), fusedAdamKernel(), segmentSumKernel()]) if (tf.getKernel(k.kernelName, 'wasm')) tf.unregisterKernel(k.kernelName, 'wasm');
 }
