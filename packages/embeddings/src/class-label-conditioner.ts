@@ -57,7 +57,7 @@ export class ClassLabelConditioner implements Conditioner {
     this.classes = [...classes];
     // Class names first: a name always means its own class, even if another class's caption
     // normalises to the same text (the datasets' caption tables forbid shared captions).
-    classes.forEach((name, k) => this.addPrompt(name, k));
+    for (let k = 0; k < classes.length; k++) this.addPrompt(classes[k], k);
     let example: string | null = null;
     if (source.captionsOfClass) {
       for (let k = 0; k < classes.length; k++) {

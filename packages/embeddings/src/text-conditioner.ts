@@ -7,13 +7,14 @@
  *   x_l+1   = x_l + Attn(LN(x_l)),  x_l+1 += MLP(LN(x_l+1))  pre-norm transformer encoder blocks
  *                                                          (Vaswani et al. 2017; pre-norm as in
  *                                                          GPT-2 / Xiong et al. 2020), MLP =
- *                                                          Linear(w, 4w) -> GELU -> Linear(4w, w)
+ *                                                          Linear(w, r w) -> GELU -> Linear(r w, w),
+ *                                                          r = mlpRatio
  *   pooled  = sum_i m_i LN(x_L)_i / sum_i m_i             masked mean over the words
  *   c       = Linear(width, dim)(pooled)
  *
  * Padding never reaches a word: padded keys get -1e9 added to their attention scores (their
  * softmax weight is exactly 0 in float32) and pooling weights them 0, so a caption's vector does
- * not depend on how far it is padded. A batch is padded only to its longest caption.
+ * not depend on how far it is padded.
  *
  * The null condition (the empty prompt '', a text without words, or a row dropped by
  * conditioning dropout) is the zero vector exactly, not the encoding of an empty sequence: the
@@ -23,9 +24,16 @@
  * row zero, as `padding_idx`), nn.Linear U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias,
  * nn.LayerNorm weight 1, bias 0. Linear weights are stored [in, out] (torch's transpose).
  *
- * Everything is built from tfjs ops with registered gradients, so the trainer's
- * `tf.variableGrads` trains it with the denoiser. The token lookup is a one-hot matmul rather
- * than `tf.gather`, whose gradient needs `UnsortedSegmentSum`, a kernel the wasm backend lacks.
+ * Speed (wasm): equal captions of a batch are encoded once, and a batch is padded only to its
+ * longest caption. The lookups tok[ids] and pos[i] are one-hot matmuls: the registered gradient
+ * of `tf.gather` needs `UnsortedSegmentSum`, which the wasm backend lacks, and its GatherV2 is
+ * slower than these small matmuls anyway.
+ *
+ * Gradients: the trainer's `tf.variableGrads` trains it with the denoiser. Matmuls and Linear
+ * layers carry their own gradient (`tf.customGrad`): plain matmuls after explicit transposes,
+ * where tfjs' registered one multiplies with transposeA / transposeB, which wasm runs several
+ * times slower; the tests check them against float64 finite differences. Layer norm, GELU (erf),
+ * softmax and the rest use tfjs' registered gradients.
  */
 import { ConfigError, type Conditioner, type DataBatch, type Dataset, definePlugin, Rng, resolveRequired, TOKENS } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
@@ -43,6 +51,7 @@ export const textConditionerSchema = z
     width: z.number().int().min(1).default(64).describe('width of the token embeddings and the transformer'),
     layers: z.number().int().min(0).default(2).describe('transformer encoder blocks (0: pooled embeddings only)'),
     heads: z.number().int().min(1).default(4).describe('attention heads (width must be divisible by heads)'),
+    mlpRatio: z.number().int().min(1).default(4).describe('hidden width of each block MLP, in multiples of width'),
     maxTokens: z.number().int().min(1).default(16).describe('words kept from a caption; longer ones are truncated'),
     seed: z.number().int().min(0).default(0).describe('seed of the initial weights'),
   })
@@ -91,8 +100,37 @@ function initNorm(c: number): Norm {
   return { weight: variable(new Float32Array(c).fill(1), [c]), bias: variable(new Float32Array(c), [c]) };
 }
 
+function swapLast2(x: tf.Tensor): tf.Tensor {
+  return x.rank === 2 ? tf.transpose(x) : tf.transpose(x, [0, 2, 1]);
+}
+
+/**
+ * a @ b (2-D, or batched 3-D) with the gradient da = dy b^T, db = a^T dy as plain matmuls after
+ * explicit transposes: tfjs' registered MatMul gradient multiplies with transposeA / transposeB,
+ * which the wasm backend runs several times slower (the same trick as @difflab/models' layers).
+ */
+const matmul = tf.customGrad((a, b, save) => {
+  (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
+  return {
+    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
+    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor3D, swapLast2(sb) as tf.Tensor3D), tf.matMul(swapLast2(sa) as tf.Tensor3D, dy as tf.Tensor3D)],
+  };
+}) as <T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: tf.Tensor) => T;
+
+/** x W + b with the same plain-matmul gradient; db is ones[1, M] @ dy (a column sum as one matmul). */
+const linear2d = tf.customGrad((x, w, b, save) => {
+  (save as tf.GradSaveFunc)([x as tf.Tensor, w as tf.Tensor]);
+  return {
+    value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b as tf.Tensor }),
+    gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => {
+      const d = dy as tf.Tensor2D;
+      return [tf.matMul(d, tf.transpose(sw as tf.Tensor2D)), tf.matMul(tf.transpose(sx as tf.Tensor2D), d), tf.reshape(tf.matMul(tf.ones([1, d.shape[0]]), d), [d.shape[1]])];
+    },
+  };
+}) as (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
+
 function linear(x: tf.Tensor2D, p: Linear): tf.Tensor2D {
-  return tf.fused.matMul({ a: x, b: p.weight as tf.Tensor2D, bias: p.bias }) as tf.Tensor2D;
+  return linear2d(x, p.weight, p.bias);
 }
 
 /** torch nn.LayerNorm over the last axis: biased variance, eps inside the sqrt. */
@@ -133,7 +171,7 @@ export class TextConditioner implements Conditioner {
   /** `vocabulary`: the known words (a dataset's `vocabulary`). */
   constructor(vocabulary: readonly string[], options: z.input<typeof textConditionerSchema> = {}) {
     this.options = parseOptions(textConditionerSchema, options, 'text');
-    const { dim, width, layers, maxTokens, seed } = this.options;
+    const { dim, width, layers, mlpRatio, maxTokens, seed } = this.options;
     this.dim = dim;
     this.tokenizer = new Tokenizer(vocabulary, maxTokens);
     const rng = new Rng(seed);
@@ -149,8 +187,8 @@ export class TextConditioner implements Conditioner {
         qkv: initLinear(width, 3 * width, rng),
         proj: initLinear(width, width, rng),
         norm2: initNorm(width),
-        fc1: initLinear(width, 4 * width, rng),
-        fc2: initLinear(4 * width, width, rng),
+        fc1: initLinear(width, mlpRatio * width, rng),
+        fc2: initLinear(mlpRatio * width, width, rng),
       });
     }
     this.norm = initNorm(width);
@@ -258,7 +296,9 @@ export class TextConditioner implements Conditioner {
     if (ids.length !== n * L || mask.length !== n * L) throw new RangeError(`encodeTokens: ids and mask must have ${n} x ${L} entries`);
     const V = this.tokenizer.size;
     const d = width / heads;
+    // The lookups tok[ids] and pos[0..L) as one-hot matmuls: padded slots select no row (zeros).
     const oneHot = new Float32Array(n * L * V);
+    const posHot = new Float32Array(n * L * maxTokens);
     const counts = new Float32Array(n);
     const bias = new Float32Array(n * L);
     for (let r = 0; r < n * L; r++) {
@@ -266,6 +306,7 @@ export class TextConditioner implements Conditioner {
         const id = ids[r];
         if (!(id >= 0 && id < V)) throw new RangeError(`encodeTokens: token id ${id} is outside 0..${V - 1}`);
         oneHot[r * V + id] = 1;
+        posHot[r * maxTokens + (r % L)] = 1;
         counts[Math.floor(r / L)] += 1;
       } else {
         bias[r] = MASKED_SCORE;
@@ -278,28 +319,28 @@ export class TextConditioner implements Conditioner {
       pool[r] = mask[r] !== 0 ? 1 / c : 0;
     }
     return tf.tidy(() => {
-      const emb = tf.matMul(tf.tensor2d(oneHot, [n * L, V]), this.tok as tf.Tensor2D);
-      const pos = L === maxTokens ? this.pos : tf.slice(this.pos, [0, 0], [L, width]);
-      let x = tf.reshape(tf.add(tf.reshape(emb, [n, L, width]), tf.reshape(pos, [1, L, width])), [n * L, width]) as tf.Tensor2D;
+      let x = tf.add(matmul(tf.tensor2d(oneHot, [n * L, V]), this.tok), matmul(tf.tensor2d(posHot, [n * L, maxTokens]), this.pos)) as tf.Tensor2D;
       const keyBias = tf.tensor4d(bias, [n, 1, 1, L]);
-      const split = (y: tf.Tensor2D): tf.Tensor3D =>
-        heads === 1 ? tf.reshape(y, [n, L, d]) : tf.reshape(tf.transpose(tf.reshape(y, [n, L, heads, d]), [0, 2, 1, 3]), [n * heads, L, d]);
+      // heads: [n L, w] -> [n heads, L, d] (q, v) or [n heads, d, L] (k^T), one transpose each
+      const split = (y: tf.Tensor2D, perm: number[], shape: [number, number, number]): tf.Tensor3D =>
+        heads === 1 && perm[3] === 3 ? tf.reshape(y, shape) : tf.reshape(tf.transpose(tf.reshape(y, [n, L, heads, d]), perm), shape);
       for (const b of this.blocks) {
         const h = layerNorm(x, b.norm1);
+        // the fused qkv weight is split (not its output: a slice copies its whole input on wasm)
         const [wq, wk, wv] = tf.split(b.qkv.weight, 3, 1);
         const [bq, bk, bv] = tf.split(b.qkv.bias, 3, 0);
-        const q = split(tf.fused.matMul({ a: h, b: wq as tf.Tensor2D, bias: bq }) as tf.Tensor2D);
-        const k = split(tf.fused.matMul({ a: h, b: wk as tf.Tensor2D, bias: bk }) as tf.Tensor2D);
-        const v = split(tf.fused.matMul({ a: h, b: wv as tf.Tensor2D, bias: bv }) as tf.Tensor2D);
-        const scores = tf.add(tf.reshape(tf.matMul(tf.mul(q, 1 / Math.sqrt(d)), k, false, true), [n, heads, L, L]), keyBias);
+        const q = split(linear2d(h, wq, bq), [0, 2, 1, 3], [n * heads, L, d]);
+        const kT = split(linear2d(h, wk, bk), [0, 2, 3, 1], [n * heads, d, L]);
+        const v = split(linear2d(h, wv, bv), [0, 2, 1, 3], [n * heads, L, d]);
+        const scores = tf.add(tf.reshape(matmul(tf.mul(q, 1 / Math.sqrt(d)) as tf.Tensor3D, kT), [n, heads, L, L]), keyBias);
         const att = tf.reshape(tf.softmax(scores), [n * heads, L, L]) as tf.Tensor3D;
-        const o = tf.matMul(att, v);
+        const o = matmul(att, v);
         const merged = (heads === 1 ? tf.reshape(o, [n * L, width]) : tf.reshape(tf.transpose(tf.reshape(o, [n, heads, L, d]), [0, 2, 1, 3]), [n * L, width])) as tf.Tensor2D;
         x = tf.add(x, linear(merged, b.proj));
         x = tf.add(x, linear(gelu(linear(layerNorm(x, b.norm2), b.fc1)), b.fc2));
       }
       const hL = tf.reshape(layerNorm(x, this.norm), [n, L, width]) as tf.Tensor3D;
-      const pooled = tf.reshape(tf.matMul(tf.tensor3d(pool, [n, 1, L]), hL), [n, width]) as tf.Tensor2D;
+      const pooled = tf.reshape(matmul(tf.tensor3d(pool, [n, 1, L]), hL), [n, width]) as tf.Tensor2D;
       return linear(pooled, this.out);
     });
   }
