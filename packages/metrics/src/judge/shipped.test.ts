@@ -72,7 +72,9 @@ describe('the shipped mnist judge', () => {
     const acc = judgeAccuracy(judge, test.x, test.labels);
     expect(test.labels).toHaveLength(2000);
     expect(acc.accuracy).toBeGreaterThanOrEqual(0.97);
-    expect(acc.accuracy).toBeCloseTo((judge as unknown as { metadata: { testAccuracy: number } }).metadata.testAccuracy, 12);
+    // as measured when it was trained (98.25%); a kernel change may flip a borderline digit or two
+    const recorded = (judge as unknown as { metadata: { testAccuracy: number } }).metadata.testAccuracy;
+    expect(Math.abs(acc.accuracy - recorded)).toBeLessThanOrEqual(3 / 2000);
     const { MnistDataset } = await datasets();
     const padded = new MnistDataset({ split: 'test', pad: 2 }).all();
     const acc32 = judgeAccuracy(judge, padded.x, padded.labels);
