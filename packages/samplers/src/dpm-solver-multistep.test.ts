@@ -541,3 +541,23 @@ describe('quality: exact Gaussian denoiser', () => {
     });
   }
 });
+
+describe('DPM-Solver clipSample (difflab option)', () => {
+  it('clamps the x_0 estimate like DDIM clip_sample, is off by default, and stays out of the diffusers config', () => {
+    const sched = linearSchedule(50, 1e-4, 0.2);
+    const plain = new DPMSolverMultistepSampler(sched, { numInferenceSteps: 10 });
+    const clipped = new DPMSolverMultistepSampler(sched, { numInferenceSteps: 10, clipSample: true, clipSampleRange: 2 });
+    expect(plain.clipSample).toBe(false);
+    tf.tidy(() => {
+      // eps = -10 x pushes x_0 = (x - sigma eps) / alpha far outside [-2, 2]
+      const x = tf.tensor2d([[0.5, -0.5]]);
+      const t = clipped.timesteps[0];
+      const a = plain.step(tf.mul(x, -10), t, x).predOriginalSample.dataSync();
+      const b = clipped.step(tf.mul(x, -10), t, x).predOriginalSample.dataSync();
+      expect(Math.abs(a[0])).toBeGreaterThan(2);
+      expect(Array.from(b)).toEqual([2, -2]);
+    });
+    expect(clipped.toDiffusersConfig()).not.toHaveProperty('clip_sample');
+    expect(() => new DPMSolverMultistepSampler(sched, { clipSample: true, clipSampleRange: 0 })).toThrow('clipSampleRange: must be > 0, got 0');
+  });
+});

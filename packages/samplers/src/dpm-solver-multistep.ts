@@ -70,6 +70,14 @@ export interface DPMSolverMultistepOptions {
   predictionType?: PredictionType;
   /** Dynamic thresholding of the x_0 estimate (Saharia et al. 2022; diffusers `thresholding`). Default false. */
   thresholding?: boolean;
+  /**
+   * Clamp the x_0 estimate to [-clipSampleRange, clipSampleRange] when not thresholding (as DDPM /
+   * DDIM's `clip_sample`). A difflab option: diffusers' DPMSolverMultistepScheduler has no such
+   * key, so it is neither read from nor written to diffusers configs. Default false.
+   */
+  clipSample?: boolean;
+  /** Default 1. */
+  clipSampleRange?: number;
   /** Default 0.995. */
   dynamicThresholdingRatio?: number;
   /** Default 1.0. */
@@ -132,6 +140,8 @@ export class DPMSolverMultistepSampler implements Sampler {
   readonly solverOrder: number;
   readonly predictionType: PredictionType;
   readonly thresholding: boolean;
+  readonly clipSample: boolean;
+  readonly clipSampleRange: number;
   readonly dynamicThresholdingRatio: number;
   readonly sampleMaxValue: number;
   readonly algorithmType: DPMSolverAlgorithmType;
@@ -171,6 +181,9 @@ export class DPMSolverMultistepSampler implements Sampler {
       throw new ConfigError('predictionType', `unknown prediction type '${this.predictionType}'; allowed: ${PREDICTION_TYPES.join(', ')}`);
     }
     this.thresholding = o.thresholding ?? false;
+    this.clipSample = o.clipSample ?? false;
+    this.clipSampleRange = o.clipSampleRange ?? 1;
+    if (!(this.clipSampleRange > 0)) throw new ConfigError('clipSampleRange', `must be > 0, got ${this.clipSampleRange}`);
     this.dynamicThresholdingRatio = o.dynamicThresholdingRatio ?? DYNAMIC_THRESHOLDING_DEFAULTS.ratio;
     this.sampleMaxValue = o.sampleMaxValue ?? DYNAMIC_THRESHOLDING_DEFAULTS.maxValue;
     checkDynamicThresholding({ ratio: this.dynamicThresholdingRatio, maxValue: this.sampleMaxValue });
@@ -324,7 +337,13 @@ export class DPMSolverMultistepSampler implements Sampler {
   private convertModelOutput(modelOutput: tf.Tensor, x: tf.Tensor, i: number): { converted: tf.Tensor; x0: tf.Tensor } {
     const { alpha, sigma } = alphaSigmaOf(this.currentSigmas[i]);
     return tf.tidy(() => {
-      const threshold = (v: tf.Tensor) => (this.thresholding ? dynamicThreshold(v, { ratio: this.dynamicThresholdingRatio, maxValue: this.sampleMaxValue }) : v);
+      // diffusers' thresholding; else difflab's clipSample (like DDPM / DDIM's; not a diffusers key here)
+      const threshold = (v: tf.Tensor) =>
+        this.thresholding
+          ? dynamicThreshold(v, { ratio: this.dynamicThresholdingRatio, maxValue: this.sampleMaxValue })
+          : this.clipSample
+            ? tf.clipByValue(v, -this.clipSampleRange, this.clipSampleRange)
+            : v;
       if (this.algorithmType === 'dpmsolver++') {
         let x0: tf.Tensor;
         if (this.predictionType === 'epsilon') x0 = tf.div(tf.sub(x, tf.mul(modelOutput, sigma)), alpha);
@@ -339,7 +358,7 @@ export class DPMSolverMultistepSampler implements Sampler {
       else if (this.predictionType === 'sample') eps = tf.div(tf.sub(x, tf.mul(modelOutput, alpha)), sigma);
       else eps = tf.add(tf.mul(modelOutput, alpha), tf.mul(x, sigma));
       let x0 = tf.div(tf.sub(x, tf.mul(eps, sigma)), alpha);
-      if (this.thresholding) {
+      if (this.thresholding || this.clipSample) {
         x0 = threshold(x0);
         eps = tf.div(tf.sub(x, tf.mul(x0, alpha)), sigma);
       }
@@ -553,6 +572,8 @@ const dpmSharedShape = {
   thresholding: z.boolean().default(false).describe('dynamic thresholding of x_0 (Saharia et al. 2022)'),
   dynamicThresholdingRatio: z.number().min(0).max(1).default(0.995).describe('quantile of |x_0| per sample'),
   sampleMaxValue: z.number().positive().default(1).describe('largest threshold s'),
+  clipSample: z.boolean().default(false).describe('clamp x_0 to [-clipSampleRange, clipSampleRange] (difflab option, not in diffusers)'),
+  clipSampleRange: z.number().positive().default(1).describe('clamp range for clipSample'),
   solverType: z.enum(['midpoint', 'heun']).default('midpoint').describe('second-order variant'),
   lowerOrderFinal: z.boolean().default(true).describe('lower orders on the last steps when fewer than 15 steps'),
   eulerAtFinal: z.boolean().default(false).describe('first order on the last step'),
@@ -589,6 +610,8 @@ function createDpm(o: SharedOptions & { solverOrder: number; algorithmType: DPMS
     thresholding: o.thresholding,
     dynamicThresholdingRatio: o.dynamicThresholdingRatio,
     sampleMaxValue: o.sampleMaxValue,
+    clipSample: o.clipSample,
+    clipSampleRange: o.clipSampleRange,
     solverType: o.solverType,
     lowerOrderFinal: o.lowerOrderFinal,
     eulerAtFinal: o.eulerAtFinal,

@@ -32,8 +32,10 @@ export interface NfeRow {
   /** Model evaluations actually made (2 per step for Heun, ...). */
   nfe: number;
   seconds: number;
-  /** Sliced W2 to the data, its floor (data vs data) and the ratio. */
+  /** Sliced W2 to the data, its floor (data vs data) and the ratio (NaN when samples are not finite). */
   sw2: MetricReportEntry;
+  /** Sample values that are NaN or infinite (a diverged sampler; e.g. DPM-Solver with repeated timesteps when the steps approach T). */
+  nonFinite: number;
 }
 
 export interface NfeCurveResult {
@@ -116,6 +118,7 @@ export async function runNfeCurve(opts: NfeCurveOptions): Promise<NfeCurveResult
       const seconds = (performance.now() - t0) / 1000;
       if (!x0) throw new Error(`${id}: the sampler produced no steps`);
       const gen = x0;
+      const nonFinite = gen.reduce((c, v) => c + (Number.isFinite(v) ? 0 : 1), 0);
       const sw2 = await onCpuBackend(() => {
         const g = tf.tensor2d(gen, [n, dim]);
         try {
@@ -124,8 +127,9 @@ export async function runNfeCurve(opts: NfeCurveOptions): Promise<NfeCurveResult
           g.dispose();
         }
       });
-      const row = { sampler: id, steps, nfe: counter.calls(), seconds, sw2 };
-      reporter.log(`${id.padEnd(16)} ${String(steps).padStart(4)} steps, ${String(row.nfe).padStart(4)} NFE: SW2 ${sw2.value.toFixed(4)} (${sw2.ratioToFloor?.toFixed(2)}x floor) in ${seconds.toFixed(1)} s`);
+      const row = { sampler: id, steps, nfe: counter.calls(), seconds, sw2, nonFinite };
+      const quality = nonFinite ? `diverged (${nonFinite} non-finite values)` : `SW2 ${sw2.value.toFixed(4)} (${sw2.ratioToFloor?.toFixed(2)}x floor)`;
+      reporter.log(`${id.padEnd(16)} ${String(steps).padStart(4)} steps, ${String(row.nfe).padStart(4)} NFE: ${quality} in ${seconds.toFixed(1)} s`);
       return row;
     };
     const rows: NfeRow[] = [];
@@ -147,7 +151,9 @@ export async function runNfeCurve(opts: NfeCurveOptions): Promise<NfeCurveResult
     const ratio = (r: NfeRow) => r.sw2.ratioToFloor ?? r.sw2.value;
     const head = '| sampler | steps | NFE | SW2 | x floor | vs DDPM (all T) | seconds |';
     const fmtRow = (r: NfeRow) =>
-      `| ${r.sampler} | ${r.steps} | ${r.nfe} | ${r.sw2.value.toFixed(4)} | ${ratio(r).toFixed(2)} | ${reference ? `${((r.sw2.value / reference.sw2.value - 1) * 100).toFixed(1)}%` : 'n/a'} | ${r.seconds.toFixed(1)} |`;
+      r.nonFinite
+        ? `| ${r.sampler} | ${r.steps} | ${r.nfe} | diverged (${r.nonFinite} non-finite values) | | | ${r.seconds.toFixed(1)} |`
+        : `| ${r.sampler} | ${r.steps} | ${r.nfe} | ${r.sw2.value.toFixed(4)} | ${ratio(r).toFixed(2)} | ${reference ? `${((r.sw2.value / reference.sw2.value - 1) * 100).toFixed(1)}%` : 'n/a'} | ${r.seconds.toFixed(1)} |`;
     const md = [
       `# Quality per model evaluation: ${config.name}`,
       '',
