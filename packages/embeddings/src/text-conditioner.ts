@@ -26,8 +26,8 @@
  *
  * Speed (wasm): equal captions of a batch are encoded once, and a batch is padded only to its
  * longest caption. The lookups tok[ids] and pos[i] are one-hot matmuls: the registered gradient
- * of `tf.gather` needs `UnsortedSegmentSum`, which the wasm backend lacks, and its GatherV2 is
- * slower than these small matmuls anyway.
+ * of `tf.gather` needs `UnsortedSegmentSum`, which stock tfjs-backend-wasm lacks, and its GatherV2
+ * is slower than these small matmuls anyway.
  *
  * Gradients: the trainer's `tf.variableGrads` trains it with the denoiser. Matmuls and Linear
  * layers carry their own gradient (`tf.customGrad`): plain matmuls after explicit transposes,
@@ -277,7 +277,7 @@ export class TextConditioner implements Conditioner {
     const identity = U === n && rowOf.every((u, i) => u === i);
     if (identity) return this.encodeTokens(rows);
     // Row i of the result is row rowOf[i] of the encodings, or zeros: a 0/1 selection matmul
-    // (exact: one 1 and zeros per row), differentiable where a gather is not on wasm.
+    // (exact: one 1 and zeros per row), differentiable on every backend.
     const sel = new Float32Array(n * U);
     rowOf.forEach((u, i) => {
       if (u >= 0) sel[i * U + u] = 1;
