@@ -13,6 +13,8 @@ import {
   runLab,
   runAblate,
   runNfeCurve,
+  runLabImages,
+  IMAGE_LAB_DATASETS,
   parseStepList,
   type Reporter,
 } from '@difflab/pipeline';
@@ -154,16 +156,39 @@ export function buildProgram(): Command {
 
   program
     .command('lab')
-    .description('run a whole lab part: `lab spiral` = forward figure, training, sampling, traces and report.md')
-    .argument('<part>', 'lab part: spiral')
-    .option('--config <file>', 'pipeline config: preset name or JSON file', 'spiral-default')
-    .option('--out <dir>', 'output directory', 'out/spiral-lab')
-    .option('--quick', 'short training (under 2 minutes) for a first look', false)
+    .description(
+      'run a whole lab part: `lab spiral` = forward figure, training, sampling, traces and report.md; `lab images --dataset mnist|faces` = step-by-step grids for every sampler, prompts with classifier-free guidance, judged metrics',
+    )
+    .argument('<part>', 'lab part: spiral | images')
+    .option('--config <file>', 'pipeline config: preset name or JSON file (spiral: default spiral-default; images: the dataset\'s preset)')
+    .option('--dataset <name>', 'images: mnist or faces', 'mnist')
+    .option('--run <dir>', 'images: a trained run to sample (default: the shipped weights, else train)')
+    .option('--train', 'images: train first even when shipped weights exist', false)
+    .option('--prompt <text>', 'images: a prompt (repeatable; default one per class)', collect, [])
+    .option('--out <dir>', 'output directory (default out/spiral-lab or out/images-lab-<dataset>)')
+    .option('--quick', 'short training for a first look', false)
     .action(async (part: string, opts, cmd: Command) => {
-      if (part !== 'spiral') throw new ConfigError('part', `unknown lab part '${part}'; available: spiral`);
-      const config = loadConfig(opts.config);
+      if (part === 'spiral') {
+        const config = loadConfig(opts.config ?? 'spiral-default');
+        const { app, reporter } = await setup(cmd);
+        await runLab({ app, config, outDir: opts.out ?? 'out/spiral-lab', quick: Boolean(opts.quick), reporter });
+        return;
+      }
+      if (part !== 'images') throw new ConfigError('part', `unknown lab part '${part}'; available: spiral, images`);
+      if (!IMAGE_LAB_DATASETS.includes(opts.dataset)) throw new ConfigError('--dataset', `unknown image dataset '${opts.dataset}'; available: ${IMAGE_LAB_DATASETS.join(', ')}`);
+      const config = opts.config ? loadConfig(opts.config) : undefined;
       const { app, reporter } = await setup(cmd);
-      await runLab({ app, config, outDir: opts.out, quick: Boolean(opts.quick), reporter });
+      await runLabImages({
+        app,
+        dataset: opts.dataset,
+        config,
+        runDir: opts.run,
+        train: Boolean(opts.train),
+        quick: Boolean(opts.quick),
+        prompts: opts.prompt.length ? opts.prompt : undefined,
+        outDir: opts.out ?? `out/images-lab-${opts.dataset}`,
+        reporter,
+      });
     });
 
   program

@@ -10,7 +10,8 @@ describe('@difflab/embeddings plugins', () => {
     expect(reg.ids('timestep-embedding')).toEqual(['fourier', 'learnable', 'linear', 'sinusoidal', 'zero']);
     expect(reg.ids('input-embedding')).toEqual(['identity', 'sinusoidal']);
     expect(reg.ids('positional-embedding')).toEqual(['sincos-2d']);
-    expect(plugins).toHaveLength(8);
+    expect(reg.ids('conditioner')).toEqual(['class-label', 'text']);
+    expect(plugins).toHaveLength(10);
     for (const info of reg.list()) expect(info.defaults).toBeTypeOf('object');
   });
 

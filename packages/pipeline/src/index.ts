@@ -11,3 +11,4 @@ export * from './jobs/sample.js';
 export * from './jobs/lab.js';
 export * from './jobs/ablate.js';
 export * from './jobs/nfe-curve.js';
+export * from './jobs/lab-images.js';

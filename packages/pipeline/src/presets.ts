@@ -28,6 +28,31 @@ function spiral(name: string, description: string, schedule: { id: string; optio
   };
 }
 
+/**
+ * An image config (lab Part 2): a text-conditioned patch transformer (chosen over the conv UNet
+ * by measurement: 4.6x less time per training step at batch 64 on the wasm backend, see
+ * tools/bench/RESULTS.md), cosine schedule at T = 1000, DDIM with 50 steps, Adam with an EMA,
+ * 10% conditioning dropout for classifier-free guidance.
+ */
+function images(name: string, description: string, dataset: { id: string; options: Record<string, unknown> }, size: number, channels: number, steps: number) {
+  return {
+    name,
+    description,
+    seed: 0,
+    dataset,
+    schedule: { id: 'cosine', options: { T: 1000 } },
+    timestepEmbedding: tEmb,
+    inputEmbedding: xEmb,
+    model: { id: 'patch-transformer', options: { patch: 4, width: 96, depth: 4, heads: 4, mlpRatio: 4, imageSize: size, imageChannels: channels, predictionType: 'epsilon' } },
+    conditioner: { id: 'text', options: { dim: 128 } },
+    sampler: { id: 'ddim', options: { numInferenceSteps: 50, clipSample: true, clipSampleRange: 1 } },
+    metrics: [],
+    train: { steps, batchSize: 64, lr: 1e-3, optimizer: 'adam', gradClip: 1, warmupSteps: 200, decay: 'cosine', condDropout: 0.1, ema: { decay: 0.999 } },
+    sample: { n: 64, steps: null, useEma: true },
+    forward: { t: [0, 50, 200, 500, 800, 999], n: 16 },
+  };
+}
+
 export const PRESETS = {
   'spiral-default': spiral(
     'spiral-default',
@@ -48,6 +73,8 @@ export const PRESETS = {
     { id: 'linear', options: { T: 1000, betaStart: 1e-4, betaEnd: 0.02 } },
     [0, 1, 50, 250, 500, 999],
   ),
+  'mnist-text': images('mnist-text', 'MNIST digits (28x28), text prompts ("a handwritten 7"), classifier-free guidance', { id: 'mnist', options: { split: 'train' } }, 28, 1, 3500),
+  'faces-text': images('faces-text', 'Procedural 32x32 faces, text prompts ("a happy yellow face with closed eyes"), classifier-free guidance', { id: 'faces', options: { split: 'train' } }, 32, 3, 6000),
 };
 
 export type PresetName = keyof typeof PRESETS;
