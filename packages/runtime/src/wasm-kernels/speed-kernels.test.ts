@@ -346,7 +346,9 @@ describe('fused Adam kernel (DifflabAdam)', () => {
         const denom = tf.add(tf.mul(tf.sqrt(vv), 1 / Math.sqrt(bc2)), eps);
         return [tf.sub(pp, tf.mul(tf.div(mm, denom), lr / bc1)), mm, vv];
       });
-      fused.forEach((f, i) => expect(Array.from(f.dataSync())).toEqual(Array.from(ref[i].dataSync())));
+      fused.forEach((f, i) => {
+        expect(Array.from(f.dataSync())).toEqual(Array.from(ref[i].dataSync()));
+      });
       tf.dispose([...fused, ...ref]);
       expect(tf.memory().numTensors).toBe(before);
     }
