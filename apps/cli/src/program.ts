@@ -47,6 +47,13 @@ function intList(name: string) {
   };
 }
 
+/** '0,1,3,7' -> [0, 1, 3, 7]; finite numbers >= 0. */
+function parseGuidance(text: string): number[] {
+  const vals = text.split(',').map((v) => Number(v.trim()));
+  if (vals.length === 0 || vals.some((v) => !Number.isFinite(v) || v < 0)) throw new ConfigError('--guidance', `expects numbers >= 0 separated by commas (e.g. 0,1,3,7), got '${text}'`);
+  return vals;
+}
+
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
@@ -165,6 +172,8 @@ export function buildProgram(): Command {
     .option('--run <dir>', 'images: a trained run to sample (default: the shipped weights, else train)')
     .option('--train', 'images: train first even when shipped weights exist', false)
     .option('--prompt <text>', 'images: a prompt (repeatable; default one per class)', collect, [])
+    .option('--per-class <n>', 'images: images per prompt for the judged metrics (default 20)', intArg('--per-class', 1, 10_000))
+    .option('--guidance <list>', 'images: guidance scales, comma-separated (default 0,1,3,7)')
     .option('--out <dir>', 'output directory (default out/spiral-lab or out/images-lab-<dataset>)')
     .option('--quick', 'short training for a first look', false)
     .action(async (part: string, opts, cmd: Command) => {
@@ -186,6 +195,8 @@ export function buildProgram(): Command {
         train: Boolean(opts.train),
         quick: Boolean(opts.quick),
         prompts: opts.prompt.length ? opts.prompt : undefined,
+        perClass: opts.perClass,
+        guidance: opts.guidance ? parseGuidance(String(opts.guidance)) : undefined,
         outDir: opts.out ?? `out/images-lab-${opts.dataset}`,
         reporter,
       });
