@@ -123,7 +123,8 @@ async function sampleImages(
   try {
     const guided = g === 0 ? {} : { cond, guidanceScale: g, nullCond };
     for (const s of denoise({ sampler, model, shape: [n, ...model.sampleShape], rng: new Rng(seed), numSteps: steps, ...guided })) {
-      if (keepSteps) frames.push(await readAsync(s.xt.clone()));
+      // what the model sees: x_t itself for DDPM / DDIM, x_t / sqrt(sigma^2 + 1) for sigma samplers
+      if (keepSteps) frames.push(await readAsync(tf.tidy(() => tf.clone(sampler.scaleModelInput(s.xt, s.t)))));
       if (s.index === sampler.timesteps.length - 1) {
         x0 = await readAsync(s.prevSample.clone());
         if (keepSteps) frames.push(x0);
@@ -203,9 +204,9 @@ export async function runLabImages(opts: LabImagesOptions): Promise<LabImagesRes
       const sampler = makeSampler(id);
       const r = await sampleImages(job, sampler, conditioner, stepPrompts, 3, steps, config.seed + 1, true);
       const n = stepPrompts.length;
-      const picks = Array.from({ length: 9 }, (_, i) => Math.round((i * (r.frames.length - 1)) / 8));
+      const picks = [...new Set(Array.from({ length: 9 }, (_, i) => Math.round((i * (r.frames.length - 1)) / 8)))];
       const rows = picks.map((f) => grid(r.frames[f], shape, n, f === r.frames.length - 1 ? 'x_0' : `step ${f} of ${r.frames.length - 1}`));
-      write(`steps-${id}.png`, encodePng(panelGrid(rows, { cols: 1, title: `${id}: x_t from noise (std ${sampler.initNoiseSigma.toPrecision(3)}) to x_0, guidance 3` })));
+      write(`steps-${id}.png`, encodePng(panelGrid(rows, { cols: 1, title: `${id}, x_T std ${sampler.initNoiseSigma.toPrecision(3)}`, titleScale: 1 })));
       const every = Math.max(1, Math.floor(r.frames.length / 60));
       const gifFrames = r.frames.filter((_, i) => i % every === 0 || i === r.frames.length - 1).map((f) => grid(f, shape, n, undefined, 3));
       write(`steps-${id}.gif`, encodeGif(gifFrames, { delayMs: gifFrames.map((_, i) => (i === gifFrames.length - 1 ? 1500 : 80)) }));
