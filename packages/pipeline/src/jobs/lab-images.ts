@@ -120,11 +120,32 @@ async function sampleImages(
   const frames: Float32Array[] = [];
   const t0 = performance.now();
   let x0: Float32Array | null = null;
+  // The frames show what the model sees at each step: x_t itself for DDPM / DDIM, the scaled
+  // x_t / sqrt(sigma^2 + 1) for sigma samplers (whose x_t has std sigma, up to ~10^4).
+  let seen: tf.Tensor | null = null;
+  const see = (x: tf.Tensor) => {
+    seen?.dispose();
+    seen = tf.keep(tf.slice(x, 0, n));
+  };
+  const recording = {
+    predict: (x: tf.Tensor, t: tf.Tensor, c?: tf.Tensor) => {
+      see(x);
+      return model.predict(x, t, c);
+    },
+    predictAt: model.predictAt
+      ? (x: tf.Tensor, t: number, c?: tf.Tensor) => {
+          see(x);
+          return model.predictAt!(x, t, c);
+        }
+      : undefined,
+  };
   try {
     const guided = g === 0 ? {} : { cond, guidanceScale: g, nullCond };
-    for (const s of denoise({ sampler, model, shape: [n, ...model.sampleShape], rng: new Rng(seed), numSteps: steps, ...guided })) {
-      // what the model sees: x_t itself for DDPM / DDIM, x_t / sqrt(sigma^2 + 1) for sigma samplers
-      if (keepSteps) frames.push(await readAsync(tf.tidy(() => tf.clone(sampler.scaleModelInput(s.xt, s.t)))));
+    for (const s of denoise({ sampler, model: keepSteps ? recording : model, shape: [n, ...model.sampleShape], rng: new Rng(seed), numSteps: steps, ...guided })) {
+      if (keepSteps && seen) {
+        frames.push(await readAsync(seen));
+        seen = null;
+      }
       if (s.index === sampler.timesteps.length - 1) {
         x0 = await readAsync(s.prevSample.clone());
         if (keepSteps) frames.push(x0);
@@ -132,6 +153,7 @@ async function sampleImages(
     }
   } finally {
     tf.dispose([cond, nullCond]);
+    (seen as tf.Tensor | null)?.dispose();
   }
   if (!x0) throw new Error('the sampler produced no steps');
   return { x0, frames, seconds: (performance.now() - t0) / 1000 };
