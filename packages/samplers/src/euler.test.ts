@@ -330,3 +330,24 @@ describe("plugin 'euler'", () => {
     expect(() => reg.create('sampler', { id: 'euler', options: { numInferenceSteps: 41 } }, c)).toThrow(/must be <= T = 40/);
   });
 });
+
+describe('Euler clipSample (difflab option)', () => {
+  it('clamps the x_0 estimate before the step, is off by default, and stays out of the diffusers config', () => {
+    const sched = linearSchedule(50, 1e-4, 0.2);
+    const plain = new EulerSampler(sched, { numInferenceSteps: 10 });
+    const clipped = new EulerSampler(sched, { numInferenceSteps: 10, clipSample: true, clipSampleRange: 2 });
+    expect(plain.clipSample).toBe(false);
+    tf.tidy(() => {
+      const x = tf.tensor2d([[30, -30]]);
+      const t = clipped.timesteps[0];
+      // eps = 0: x_0 = x = +-30
+      const a = plain.step(tf.zerosLike(x), t, x).predOriginalSample.dataSync();
+      clipped.reset();
+      const b = clipped.step(tf.zerosLike(x), t, x).predOriginalSample.dataSync();
+      expect(Array.from(a)).toEqual([30, -30]);
+      expect(Array.from(b)).toEqual([2, -2]);
+    });
+    expect(clipped.toDiffusersConfig()).not.toHaveProperty('clip_sample');
+    expect(() => new EulerSampler(sched, { clipSample: true, clipSampleRange: -1 })).toThrow('clipSampleRange: must be > 0, got -1');
+  });
+});

@@ -69,6 +69,14 @@ export interface ChurnOptions {
 }
 
 export interface EulerOptions extends SigmaSamplerOptions, ChurnOptions {
+  /**
+   * Clamp the x_0 estimate to [-clipSampleRange, clipSampleRange] before the Euler step (as DDPM /
+   * DDIM's `clip_sample`). A difflab option: diffusers' Euler has none, so it is neither read from
+   * nor written to diffusers configs. Default false.
+   */
+  clipSample?: boolean;
+  /** Default 1. */
+  clipSampleRange?: number;
   useKarrasSigmas?: boolean;
   /** Karras bounds (diffusers `sigma_min` / `sigma_max`); null: the interpolated inference sigmas' own. */
   sigmaMin?: number | null;
@@ -98,6 +106,8 @@ export interface EulerStepOptions extends StepOptions, ChurnOptions {}
 export class EulerSampler extends SigmaSampler implements Sampler {
   readonly id = 'euler';
   readonly order = 1;
+  readonly clipSample: boolean;
+  readonly clipSampleRange: number;
   readonly useKarrasSigmas: boolean;
   readonly sigmaMin: number | null;
   readonly sigmaMax: number | null;
@@ -125,6 +135,9 @@ export class EulerSampler extends SigmaSampler implements Sampler {
       finalSigmasType: o.finalSigmasType ?? 'zero',
       continuousTimesteps: timestepType === 'continuous' && (o.predictionType ?? 'epsilon') === 'v_prediction',
     });
+    this.clipSample = o.clipSample ?? false;
+    this.clipSampleRange = o.clipSampleRange ?? 1;
+    if (!(this.clipSampleRange > 0)) throw new ConfigError('clipSampleRange', `must be > 0, got ${this.clipSampleRange}`);
     this.useKarrasSigmas = o.useKarrasSigmas ?? false;
     this.sigmaMin = o.sigmaMin ?? null;
     this.sigmaMax = o.sigmaMax ?? null;
@@ -156,7 +169,8 @@ export class EulerSampler extends SigmaSampler implements Sampler {
         const eps = tf.mul(this.noiseLike(x, opts), f(c.sNoise));
         sample = tf.add(x, tf.mul(eps, f(Math.sqrt(f(f(sigmaHat * sigmaHat) - f(sigma * sigma))))));
       }
-      const predOriginalSample = this.predictX0(modelOutput, sample, sigma, sigmaHat);
+      const x0 = this.predictX0(modelOutput, sample, sigma, sigmaHat);
+      const predOriginalSample = this.clipSample ? tf.clipByValue(x0, -this.clipSampleRange, this.clipSampleRange) : x0;
       const derivative = tf.div(tf.sub(sample, predOriginalSample), sigmaHat);
       const prevSample = tf.add(sample, tf.mul(derivative, dt));
       return { prevSample, predOriginalSample: predOriginalSample === modelOutput ? tf.clone(modelOutput) : predOriginalSample };
@@ -228,6 +242,8 @@ export const eulerOptions = z
   .object({
     ...sigmaSamplerOptionShape,
     useKarrasSigmas: useKarrasSigmasOption,
+    clipSample: z.boolean().default(false).describe('clamp x_0 to [-clipSampleRange, clipSampleRange] (difflab option, not in diffusers)'),
+    clipSampleRange: z.number().positive().default(1).describe('clamp range for clipSample'),
     sigmaMin: z.number().positive().nullable().default(null).describe("Karras sigma_min; null: the inference sigmas' own"),
     sigmaMax: z.number().positive().nullable().default(null).describe("Karras sigma_max; null: the inference sigmas' own"),
     interpolationType: z.enum(INTERPOLATION_TYPES as ['linear', 'log_linear']).default('linear'),
@@ -255,6 +271,8 @@ export const eulerPlugin = definePlugin<Sampler, typeof eulerOptions>({
       stepsOffset: o.stepsOffset,
       rng: resolveSamplerRng(container, o.seed),
       useKarrasSigmas: o.useKarrasSigmas,
+      clipSample: o.clipSample,
+      clipSampleRange: o.clipSampleRange,
       sigmaMin: o.sigmaMin,
       sigmaMax: o.sigmaMax,
       interpolationType: o.interpolationType,
