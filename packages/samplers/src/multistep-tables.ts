@@ -5,24 +5,15 @@
  */
 import { ConfigError, type NoiseSchedule, type TimestepSpacing } from '@difflab/core';
 import { TIMESTEP_SPACINGS } from './discrete-sampler.js';
-import { diffusersSigmaToT, type FinalSigmasType } from './sigma-sampler.js';
+import { roundHalfEven } from '@difflab/schedulers';
+import { diffusersSigmaToT, type FinalSigmasType, numpyLinspace } from './sigma-sampler.js';
 import { torchLog } from './torch-float32.js';
 
 const f = Math.fround;
 
-/** numpy's round (half to even). */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** np.linspace(start, stop, num): i * step + start, the last entry set to stop. */
+/** np.linspace as a plain array (sigma-sampler.ts's numpyLinspace). */
 function npLinspace(start: number, stop: number, num: number): number[] {
-  if (num === 1) return [start];
-  const step = (stop - start) / (num - 1);
-  const out = Array.from({ length: num }, (_, i) => i * step + start);
-  out[num - 1] = stop;
-  return out;
+  return Array.from(numpyLinspace(start, stop, num));
 }
 
 /** np.arange(start, stop, step) for floats: ceil((stop - start) / step) entries start + i * ((start + step) - start). */

@@ -14,6 +14,7 @@ import {
 import { inferenceTimesteps, linspaceF32, sigmasFromAlphasCumprod } from '@difflab/schedulers';
 import { z } from 'zod';
 import { type DiffusersConfigReader, resolveSchedule, type ScheduleFactory, scheduleToDiffusersKeys } from './diffusers-config.js';
+import { diffusersPassthrough } from './diffusers-keys.js';
 
 /**
  * What the sigma-based samplers share (diffusers' EulerDiscrete, EulerAncestralDiscrete,
@@ -252,9 +253,7 @@ export function inputScale(sigma: number): number {
 
 /** The diffusers config keys of `json` that are not in `known` (and not `_class_name`), with their values. */
 export function unknownDiffusersConfigOf(json: Record<string, unknown>, known: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(json)) if (k !== '_class_name' && !known.includes(k)) out[k] = v;
-  return out;
+  return diffusersPassthrough(json, new Set(known));
 }
 
 /** A nullable number of a diffusers config (e.g. Euler's `sigma_min`): null when absent or null. */
