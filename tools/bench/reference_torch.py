@@ -23,6 +23,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# The device every tensor is made on (--device cpu | cuda); set once in main().
+DEVICE = torch.device('cpu')
+
 
 def swiss_roll(n, noise=0.5, scale=0.1, seed=0):
     # sklearn.datasets.make_swiss_roll, keeping (x, z), scaled 1/10 (difflab's swiss-roll).
@@ -116,14 +119,22 @@ def spiral_trainer(batch, T=50, b1=0.2, seed=0):
     return model, abar, data, step
 
 
+def sync():
+    # CUDA runs asynchronously: a timing ends when the device has finished the work queued.
+    if DEVICE.type == 'cuda':
+        torch.cuda.synchronize()
+
+
 def timed(fn, warmup, iters, repeats):
     for _ in range(warmup):
         fn()
+    sync()
     out = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         for _ in range(iters):
             fn()
+        sync()
         out.append((time.perf_counter() - t0) * 1000 / iters)
     return out
 
@@ -161,7 +172,7 @@ def ddpm_sample(model, abar, n, steps=None, clip=2.0, eta_ddim=None):
 
 def sliced_w2(a, b, projections=256, seed=0):
     g = torch.Generator().manual_seed(seed)
-    d = torch.randn(a.shape[1], projections, generator=g)
+    d = torch.randn(a.shape[1], projections, generator=g, device='cpu').to(a.device)
     d = d / d.norm(dim=0, keepdim=True)
     pa, _ = torch.sort(a @ d, 0)
     pb, _ = torch.sort(b @ d, 0)
@@ -348,7 +359,17 @@ def main():
     ap.add_argument('--max-steps', type=int, default=20000)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    res = {'case': a.case, 'threads': torch.get_num_threads(), 'torch': torch.__version__}
+    global DEVICE
+    DEVICE = torch.device(a.device)
+    if DEVICE.type != 'cpu':
+        if not hasattr(torch, 'set_default_device'):
+            print(json.dumps({'case': a.case, 'error': f'--device {a.device} needs torch >= 2.0 (set_default_device)'}))
+            sys.exit(2)
+        # Every tensor the cases make (data, models, noise) is made on this device.
+        torch.set_default_device(DEVICE)
+    res = {'case': a.case, 'threads': torch.get_num_threads(), 'torch': torch.__version__, 'device': str(DEVICE)}
+    if DEVICE.type == 'cuda':
+        res['device_name'] = torch.cuda.get_device_name(DEVICE)
     if a.case == 'spiral-train':
         _, _, _, step = spiral_trainer(a.batch)
         res['ms'] = timed(step, a.warmup, a.iters, a.repeats)
@@ -429,6 +450,8 @@ def main():
         print(json.dumps({'case': a.case, 'error': 'unknown case'}))
         sys.exit(2)
     res['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if DEVICE.type == 'cuda':
+        res['peak_gpu_mb'] = torch.cuda.max_memory_allocated(DEVICE) / 2**20
     print(json.dumps(res))
 
 

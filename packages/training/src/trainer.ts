@@ -229,8 +229,13 @@ export class Trainer {
     this.ema?.dispose();
   }
 
-  /** One step; returns the loss as a kept scalar tensor (no read-back). */
-  private stepTensor(): tf.Scalar {
+  /**
+   * One step without a read-back: returns the loss as a kept scalar tensor, which the caller
+   * disposes (or reads with `await loss.data()`). On WebGPU this lets the device run ahead of the
+   * host, and it is the only synchronous step there in Node (`step()` reads back synchronously,
+   * which tfjs-webgpu cannot do outside a browser). The loss is not added to `lossHistory`.
+   */
+  stepTensor(): tf.Scalar {
     const o = this.options;
     const lr = this.learningRate;
     const T = this.schedule.numTrainTimesteps;

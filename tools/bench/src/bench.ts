@@ -1,5 +1,10 @@
 /**
  * `npm run bench [-- --quick] [--backends wasm,cpu,webgpu] [--cases a,b] [--rounds N] [--out FILE]`
+ *   [--torch-device cpu|cuda] [--python PATH] [--runner FILE] [--torch-script FILE]
+ *
+ * `--torch-device cuda` times PyTorch on the GPU (synchronized); `--python` names a Python
+ * that has torch (no apt-get then); `--runner` / `--torch-script` point at a bundled case runner
+ * and the reference script when the bench runs from a bundle (tools/bench/gpu/).
  *
  * Times each case for difflab on every requested backend and for PyTorch
  * (tools/bench/reference_torch.py, Debian's python3-torch, installed with apt-get when missing;
@@ -15,8 +20,6 @@ import { cpus, loadavg } from 'node:os';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
-const torchScript = join(root, 'tools', 'bench', 'reference_torch.py');
-const caseRunner = join(here, 'case-runner.js');
 
 interface CaseSpec {
   name: string;
@@ -46,6 +49,9 @@ const rounds = Number(opt('rounds', quick ? '1' : '3'));
 const torchThreads = opt('torch-threads', '1,2').split(',').map(Number);
 const outFile = opt('out', join(root, 'out', 'bench', quick ? 'bench-quick.json' : 'bench.json'));
 const it = (full: number, q: number) => (quick ? q : full);
+const torchScript = opt('torch-script', join(root, 'tools', 'bench', 'reference_torch.py'));
+const caseRunner = opt('runner', join(here, 'case-runner.js'));
+const torchDevice = opt('torch-device', 'cpu');
 
 const ALL: CaseSpec[] = [
   { name: 'spiral train step, batch 32', id: 'spiral-train', args: { batch: 32, iters: it(200, 50), warmup: 20, repeats: 3 }, unit: 'ms/step' },
@@ -63,6 +69,12 @@ const ALL: CaseSpec[] = [
 ];
 
 function ensureTorch(): string | null {
+  const given = opt('python', '');
+  if (given) {
+    if (spawnSync(given, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0) return given;
+    console.error(`--python ${given}: cannot import torch; only difflab is timed`);
+    return null;
+  }
   const py = '/usr/bin/python3';
   const ok = () => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
   if (existsSync(py) && ok()) return py;
@@ -99,11 +111,15 @@ const torchEnv = { ...process.env };
 // OpenBLAS settings that slow a current BLAS down on some CPUs (see the project's notes).
 delete torchEnv.OPENBLAS_CORETYPE;
 delete torchEnv.OPENBLAS_L2_SIZE;
-const cases = ALL.filter((c) => (opt('cases', '') ? opt('cases', '').split(',').includes(c.id) : !(quick && c.full)));
+const torchVersion = py ? execFileSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).trim() : null;
+// --cases a,b: those cases, in that order (a GPU run cut short keeps the first ones).
+const wanted = opt('cases', '') ? opt('cases', '').split(',') : null;
+const cases = wanted ? wanted.flatMap((id) => ALL.filter((c) => c.id === id)) : ALL.filter((c) => !(quick && c.full));
+if (wanted && cases.length === 0) throw new Error(`--cases: none of ${wanted.join(', ')}; cases: ${[...new Set(ALL.map((c) => c.id))].join(', ')}`);
 console.log(`difflab bench${quick ? ' --quick' : ''}: ${cases.length} cases, backends ${backends.join(', ')}, ${rounds} round(s); ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}, load ${loadavg()[0].toFixed(2)}`);
 
 /** Per-case values copied from a runner's JSON line into the row's `extra`. */
-const EXTRA_KEYS = ['steps', 'ratio', 'tensorGrowth', 'gflops', 'rss_1k_mb', 'rss_end_mb', 'rss_growth_mb'];
+const EXTRA_KEYS = ['steps', 'ratio', 'tensorGrowth', 'gflops', 'rss_1k_mb', 'rss_end_mb', 'rss_growth_mb', 'device_name', 'peak_gpu_mb', 'adapter'];
 type Row = { case: string; id: string; unit: string; target?: number; torch: number[]; torchByThreads: Record<number, number[]>; torchRss?: number; difflab: Record<string, number[]>; rss: Record<string, number>; extra: Record<string, unknown> };
 const rows: Row[] = [];
 const started = performance.now();
@@ -126,7 +142,7 @@ for (const c of cases) {
       // Every thread count in the first round; then only the faster one so far.
       const fastest = Object.entries(row.torchByThreads).sort((p, q) => median(p[1]) - median(q[1]))[0];
       for (const th of r === 0 || !fastest ? (c.torchThreads ?? torchThreads) : [Number(fastest[0])]) {
-        const res = runJson(py, [torchScript, c.id, ...cliArgs, '--threads', String(th)], torchEnv);
+        const res = runJson(py, [torchScript, c.id, ...cliArgs, '--threads', String(th), '--device', torchDevice], torchEnv);
         if (res.error) row.extra[`torch${th}.error`] = res.error;
         (row.torchByThreads[th] ??= []).push(...caseValue(res, c.unit));
         if (typeof res.peak_rss_mb === 'number') row.torchRss = Math.max(row.torchRss ?? 0, res.peak_rss_mb);
@@ -140,6 +156,8 @@ for (const c of cases) {
     row.extra['torch.threads'] = Number(best[0]);
   }
   rows.push(row);
+  // Written after every case, so a run cut short (a time limit) still leaves its finished rows.
+  writeResult();
   const tm = median(row.torch);
   const parts = backends.map((b) => {
     const m = median(row.difflab[b] ?? []);
@@ -150,6 +168,31 @@ for (const c of cases) {
     .map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : String(v)}`)
     .join(' ');
   console.log(`  ${c.name.padEnd(42)} torch ${fmt(tm)} (${row.extra['torch.threads'] ?? '?'} thr) | ${parts.join(' | ')} ${c.unit}${notes ? `  ${notes}` : ''}${row.extra[`${backends[0]}.error`] ? `  [${row.extra[`${backends[0]}.error`]}]` : ''}`);
+}
+
+/** Write the rows so far (atomically) as JSON; returns the seconds since the start. */
+function writeResult(table?: string): number {
+  const seconds = (performance.now() - started) / 1000;
+  const result = {
+    date: new Date().toISOString(),
+    quick,
+    complete: table !== undefined,
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, load: loadavg(), node: process.version },
+    torch: torchVersion,
+    torchDevice,
+    seconds,
+    rows: rows.map((r) => ({
+      ...r,
+      torchMedian: median(r.torch),
+      difflabMedian: Object.fromEntries(backends.map((b) => [b, median(r.difflab[b] ?? [])])),
+      ratio: Object.fromEntries(backends.map((b) => [b, median(r.difflab[b] ?? []) / median(r.torch)])),
+    })),
+    table,
+  };
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(`${outFile}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
+  renameSync(`${outFile}.tmp`, outFile);
+  return seconds;
 }
 
 function fmt(v: number): string {
@@ -168,21 +211,5 @@ const lines = rows.map((r) => {
 });
 const table = [header, `|${'---|'.repeat(4 + 2 * backends.length)}`, ...lines].join('\n');
 console.log(`\n${table}\n`);
-const result = {
-  date: new Date().toISOString(),
-  quick,
-  machine: { cores: cpus().length, cpu: cpus()[0]?.model, load: loadavg(), node: process.version },
-  torch: py ? execFileSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).trim() : null,
-  seconds: (performance.now() - started) / 1000,
-  rows: rows.map((r) => ({
-    ...r,
-    torchMedian: median(r.torch),
-    difflabMedian: Object.fromEntries(backends.map((b) => [b, median(r.difflab[b] ?? [])])),
-    ratio: Object.fromEntries(backends.map((b) => [b, median(r.difflab[b] ?? []) / median(r.torch)])),
-  })),
-  table,
-};
-mkdirSync(dirname(outFile), { recursive: true });
-writeFileSync(`${outFile}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
-renameSync(`${outFile}.tmp`, outFile);
-console.log(`wrote ${outFile} in ${result.seconds.toFixed(0)} s`);
+const seconds = writeResult(table);
+console.log(`wrote ${outFile} in ${seconds.toFixed(0)} s`);

@@ -28,8 +28,9 @@ if (!f) {
 }
 try {
   const info = await startBackend(backend, threads > 1 ? { wasmThreads: threads } : {});
-  const res = f(args);
-  console.log(JSON.stringify({ case: name, backend: info.backend, threads, ...res, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+  const res = await f(args);
+  for (const n of info.notes) console.error(n);
+  console.log(JSON.stringify({ case: name, backend: info.backend, ...(info.adapter ? { adapter: info.adapter } : {}), threads, ...res, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
 } catch (e) {
   console.log(JSON.stringify({ case: name, backend, error: (e as Error).message.split('\n')[0] }));
   process.exit(1);

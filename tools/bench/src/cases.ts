@@ -24,12 +24,29 @@ export interface CaseResult {
   [k: string]: unknown;
 }
 
-function timed(fn: () => void, warmup: number, iters: number, repeats: number): number[] {
-  for (let i = 0; i < warmup; i++) fn();
+/**
+ * Per-repeat milliseconds per call of `fn`. `fn` returns a tensor (a loss, a sample) or nothing;
+ * a repeat ends when the last call's tensor has been read back (`await data()`), so on an
+ * asynchronous backend (WebGPU) the time covers the device's work, not just its queueing, as
+ * `torch.cuda.synchronize()` does on the PyTorch side. Earlier calls' tensors are disposed unread.
+ */
+async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, repeats: number): Promise<number[]> {
+  const settle = async (t: tf.Tensor | void) => {
+    if (t) {
+      await t.data();
+      t.dispose();
+    }
+  };
+  for (let i = 0; i < warmup; i++) await settle(fn());
   const out: number[] = [];
   for (let r = 0; r < repeats; r++) {
     const t0 = performance.now();
-    for (let i = 0; i < iters; i++) fn();
+    let last: tf.Tensor | void = undefined;
+    for (let i = 0; i < iters; i++) {
+      if (last) last.dispose();
+      last = fn();
+    }
+    await settle(last);
     out.push((performance.now() - t0) / iters);
   }
   return out;
@@ -54,26 +71,26 @@ function sampleOnce(sampler: Sampler, model: Denoiser, n: number, steps: number,
   return last!;
 }
 
-export const CASES: Record<string, (a: CaseArgs) => CaseResult> = {
-  'spiral-train': (a) => {
+export const CASES: Record<string, (a: CaseArgs) => Promise<CaseResult>> = {
+  'spiral-train': async (a) => {
     const { trainer } = spiralTrainer(a.batch);
     const before = tf.memory().numTensors;
-    const ms = timed(() => trainer.step(), a.warmup, a.iters, a.repeats);
+    const ms = await timed(() => trainer.stepTensor(), a.warmup, a.iters, a.repeats);
     return { ms, tensorGrowth: tf.memory().numTensors - before };
   },
-  'spiral-sample-ddpm': (a) => {
+  'spiral-sample-ddpm': async (a) => {
     const { job, model } = spiralTrainer(256);
     const sampler = job.createSampler({ id: 'ddpm', options: { clipSample: true, clipSampleRange: 2 } });
-    const ms = timed(() => sampleOnce(sampler, model, 10_000, 50, 1).dispose(), 1, 1, a.repeats);
+    const ms = await timed(() => sampleOnce(sampler, model, 10_000, 50, 1), 1, 1, a.repeats);
     return { ms };
   },
-  'spiral-sample-ddim20': (a) => {
+  'spiral-sample-ddim20': async (a) => {
     const { job, model } = spiralTrainer(256);
     const sampler = job.createSampler({ id: 'ddim', options: { clipSample: true, clipSampleRange: 2, numInferenceSteps: 20 } });
-    const ms = timed(() => sampleOnce(sampler, model, 10_000, 20, 1).dispose(), 1, 1, a.repeats);
+    const ms = await timed(() => sampleOnce(sampler, model, 10_000, 20, 1), 1, 1, a.repeats);
     return { ms };
   },
-  'spiral-time-to-quality': (a) => {
+  'spiral-time-to-quality': async (a) => {
     const { job, model, trainer } = spiralTrainer(256);
     const sampler = job.createSampler({ id: 'ddpm', options: { clipSample: true, clipSampleRange: 2 } });
     const data = (job.dataset as unknown as { all(): tf.Tensor2D }).all();
@@ -87,7 +104,11 @@ export const CASES: Record<string, (a: CaseArgs) => CaseResult> = {
     let ratio = Number.POSITIVE_INFINITY;
     while (steps < a.maxSteps) {
       const s0 = performance.now();
-      for (let i = 0; i < 500; i++) trainer.step();
+      // 500 steps, the last one read back (an asynchronous backend has then finished them all).
+      for (let i = 0; i < 499; i++) trainer.stepTensor().dispose();
+      const loss = trainer.stepTensor();
+      await loss.data();
+      loss.dispose();
       trainMs += performance.now() - s0;
       steps += 500;
       const x = ema ? ema.withAveragedWeights(() => sampleOnce(sampler, model, 10_000, 50, steps)) : sampleOnce(sampler, model, 10_000, 50, steps);
@@ -97,19 +118,27 @@ export const CASES: Record<string, (a: CaseArgs) => CaseResult> = {
     }
     return { ms: [trainMs], seconds_total: (performance.now() - t0) / 1000, seconds_train: trainMs / 1000, steps, ratio };
   },
-  'spiral-memory': (a) => {
+  'spiral-memory': async (a) => {
     // `iters` training steps (10,000 in the bench); tensors and RSS after the first 1,000 and at the end.
     const { trainer } = spiralTrainer(a.batch);
     const rss = () => process.memoryUsage().rss / 2 ** 20;
     const t0 = performance.now();
-    for (let i = 0; i < 1000; i++) trainer.step();
+    const steps = async (n: number) => {
+      // A read-back every 100 steps, so an asynchronous backend cannot queue them all.
+      for (let i = 0; i < n; i++) {
+        const loss = trainer.stepTensor();
+        if (i % 100 === 99 || i === n - 1) await loss.data();
+        loss.dispose();
+      }
+    };
+    await steps(1000);
     const tensors1k = tf.memory().numTensors;
     const rss1k = rss();
-    for (let i = 1000; i < a.iters; i++) trainer.step();
+    await steps(a.iters - 1000);
     const rssEnd = rss();
     return { ms: [(performance.now() - t0) / a.iters], tensorGrowth: tf.memory().numTensors - tensors1k, rss_1k_mb: rss1k, rss_end_mb: rssEnd, rss_growth_mb: rssEnd - rss1k };
   },
-  gemm: (a) => {
+  gemm: async (a) => {
     // Raw float32 products of the models' shapes, [m, k] @ [k, n]: the ceiling of every other case.
     const shapes = [
       [256, 384, 128],
@@ -118,18 +147,17 @@ export const CASES: Record<string, (a: CaseArgs) => CaseResult> = {
     ];
     const rng = new Rng(0);
     const mats = shapes.map(([m, k, n]) => [tf.tensor2d(rng.normalArray(m * k), [m, k]), tf.tensor2d(rng.normalArray(k * n), [k, n])]);
-    const ms = timed(() => tf.tidy(() => {
-          for (const [x, y] of mats) tf.matMul(x, y);
-        }), a.warmup, a.iters, a.repeats);
+    // Each call returns its last product (the others are disposed), read back at a repeat's end.
+    const ms = await timed(() => tf.tidy(() => mats.map(([x, y]) => tf.matMul(x, y)).pop()!), a.warmup, a.iters, a.repeats);
     const flops = shapes.reduce((s, [m, k, n]) => s + 2 * m * k * n, 0);
     return { ms, gflops: flops / (Math.min(...ms) * 1e6) };
   },
   'image-train-patch-transformer': (a) => imageTrain('patch-transformer', a),
   'image-train-unet': (a) => imageTrain('unet', a),
-  'image-sample-unet': (a) => {
+  'image-sample-unet': async (a) => {
     const { job, model } = imageJob('unet');
     const sampler = job.createSampler({ id: 'ddim', options: { numInferenceSteps: 50, clipSample: false } });
-    const ms = timed(() => sampleOnce(sampler, model, 16, 50, 1).dispose(), 1, 1, a.repeats);
+    const ms = await timed(() => sampleOnce(sampler, model, 16, 50, 1), 1, 1, a.repeats);
     return { ms };
   },
 };
@@ -163,9 +191,9 @@ function imageJob(id: 'patch-transformer' | 'unet') {
   return { job, model, shape, config };
 }
 
-function imageTrain(id: 'patch-transformer' | 'unet', a: CaseArgs): CaseResult {
+async function imageTrain(id: 'patch-transformer' | 'unet', a: CaseArgs): Promise<CaseResult> {
   const { job, model, shape, config } = imageJob(id);
   const trainer = new Trainer({ model, schedule: job.schedule, dataset: randomImages(shape), rng: new Rng(0), ...config.train, batchSize: a.batch, warmupSteps: 0, decay: 'constant' });
-  const ms = timed(() => trainer.step(), a.warmup, a.iters, a.repeats);
+  const ms = await timed(() => trainer.stepTensor(), a.warmup, a.iters, a.repeats);
   return { ms };
 }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The bench on an NVIDIA GPU machine: difflab on the webgpu backend (Dawn -> Vulkan -> NVIDIA)
+# against PyTorch CUDA, same cases, same run. Needs .gpu/ from tools/bench/gpu/pack.sh (carried)
+# and a Python with torch on the PATH (python3). Usage, from the repo root:
+#   bash tools/bench/gpu/run.sh OUT_DIR [seconds limit for the bench, default 420]
+# Writes OUT_DIR/bench-gpu.json (after every case) and OUT_DIR/bench-gpu.log.
+set -uo pipefail
+cd "$(dirname "$0")/../../.."
+out=${1:-out/bench-gpu}
+limit=${2:-420}
+mkdir -p "$out"
+exec > >(tee "$out/bench-gpu.log") 2>&1
+t0=$(date +%s)
+echo "== machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
+nproc
+echo "== unpack"
+for f in .gpu/gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+ldconfig -p | grep -E 'libvulkan|libGLX_nvidia' | head -4
+node=/tmp/difflab-node
+unxz() { python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" "$1" "$2"; }
+unxz .gpu/node.xz "$node" && chmod +x "$node" && "$node" --version
+unxz .gpu/dawn.node.xz .gpu/node_modules/webgpu/dist/linux-x64/dawn.node
+# NVIDIA's Vulkan manifest is often outside the loader's standard directories on such machines.
+if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
+  for m in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; do
+    if [ -f "$m" ]; then export VK_DRIVER_FILES=$m; break; fi
+  done
+fi
+egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+[ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
+echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
+echo "== smoke (webgpu adapter, one spiral step)"
+timeout 120 "$node" .gpu/bench/case-runner.mjs spiral-train --backend webgpu --batch 256 --iters 5 --warmup 2 --repeats 1
+echo "== bench ($(($(date +%s) - t0)) s so far)"
+timeout "$limit" "$node" .gpu/bench/bench.mjs --backends webgpu --python python3 --torch-device cuda --torch-threads 1 --rounds 2 \
+  --runner .gpu/bench/case-runner.mjs --torch-script tools/bench/reference_torch.py --out "$out/bench-gpu.json" \
+  --cases image-train-patch-transformer,image-train-unet,spiral-train,spiral-sample-ddpm,spiral-sample-ddim20,image-sample-unet,gemm
+rc=$?
+echo "== done in $(($(date +%s) - t0)) s (bench exit $rc)"
