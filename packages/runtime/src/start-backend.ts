@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { type BackendChoice, parseBackendChoice, planBackends } from './choices.js';
 import { type AdapterDescription, describeAdapter, formatAdapter, type GpuAdapterLike, type GpuLike } from './gpu-types.js';
+import { useWriteBufferUploads } from './webgpu-uploads.js';
 import { SWIFTSHADER_ICD } from './vulkan-paths.js';
 import { registerWasmConvKernels } from './wasm-kernels/conv-backprop.js';
 import { registerWasmSpeedKernels } from './wasm-kernels/speed-kernels.js';
@@ -30,6 +31,12 @@ export interface StartBackendOptions {
    * a string names another manifest, `false` leaves Vulkan alone.
    */
   swiftshader?: boolean | string;
+  /**
+   * WebGPU: how CPU-side tensors reach the GPU. `write-buffer` (default): `GPUQueue.writeBuffer`
+   * into pooled buffers (webgpu-uploads.ts); `tfjs`: tfjs-webgpu's own path (a staging buffer
+   * created and destroyed per upload).
+   */
+  webgpuUploads?: 'write-buffer' | 'tfjs';
   /** Extra backends by name, e.g. `{ webgl: () => import('@tensorflow/tfjs-backend-webgl') }`. */
   extraBackends?: Record<string, BackendLoader>;
 }
@@ -49,6 +56,7 @@ const optionsSchema = z
     wasmThreads: z.number().int().min(1).optional(),
     powerPreference: z.enum(['low-power', 'high-performance']).optional(),
     swiftshader: z.union([z.boolean(), z.string().min(1)]).default(true),
+    webgpuUploads: z.enum(['write-buffer', 'tfjs']).default('write-buffer'),
     extraBackends: z.record(z.string(), z.custom<BackendLoader>((v) => typeof v === 'function', 'must be a function')).default({}),
   })
   .strict();
@@ -191,6 +199,9 @@ async function startWebGpu(platform: 'node' | 'browser', opts: Options, notes: s
   if (opts.powerPreference) tf.env().set('WEBGPU_USE_LOW_POWER_GPU', opts.powerPreference === 'low-power');
   await activate('webgpu', `the WebGPU device could not be created on ${formatAdapter(description)}; use --backend wasm`);
   lastAdapter = description;
+  if (opts.webgpuUploads === 'write-buffer' && !useWriteBufferUploads(tf.engine().registry.webgpu)) {
+    notes.push('webgpu: this tfjs-backend-webgpu is not the one difflab patches; its own upload path is used');
+  }
   if (description.software) notes.push(`webgpu: ${formatAdapter(description)} is a software (CPU) adapter: correct, but slow`);
   return formatAdapter(description);
 }

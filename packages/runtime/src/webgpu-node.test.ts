@@ -116,4 +116,39 @@ describe('webgpu in Node (Dawn + SwiftShader)', () => {
     }
     expect(maxAbsDiff(gpu, ref)).toBeLessThan(1e-4);
   });
+
+  it('uploads go through queue.writeBuffer: float, int32 and bool tensors and scalars arrive intact, no staging buffer made', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    await startBackend('webgpu');
+    const backend = tf.engine().registry.webgpu as unknown as { bufferManager: { acquireBuffer: (...a: unknown[]) => unknown } };
+    const acquired: unknown[][] = [];
+    const acquire = backend.bufferManager.acquireBuffer;
+    backend.bufferManager.acquireBuffer = function (this: unknown, ...args: unknown[]) {
+      acquired.push(args);
+      return acquire.apply(this, args);
+    };
+    try {
+      const f = values(1000, 7);
+      const v = await on('webgpu', () =>
+        tf.concat([
+          tf.add(tf.tensor1d(f), tf.scalar(0.5)),
+          tf.cast(tf.mul(tf.tensor1d([3, -4, 5], 'int32'), tf.scalar(2, 'int32')), 'float32'),
+          tf.cast(tf.logicalAnd(tf.tensor1d([true, true, false], 'bool'), tf.tensor1d([true, false, false], 'bool')), 'float32'),
+        ]),
+      );
+      expect(maxAbsDiff(v.slice(0, 1000), f.map((x) => x + 0.5))).toBeLessThan(1e-6);
+      expect(v.slice(1000)).toEqual([6, -8, 10, 1, 0, 0]);
+      // tfjs-webgpu's own path asks for MAP_WRITE staging buffers (mappedAtCreation = true).
+      expect(acquired.length).toBeGreaterThan(0);
+      expect(acquired.filter((a) => a[2] === true)).toEqual([]);
+    } finally {
+      backend.bufferManager.acquireBuffer = acquire;
+    }
+  });
+
+  it('a webgpuUploads value other than write-buffer or tfjs is refused, naming the option', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    const err = await startBackend('webgpu', { webgpuUploads: 'fast' as 'tfjs' }).catch((e) => e);
+    expect((err as Error).message).toMatch(/webgpuUploads/);
+  });
 });

@@ -8,6 +8,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../../.."
 out=${1:-out/bench-gpu}
 limit=${2:-420}
+cases=${3:-image-train-patch-transformer,image-train-unet,spiral-train,spiral-sample-ddpm,spiral-sample-ddim20,image-sample-unet,gemm}
+ablation=${4:-0}
 mkdir -p "$out"
 exec > >(tee "$out/bench-gpu.log") 2>&1
 t0=$(date +%s)
@@ -34,9 +36,13 @@ egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
 echo "== smoke (webgpu adapter, one spiral step)"
 timeout 120 "$node" .gpu/bench/case-runner.mjs spiral-train --backend webgpu --batch 256 --iters 5 --warmup 2 --repeats 1
+if [ "$ablation" = 1 ]; then
+  echo "== ablation ($(($(date +%s) - t0)) s so far)"
+  bash tools/bench/gpu/ablation.sh "$out"
+fi
 echo "== bench ($(($(date +%s) - t0)) s so far)"
-timeout "$limit" "$node" .gpu/bench/bench.mjs --backends webgpu --python python3 --torch-device cuda --torch-threads 1 --rounds 2 \
+timeout "$limit" "$node" .gpu/bench/bench.mjs --backends webgpu --python python3 --torch-device cuda --torch-threads 1 --rounds "${ROUNDS:-2}" \
   --runner .gpu/bench/case-runner.mjs --torch-script tools/bench/reference_torch.py --out "$out/bench-gpu.json" \
-  --cases image-train-patch-transformer,image-train-unet,spiral-train,spiral-sample-ddpm,spiral-sample-ddim20,image-sample-unet,gemm
+  --cases "$cases"
 rc=$?
 echo "== done in $(($(date +%s) - t0)) s (bench exit $rc)"

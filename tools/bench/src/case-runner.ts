@@ -2,6 +2,7 @@
 //   node tools/bench/dist/case-runner.js <case> --backend wasm --batch 256 ...
 // prints one JSON line like reference_torch.py.
 import 'reflect-metadata';
+import * as tf from '@tensorflow/tfjs-core';
 import { startBackend } from '@difflab/runtime';
 import { CASES } from './cases.js';
 
@@ -27,7 +28,14 @@ if (!f) {
   process.exit(2);
 }
 try {
-  const info = await startBackend(backend, threads > 1 ? { wasmThreads: threads } : {});
+  const uploads = opt('webgpu-uploads', '');
+  const info = await startBackend(backend, {
+    ...(threads > 1 ? { wasmThreads: threads } : {}),
+    ...(uploads === 'tfjs' || uploads === 'write-buffer' ? { webgpuUploads: uploads } : {}),
+  });
+  // tfjs-webgpu submits its command buffer every N dispatches (default 15).
+  const submitBatch = opt('submit-batch', '');
+  if (submitBatch) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(submitBatch));
   const res = await f(args);
   for (const n of info.notes) console.error(n);
   console.log(JSON.stringify({ case: name, backend: info.backend, ...(info.adapter ? { adapter: info.adapter } : {}), threads, ...res, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));

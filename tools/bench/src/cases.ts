@@ -152,6 +152,28 @@ export const CASES: Record<string, (a: CaseArgs) => Promise<CaseResult>> = {
     const flops = shapes.reduce((s, [m, k, n]) => s + 2 * m * k * n, 0);
     return { ms, gflops: flops / (Math.min(...ms) * 1e6) };
   },
+  overheads: async (a) => {
+    // Per-op costs of the backend, in microseconds: a chain of `iters` adds on resident [32, 64]
+    // tensors (one dispatch each), the same with a fresh scalar per add (dispatch + upload of a
+    // CPU-side scalar), and with a fresh [32, 64] tensor per add (dispatch + 8 KB upload).
+    const x0 = tf.zeros([32, 64]);
+    const ones = tf.ones([32, 64]);
+    const vals = new Float32Array(32 * 64).fill(1);
+    const chain = (next: (x: tf.Tensor, i: number) => tf.Tensor) => () => {
+      let x = x0.clone();
+      for (let i = 0; i < a.iters; i++) {
+        const y = tf.tidy(() => next(x, i));
+        x.dispose();
+        x = y;
+      }
+      return x;
+    };
+    const us = async (f: () => tf.Tensor) => (await timed(f, 1, 1, a.repeats)).map((ms) => (ms * 1000) / a.iters);
+    const resident = await us(chain((x) => tf.add(x, ones)));
+    const scalar = await us(chain((x, i) => tf.add(x, tf.scalar(i))));
+    const tensor = await us(chain((x) => tf.add(x, tf.tensor2d(vals, [32, 64]))));
+    return { ms: resident.map((u) => u / 1000), dispatch_us: resident, dispatch_scalar_upload_us: scalar, dispatch_tensor_upload_us: tensor };
+  },
   'image-train-patch-transformer': (a) => imageTrain('patch-transformer', a),
   'image-train-unet': (a) => imageTrain('unet', a),
   'image-sample-unet': async (a) => {
