@@ -124,10 +124,11 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'run directory', 'out/run')
     .option('--steps <n>', 'override train.steps', intArg('--steps', 1, 10_000_000))
     .option('--set <key=value>', 'override a config field, e.g. schedule.options.T=40; repeatable', collect, [])
+    .option('--checkpoint-every <n>', 'write the (EMA) weights every n steps while training', intArg('--checkpoint-every', 1, 10_000_000))
     .action(async (opts, cmd: Command) => {
       const config = loadConfig(opts.config);
       const { app, reporter } = await setup(cmd);
-      await runTrain({ app, config, outDir: opts.out, steps: opts.steps, set: opts.set, reporter });
+      await runTrain({ app, config, outDir: opts.out, steps: opts.steps, set: opts.set, reporter, checkpointEvery: opts.checkpointEvery });
     });
 
   program

@@ -111,8 +111,16 @@ export abstract class ImageDenoiser<C extends ImageDenoiserConfig> implements De
     for (const [, v] of this.named) v.dispose();
   }
 
-  protected addLinear(name: string, inDim: number, outDim: number): LinearParams {
-    return this.register(name, createLinear(inDim, outDim, this.rng));
+  /** A Linear layer with torch's default init, or all zeros (`zeros`: adaLN-Zero's modulation). */
+  protected addLinear(name: string, inDim: number, outDim: number, init: 'default' | 'zeros' = 'default'): LinearParams {
+    const p = createLinear(inDim, outDim, this.rng);
+    if (init === 'zeros') {
+      tf.tidy(() => {
+        p.weight.assign(tf.zerosLike(p.weight));
+        p.bias.assign(tf.zerosLike(p.bias));
+      });
+    }
+    return this.register(name, p);
   }
 
   protected addNorm(name: string, channels: number): NormParams {

@@ -152,6 +152,44 @@ describe('PatchTransformerDenoiser', () => {
     plain.dispose();
   });
 
+  it("adaLN-Zero ('adaln'): starts as the identity per block, so at init it equals a depth-0 model with the same outer weights", () => {
+    const ada = new PatchTransformerDenoiser({ ...tiny, condDim: 3, conditioning: 'adaln', seed: 4 });
+    const flat = new PatchTransformerDenoiser({ ...tiny, depth: 0, condDim: 3, seed: 9 });
+    const named = ada.namedWeights();
+    expect(named['blocks.1.adaLN_modulation.weight']?.shape).toEqual([64, 96]);
+    expect(named['adaLN_out.weight']?.shape).toEqual([64, 32]);
+    for (const [k, v] of Object.entries(flat.namedWeights())) v.assign(named[k]!);
+    const x = tf.randomNormal([2, 8, 8, 1], 0, 1, 'float32', 2);
+    const t = tf.tensor1d([10, 700]);
+    const cond = tf.tensor2d([[1, 0, 0], [0, 2, -1]]);
+    const a = ada.predict(x, t, cond);
+    const b = flat.predict(x, t, cond);
+    expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBeLessThan(1e-6);
+    // The first gradients reach the zero-initialised modulation (gates), not yet the blocks behind them.
+    const { grads } = tf.variableGrads(() => tf.mean(tf.square(ada.predict(x, t, cond))) as tf.Scalar, ada.trainableVariables);
+    const norm = (name: string) => tf.norm(grads[named[name]!.name]!).dataSync()[0];
+    expect(norm('blocks.0.adaLN_modulation.weight')).toBeGreaterThan(1e-4);
+    expect(norm('adaLN_out.weight')).toBeGreaterThan(1e-4);
+    expect(norm('blocks.0.attn.qkv.weight')).toBe(0);
+    expect(norm('blocks.1.mlp.fc1.weight')).toBe(0);
+    tf.dispose([x, t, cond, a, b, ...Object.values(grads)]);
+    ada.dispose();
+    flat.dispose();
+  });
+
+  it("adaLN: once trained a little, the condition changes the output in every block's path", () => {
+    const m = new PatchTransformerDenoiser({ ...tiny, condDim: 2, conditioning: 'adaln' });
+    // Give the modulation non-zero weights, as training does.
+    for (const [k, v] of Object.entries(m.namedWeights())) if (k.includes('adaLN')) v.assign(tf.randomNormal(v.shape, 0, 0.2, 'float32', 3));
+    const x = tf.randomNormal([1, 8, 8, 1], 0, 1, 'float32', 5);
+    const t = tf.tensor1d([300]);
+    const y0 = m.predict(x, t, tf.tensor2d([[1, 0]]));
+    const y1 = m.predict(x, t, tf.tensor2d([[0, 1]]));
+    expect(tf.mean(tf.abs(tf.sub(y0, y1))).dataSync()[0]).toBeGreaterThan(1e-2);
+    expect(() => new PatchTransformerDenoiser({ conditioning: 'film' as 'add' })).toThrow(/model\.options\.conditioning/);
+    m.dispose();
+  });
+
   it('round-trips its weights through saveWeights / loadWeights', () => {
     const a = new PatchTransformerDenoiser({ ...tiny, seed: 1 });
     const b = new PatchTransformerDenoiser({ ...tiny, seed: 2 });
@@ -186,6 +224,7 @@ describe('patch-transformer plugin', () => {
       predictionType: 'epsilon',
       seed: 0,
       condDim: 0,
+      conditioning: 'add',
     });
     const m = reg.create<PatchTransformerDenoiser>('model', { id: 'patch-transformer', options: { ...tiny, predictionType: 'sample' } }, root.createChildContainer());
     expect(m).toBeInstanceOf(PatchTransformerDenoiser);

@@ -12,6 +12,14 @@
  * util/pos_embed.py): the first w/2 features encode the column (w coordinate), the last w/2 the
  * row, each as [sin(pos omega), cos(pos omega)], omega_i = 10000^(-i / (w/4)).
  *
+ * `conditioning: 'adaln'` adds DiT's adaLN-Zero: c = SiLU(temb) (timestep + condition) sets, per
+ * block, a shift, scale and gate for each of the two sub-blocks,
+ *   (shift1, scale1, gate1, shift2, scale2, gate2) = Linear(4w, 6w)(c)     zero-initialised
+ *   h += gate1 * Attn(LN(h) (1 + scale1) + shift1);  h += gate2 * MLP(LN(h) (1 + scale2) + shift2)
+ * and the output norm LN(h) (1 + scale) + shift with (shift, scale) = Linear(4w, 2w)(c), so the
+ * timestep and the condition reach every block instead of only the input tokens (the default
+ * `add`). Each block starts as the identity.
+ *
  * wasm-friendly: patchify / unpatchify and the head split use 4-D transposes only, attention is
  * batched plain matmuls on [B * heads, N, d].
  */
@@ -43,6 +51,8 @@ export const patchTransformerOptionsSchema = z
     seed: z.number().int().min(0).default(0),
     /** Width of a condition vector added to temb through Linear(condDim, 4w) (0: unconditional). */
     condDim: z.number().int().min(0).default(0),
+    /** How temb (timestep + condition) enters: `add` to the input tokens, or `adaln` (adaLN-Zero in every block). */
+    conditioning: z.enum(['add', 'adaln']).default('add'),
   })
   .strict();
 
@@ -84,6 +94,8 @@ interface Block {
   norm2: NormParams;
   fc1: LinearParams;
   fc2: LinearParams;
+  /** adaLN-Zero: Linear(4w, 6w) -> shift1, scale1, gate1, shift2, scale2, gate2. */
+  modulation?: LinearParams;
 }
 
 export class PatchTransformerDenoiser extends ImageDenoiser<PatchTransformerOptions> {
@@ -95,6 +107,7 @@ export class PatchTransformerDenoiser extends ImageDenoiser<PatchTransformerOpti
   private readonly blocks: Block[] = [];
   private readonly normOut: NormParams;
   private readonly projOut: LinearParams;
+  private readonly modulationOut: LinearParams | null = null;
 
   /** `options` are validated (defaults filled in); errors name `model.options.<field>`. */
   constructor(options: Partial<PatchTransformerOptions> = {}) {
@@ -119,10 +132,12 @@ export class PatchTransformerDenoiser extends ImageDenoiser<PatchTransformerOpti
         norm2: this.addNorm(`blocks.${i}.norm2`, w),
         fc1: this.addLinear(`blocks.${i}.mlp.fc1`, w, cfg.mlpRatio * w),
         fc2: this.addLinear(`blocks.${i}.mlp.fc2`, cfg.mlpRatio * w, w),
+        ...(cfg.conditioning === 'adaln' ? { modulation: this.addLinear(`blocks.${i}.adaLN_modulation`, this.tembDim, 6 * w, 'zeros') } : {}),
       });
     }
     this.normOut = this.addNorm('norm_out', w);
     this.projOut = this.addLinear('proj_out', w, patchDim);
+    if (cfg.conditioning === 'adaln') this.modulationOut = this.addLinear('adaLN_out', this.tembDim, 2 * w, 'zeros');
     this.pos = tf.tensor3d(sincosPositionalEmbedding2d(w, grid, grid), [1, this.tokens, w]);
   }
 
@@ -142,8 +157,20 @@ export class PatchTransformerDenoiser extends ImageDenoiser<PatchTransformerOpti
 
   protected forward(x: tf.Tensor4D, temb: tf.Tensor2D): tf.Tensor4D {
     let h = this.embedTokens(x, temb);
-    for (const blk of this.blocks) h = this.block(h, blk).h;
-    return this.unpatchify(linear(layerNorm(h, this.normOut), this.projOut), x.shape[0]);
+    const c = this.config.conditioning === 'adaln' ? silu(temb) : null;
+    for (const blk of this.blocks) h = this.block(h, blk, c).h;
+    let out = layerNorm(h, this.normOut);
+    if (c && this.modulationOut) {
+      const [shift, scale] = this.modulations(c, this.modulationOut, 2);
+      out = modulate(out, shift, scale);
+    }
+    return this.unpatchify(linear(out, this.projOut), x.shape[0]);
+  }
+
+  /** Linear(4w, k w)(c) as k tensors [B, 1, w]. */
+  private modulations(c: tf.Tensor, p: LinearParams, k: number): tf.Tensor[] {
+    const batch = c.shape[0] as number;
+    return tf.split(tf.reshape(linear(c, p), [batch, 1, k * this.config.width]), k, 2);
   }
 
   /** Patch tokens + positions + Linear(4w, w)(SiLU(temb)): [B, N, w]. */
@@ -155,16 +182,28 @@ export class PatchTransformerDenoiser extends ImageDenoiser<PatchTransformerOpti
     return tf.add(tok, tf.add(this.pos, time)) as tf.Tensor3D;
   }
 
-  /** h += Attn(LN(h)); h += MLP(LN(h)). Also returns the attention weights [B * heads, N, N]. */
-  private block(h: tf.Tensor3D, blk: Block): { h: tf.Tensor3D; weights: tf.Tensor3D } {
+  /**
+   * h += Attn(LN(h)); h += MLP(LN(h)) (adaLN: modulated norms, gated residuals, from c = SiLU(temb)).
+   * Also returns the attention weights [B * heads, N, N].
+   */
+  private block(h: tf.Tensor3D, blk: Block, c: tf.Tensor | null): { h: tf.Tensor3D; weights: tf.Tensor3D } {
     const batch = h.shape[0];
     const n = this.tokens;
     const w = this.config.width;
     const heads = this.config.heads;
-    const { q, kT, v } = qkvHeads(tf.reshape(layerNorm(h, blk.norm1), [batch * n, w]), blk.qkv, batch, n, heads);
+    const m = c && blk.modulation ? this.modulations(c, blk.modulation, 6) : null;
+    let a: tf.Tensor = layerNorm(h, blk.norm1);
+    if (m) a = modulate(a, m[0], m[1]);
+    const { q, kT, v } = qkvHeads(tf.reshape(a, [batch * n, w]), blk.qkv, batch, n, heads);
     const att = attention(q, kT, v);
-    let out = tf.add(h, tf.reshape(linear(mergeHeads(att.out, batch, heads), blk.proj), [batch, n, w]));
-    out = tf.add(out, linear(gelu(linear(layerNorm(out, blk.norm2), blk.fc1)), blk.fc2));
+    let y: tf.Tensor = tf.reshape(linear(mergeHeads(att.out, batch, heads), blk.proj), [batch, n, w]);
+    if (m) y = tf.mul(y, m[2]);
+    let out = tf.add(h, y);
+    let b: tf.Tensor = layerNorm(out, blk.norm2);
+    if (m) b = modulate(b, m[3], m[4]);
+    let z: tf.Tensor = linear(gelu(linear(b, blk.fc1)), blk.fc2);
+    if (m) z = tf.mul(z, m[5]);
+    out = tf.add(out, z);
     return { h: out as tf.Tensor3D, weights: att.weights };
   }
 
@@ -172,9 +211,11 @@ export class PatchTransformerDenoiser extends ImageDenoiser<PatchTransformerOpti
   attentionWeights(xt: tf.Tensor4D, t: tf.Tensor, index = 0): tf.Tensor3D {
     if (!(index >= 0 && index < this.blocks.length)) throw new RangeError(`block index ${index} out of range [0, ${this.blocks.length})`);
     return tf.tidy(() => {
-      let h = this.embedTokens(xt, this.timestepEmbedding(t, xt.shape[0]));
-      for (let i = 0; i < index; i++) h = this.block(h, this.blocks[i] as Block).h;
-      return this.block(h, this.blocks[index] as Block).weights;
+      const temb = this.timestepEmbedding(t, xt.shape[0]);
+      const c = this.config.conditioning === 'adaln' ? silu(temb) : null;
+      let h = this.embedTokens(xt, temb);
+      for (let i = 0; i < index; i++) h = this.block(h, this.blocks[i] as Block, c).h;
+      return this.block(h, this.blocks[index] as Block, c).weights;
     });
   }
 
@@ -184,11 +225,16 @@ export class PatchTransformerDenoiser extends ImageDenoiser<PatchTransformerOpti
   }
 }
 
+/** x (1 + scale) + shift, scale and shift [B, 1, w] broadcast over the tokens. */
+function modulate(x: tf.Tensor, shift: tf.Tensor, scale: tf.Tensor): tf.Tensor {
+  return tf.add(tf.add(x, tf.mul(x, scale)), shift);
+}
+
 /** Plugin 'patch-transformer' (kind 'model'): needs nothing from the container. */
 export const patchTransformerPlugin = definePlugin({
   kind: 'model',
   id: 'patch-transformer',
-  summary: 'DiT-like patch transformer for images (no adaLN): patchify -> pos + time -> pre-norm attention/MLP blocks -> unpatchify',
+  summary: 'DiT-like patch transformer for images: patchify -> pos + time -> pre-norm attention/MLP blocks (optionally adaLN-Zero) -> unpatchify',
   options: patchTransformerOptionsSchema,
   create(options: PatchTransformerOptions, _container: DependencyContainer): PatchTransformerDenoiser {
     return new PatchTransformerDenoiser(options);

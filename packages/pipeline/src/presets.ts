@@ -43,7 +43,7 @@ function images(name: string, description: string, dataset: { id: string; option
     schedule: { id: 'cosine', options: { T: 1000 } },
     timestepEmbedding: tEmb,
     inputEmbedding: xEmb,
-    model: { id: 'patch-transformer', options: { patch: 4, width: 96, depth: 4, heads: 4, mlpRatio: 4, imageSize: size, imageChannels: channels, predictionType: 'epsilon' } },
+    model: { id: 'patch-transformer', options: { patch: 4, width: 96, depth: 4, heads: 4, mlpRatio: 4, imageSize: size, imageChannels: channels, predictionType: 'epsilon', conditioning: 'adaln' } },
     conditioner: { id: 'text', options: { dim: 128 } },
     sampler: { id: 'ddim', options: { numInferenceSteps: 50, clipSample: true, clipSampleRange: 1 } },
     metrics: [],
@@ -73,7 +73,7 @@ export const PRESETS = {
     { id: 'linear', options: { T: 1000, betaStart: 1e-4, betaEnd: 0.02 } },
     [0, 1, 50, 250, 500, 999],
   ),
-  'mnist-text': images('mnist-text', 'MNIST digits (28x28), text prompts ("a handwritten 7"), classifier-free guidance', { id: 'mnist', options: { split: 'train' } }, 28, 1, 3500),
+  'mnist-text': images('mnist-text', 'MNIST digits (28x28), text prompts ("a handwritten 7"), classifier-free guidance', { id: 'mnist', options: { split: 'train' } }, 28, 1, 8000),
   'faces-text': images('faces-text', 'Procedural 32x32 faces, text prompts ("a happy yellow face with closed eyes"), classifier-free guidance', { id: 'faces', options: { split: 'train' } }, 32, 3, 6000),
 };
 

@@ -59,6 +59,22 @@ describe('Trainer', () => {
     expect((await curve(8))[0]).not.toBe(a[0]);
   });
 
+  it('run({ until }) stops at that step and a later run() goes on with the same curve as one run', async () => {
+    const whole = makeTrainer(4, { batchSize: 16, steps: 12, warmupSteps: 2, decay: 'cosine' });
+    await whole.trainer.run();
+    const parts = makeTrainer(4, { batchSize: 16, steps: 12, warmupSteps: 2, decay: 'cosine' });
+    const first = await parts.trainer.run(undefined, { until: 5 });
+    expect(first.step).toBe(5);
+    expect(parts.trainer.stepCount).toBe(5);
+    await parts.trainer.run(undefined, { until: 50 }); // capped at steps
+    expect(parts.trainer.stepCount).toBe(12);
+    expect(parts.trainer.lossHistory).toEqual(whole.trainer.lossHistory);
+    for (const t of [whole, parts]) {
+      t.trainer.dispose();
+      t.model.dispose();
+    }
+  });
+
   it('resumes from getState() + weights exactly where it left off', async () => {
     const full = makeTrainer(3, { batchSize: 16, steps: 10, warmupSteps: 3, decay: 'cosine' });
     for (let i = 0; i < 5; i++) full.trainer.step();

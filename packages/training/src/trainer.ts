@@ -61,6 +61,11 @@ export interface ProgressEvent {
 export interface RunOptions {
   /** Stop (at a step boundary) when aborted; the trainer can resume with another run(). */
   signal?: AbortSignal;
+  /**
+   * Stop after this step (default: options.steps), e.g. to save a checkpoint and go on with
+   * another run(); the learning-rate schedule still spans options.steps.
+   */
+  until?: number;
 }
 
 export interface RunResult {
@@ -146,6 +151,7 @@ export class Trainer {
    */
   async run(onProgress?: (e: ProgressEvent) => void, opts: RunOptions = {}): Promise<RunResult> {
     const { steps, logEvery, progressEvery } = this.options;
+    const end = Math.min(steps, opts.until ?? steps);
     const t0 = performance.now();
     let tPrev = t0;
     let stepPrev = this.stepIndex;
@@ -165,13 +171,13 @@ export class Trainer {
     };
     let aborted = false;
     try {
-      while (this.stepIndex < steps) {
+      while (this.stepIndex < end) {
         if (opts.signal?.aborted) {
           aborted = true;
           break;
         }
         pending.push(this.stepTensor());
-        const done = this.stepIndex === steps;
+        const done = this.stepIndex === end;
         if (pending.length >= logEvery || done || this.stepIndex % progressEvery === 0) await flush();
         if (this.stepIndex % progressEvery === 0 || done) {
           const now = performance.now();

@@ -10,6 +10,7 @@ import { runForward } from './forward.js';
 import { runTrain } from './train.js';
 import { runSample } from './sample.js';
 import { runAblate } from './ablate.js';
+import { recordingReporter } from '../reporter.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'difflab-job-'));
 
@@ -57,6 +58,18 @@ describe('forward job (lab task 4)', () => {
 });
 
 describe('train and sample jobs (lab tasks 5-8)', () => {
+  it('checkpointEvery writes loadable weights during the run; the end result equals a run without checkpoints', async () => {
+    const app = createApp();
+    const config = tiny({ train: { steps: 30, batchSize: 128, lr: 3e-3, warmupSteps: 10, logEvery: 50, progressEvery: 100 } });
+    const reporter = recordingReporter();
+    const a = await runTrain({ app, config, outDir: join(tmp(), 'a'), checkpointEvery: 12, reporter });
+    expect(reporter.logs.filter((l) => l.startsWith('checkpoint at step'))).toEqual([expect.stringContaining('step 12'), expect.stringContaining('step 24')]);
+    const b = await runTrain({ app, config, outDir: join(tmp(), 'b') });
+    expect(a.losses).toEqual(b.losses);
+    expect(readFileSync(join(a.runDir, 'weights.bin'))).toEqual(readFileSync(join(b.runDir, 'weights.bin')));
+    expect(a.files.filter((f) => f.endsWith('weights.bin'))).toHaveLength(2);
+  });
+
   it('trains, writes every run file, samples, traces, and leaks no tensors', async () => {
     const app = createApp();
     const config = tiny();

@@ -21,6 +21,11 @@ export interface TrainOptions {
   reporter?: Reporter;
   /** Label of the progress bar. */
   label?: string;
+  /**
+   * Write the (EMA) weights, config and scheduler config every this many steps, so a long run
+   * can be sampled before it ends (the files are replaced atomically; the final ones at the end).
+   */
+  checkpointEvery?: number;
 }
 
 export interface TrainResult {
@@ -75,39 +80,52 @@ export async function runTrain(opts: TrainOptions): Promise<TrainResult> {
     const saved = job.weights();
     reporter.log(`training ${config.name}: ${config.model && typeof config.model === 'object' ? config.model.id : config.model}, ${config.train.steps} steps at batch ${config.train.batchSize}`);
     const label = opts.label ?? 'train';
-    const res = await trainer.run((e: TrainProgress) =>
-      reporter.progress({ label, step: e.step, total: e.steps, loss: e.loss, rate: e.stepsPerSec, etaSec: e.etaSec }),
-    );
-    const losses = [...trainer.lossHistory];
+    const onProgress = (e: TrainProgress) =>
+      reporter.progress({ label, step: e.step, total: e.steps, loss: e.loss, rate: e.stepsPerSec, etaSec: e.etaSec });
     const files: string[] = [];
-    const w = (name: string, data: Uint8Array | string) => {
+    const w = (name: string, data: Uint8Array | string, record = true) => {
       const p = join(runDir, name);
       writeFileAtomic(p, data);
-      files.push(p);
+      if (record) files.push(p);
     };
-    w('config.json', `${JSON.stringify(config, null, 2)}\n`);
-    w('scheduler_config.json', `${JSON.stringify(sampler.toDiffusersConfig(), null, 2)}\n`);
-    ensureOutDir(join(runDir, 'raw'));
-    // Fetch the weights first: saveWeights reads synchronously, which WebGPU only allows for
-    // values it has already read back.
-    const vars = Object.values(saved.namedWeights());
-    await settle(vars);
-    const raw = saveWeights(saved);
-    w('raw/model.json', `${JSON.stringify(raw.modelJson, null, 2)}\n`);
-    w('raw/weights.bin', raw.weightsBin);
     const ema = trainer.ema;
-    let used = raw;
-    if (ema) {
-      ema.swapIn();
-      try {
-        await settle(vars);
-        used = saveWeights(saved);
-      } finally {
-        ema.swapOut();
+    const vars = Object.values(saved.namedWeights());
+    /** The weights (EMA ones when the trainer keeps an EMA) as model.json + weights.bin, and the raw ones under raw/. */
+    const writeWeights = async (record: boolean) => {
+      w('config.json', `${JSON.stringify(config, null, 2)}\n`, record);
+      w('scheduler_config.json', `${JSON.stringify(sampler.toDiffusersConfig(), null, 2)}\n`, record);
+      ensureOutDir(join(runDir, 'raw'));
+      // Fetch the weights first: saveWeights reads synchronously, which WebGPU only allows for
+      // values it has already read back.
+      await settle(vars);
+      const raw = saveWeights(saved);
+      w('raw/model.json', `${JSON.stringify(raw.modelJson, null, 2)}\n`, record);
+      w('raw/weights.bin', raw.weightsBin, record);
+      let used = raw;
+      if (ema) {
+        ema.swapIn();
+        try {
+          await settle(vars);
+          used = saveWeights(saved);
+        } finally {
+          ema.swapOut();
+        }
       }
+      w('model.json', `${JSON.stringify(used.modelJson, null, 2)}\n`, record);
+      w('weights.bin', used.weightsBin, record);
+    };
+    const every = opts.checkpointEvery ?? 0;
+    let seconds = 0;
+    for (;;) {
+      const until = every > 0 ? Math.min(config.train.steps, trainer.stepCount + every) : config.train.steps;
+      seconds += (await trainer.run(onProgress, { until })).seconds;
+      if (trainer.stepCount >= config.train.steps) break;
+      await writeWeights(false);
+      reporter.log(`checkpoint at step ${trainer.stepCount}: ${runDir}`);
     }
-    w('model.json', `${JSON.stringify(used.modelJson, null, 2)}\n`);
-    w('weights.bin', used.weightsBin);
+    const res = { seconds };
+    const losses = [...trainer.lossHistory];
+    await writeWeights(true);
     const win = Math.max(1, Math.round(losses.length / 100));
     const smoothed = smooth(losses, win);
     writeJsonAtomic(join(runDir, 'loss.json'), {
