@@ -11,9 +11,16 @@
  *   eps, stepSize = lr / (1 - beta1^t), invSqrtBc2 = 1 / sqrt(1 - beta2^t), mode, decay } ->
  *   [p', m', v'] of one Adam step; mode 0: no weight decay, 1: L2 (g += decay p), 2: decoupled
  *   AdamW (p *= decay, decay = 1 - lr wd). Same float32 operations as `@difflab/training`'s ops.
+ * - `DifflabLayerNorm`: inputs { x } (float32, normalised over its last axis), attrs { eps } ->
+ *   [xhat, rstd], rstd = 1 / sqrt(mean((x - mean x)^2) + eps) with shape [..., 1], xhat = (x - mean x) rstd.
+ * - `DifflabLayerNormGrad`: inputs { dy, xhat, rstd } -> dx = rstd (dy - mean(dy) - xhat mean(dy xhat)).
+ *
+ * `@difflab/runtime` registers all five for the webgpu backend (WGSL) and the first three for wasm.
  */
 export const DIFFLAB_KERNELS = {
   gelu: 'DifflabGelu',
   geluGrad: 'DifflabGeluGrad',
   adam: 'DifflabAdam',
+  layerNorm: 'DifflabLayerNorm',
+  layerNormGrad: 'DifflabLayerNormGrad',
 } as const;

@@ -15,6 +15,7 @@
  * on every backend with no extra kernel registration.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { DIFFLAB_KERNELS } from '@difflab/core';
 import type { Rng } from '@difflab/core';
 import { activationBackward, activationForward } from './activations.js';
 import { initLinear, linearInitBound, variableFrom } from './init.js';
@@ -76,7 +77,18 @@ export function createConv2d(inCh: number, outCh: number, kernel: number, rng: R
 export function columnSums(x: tf.Tensor): tf.Tensor1D {
   const c = x.shape[x.rank - 1] as number;
   const m = x.size / c;
+  // WebGPU: one reduction dispatch instead of a fill and a matmul.
+  if (gpuLike()) return tf.tidy(() => tf.sum(tf.reshape(x, [m, c]), 0) as tf.Tensor1D);
   return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, m]), tf.reshape(x, [m, c])), [c]));
+}
+
+/**
+ * WebGPU runs matmul's transposeA / transposeB inside the matmul shader and pays per dispatch
+ * (~50 µs of host time each on an H100 through Dawn, tools/bench/RESULTS.md), so there the
+ * gradients use the flags instead of explicit transposes, which wasm needs for speed.
+ */
+function gpuLike(): boolean {
+  return tf.getBackend() === 'webgpu';
 }
 
 function swapLast2(x: tf.Tensor): tf.Tensor {
@@ -96,7 +108,10 @@ export const matmul = tf.customGrad((a, b, save) => {
   (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
   return {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor2D, swapLast2(sb) as tf.Tensor2D), tf.matMul(swapLast2(sa) as tf.Tensor2D, dy as tf.Tensor2D)],
+    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) =>
+      gpuLike()
+        ? [tf.matMul(dy as tf.Tensor2D, sb as tf.Tensor2D, false, true), tf.matMul(sa as tf.Tensor2D, dy as tf.Tensor2D, true, false)]
+        : [tf.matMul(dy as tf.Tensor2D, swapLast2(sb) as tf.Tensor2D), tf.matMul(swapLast2(sa) as tf.Tensor2D, dy as tf.Tensor2D)],
   };
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
@@ -106,6 +121,7 @@ const linear2d = tf.customGrad((x, w, b, save) => {
     value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b as tf.Tensor }),
     gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => {
       const d = dy as tf.Tensor2D;
+      if (gpuLike()) return [tf.matMul(d, sw as tf.Tensor2D, false, true), tf.matMul(sx as tf.Tensor2D, d, true, false), columnSums(d)];
       return [tf.matMul(d, tf.transpose(sw as tf.Tensor2D)), tf.matMul(tf.transpose(sx as tf.Tensor2D), d), columnSums(d)];
     },
   };
@@ -145,6 +161,15 @@ function normalizeLast(x: tf.Tensor, eps: number): tf.Tensor {
     op = tf.customGrad((xi, save) => {
       const xs = xi as tf.Tensor;
       const axis = xs.rank - 1;
+      if (tf.getKernel(DIFFLAB_KERNELS.layerNorm, tf.getBackend())) {
+        // One fused kernel per pass where the backend has it (webgpu), the same formulas.
+        const [xhat, rstd] = tf.engine().runKernel(DIFFLAB_KERNELS.layerNorm, { x: xs }, { eps }) as unknown as tf.Tensor[];
+        (save as tf.GradSaveFunc)([xhat, rstd]);
+        return {
+          value: xhat,
+          gradFunc: (dy: tf.Tensor, [sxhat, srstd]: tf.Tensor[]) => tf.engine().runKernel(DIFFLAB_KERNELS.layerNormGrad, { dy, xhat: sxhat, rstd: srstd }, {}) as tf.Tensor,
+        };
+      }
       const xc = tf.sub(xs, tf.mean(xs, axis, true));
       const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), axis, true), eps));
       const xhat = tf.mul(xc, rstd);

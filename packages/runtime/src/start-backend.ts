@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { type BackendChoice, parseBackendChoice, planBackends } from './choices.js';
 import { type AdapterDescription, describeAdapter, formatAdapter, type GpuAdapterLike, type GpuLike } from './gpu-types.js';
+import { registerWebGpuKernels, type WebGpuUtil } from './webgpu-kernels.js';
 import { useWriteBufferUploads } from './webgpu-uploads.js';
 import { SWIFTSHADER_ICD } from './vulkan-paths.js';
 import { registerWasmConvKernels } from './wasm-kernels/conv-backprop.js';
@@ -188,7 +189,7 @@ async function startWebGpu(platform: 'node' | 'browser', opts: Options, notes: s
     throw new DifflabError(`webgpu: ${fix}`, 2);
   }
   const description = describeAdapter(adapter);
-  await importBackend('webgpu', () => import('@tensorflow/tfjs-backend-webgpu'));
+  const webgpuModule = await importBackend('webgpu', () => import('@tensorflow/tfjs-backend-webgpu'));
   if (!tf.findBackendFactory('webgpu')) {
     // The package registers its backend at import time only if navigator.gpu existed then.
     throw new DifflabError(
@@ -199,6 +200,8 @@ async function startWebGpu(platform: 'node' | 'browser', opts: Options, notes: s
   if (opts.powerPreference) tf.env().set('WEBGPU_USE_LOW_POWER_GPU', opts.powerPreference === 'low-power');
   await activate('webgpu', `the WebGPU device could not be created on ${formatAdapter(description)}; use --backend wasm`);
   lastAdapter = description;
+  // difflab's fused kernels (GELU, Adam, LayerNorm) as WGSL programs: fewer dispatches per step.
+  registerWebGpuKernels(webgpuModule.webgpu_util as unknown as WebGpuUtil);
   if (opts.webgpuUploads === 'write-buffer' && !useWriteBufferUploads(tf.engine().registry.webgpu)) {
     notes.push('webgpu: this tfjs-backend-webgpu is not the one difflab patches; its own upload path is used');
   }

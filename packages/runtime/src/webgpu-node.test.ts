@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DIFFLAB_KERNELS, erf64 } from '@difflab/core';
 import { describeBackend } from './describe.js';
 import { startBackend } from './start-backend.js';
 import { SWIFTSHADER_ICD } from './vulkan-paths.js';
@@ -150,5 +151,107 @@ describe('webgpu in Node (Dawn + SwiftShader)', () => {
     ctx.skip(!hasSwiftShader, SKIP_REASON);
     const err = await startBackend('webgpu', { webgpuUploads: 'fast' as 'tfjs' }).catch((e) => e);
     expect((err as Error).message).toMatch(/webgpuUploads/);
+  });
+});
+
+describe("difflab's fused kernels on webgpu (WGSL) against the composite formulas on cpu", () => {
+  const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = {}) =>
+    tf.engine().runKernel(name, inputs as never, attrs as never) as unknown as tf.Tensor | tf.Tensor[];
+  const xs = values(2 * 999, 11).map((v) => 5 * v); // [-5, 5): both tails of erf
+
+  it('DifflabGelu: cdf = (1 + erf(x / sqrt 2)) / 2 within 1e-6 of float64 erf, y = x cdf; 2 programs', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    await startBackend('webgpu');
+    const x = tf.tensor2d(xs, [2, 999]);
+    const backend = tf.engine().registry.webgpu as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
+    const original = backend.runWebGPUProgram;
+    let programs = 0;
+    backend.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
+      programs++;
+      return original.apply(this, a);
+    };
+    const [y, cdf] = run(DIFFLAB_KERNELS.gelu, { x }) as tf.Tensor[];
+    backend.runWebGPUProgram = original;
+    expect(programs).toBe(2);
+    const cv = Array.from(await cdf.data());
+    const yv = Array.from(await y.data());
+    const ref = xs.map((v) => 0.5 * (1 + erf64(v * Math.SQRT1_2)));
+    expect(maxAbsDiff(cv, ref)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(yv, xs.map((v, i) => v * ref[i]))).toBeLessThan(5e-6);
+    tf.dispose([x, y, cdf]);
+  });
+
+  it('DifflabGeluGrad: dy (cdf + x phi(x)) matches the cpu composite within 1e-6', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    const dyv = values(2 * 999, 12);
+    const f = () => {
+      const x = tf.tensor2d(xs, [2, 999]);
+      const cdf = tf.add(tf.mul(tf.erf(tf.mul(x, Math.SQRT1_2)), 0.5), 0.5);
+      if (tf.getBackend() === 'webgpu') return run(DIFFLAB_KERNELS.geluGrad, { dy: tf.tensor2d(dyv, [2, 999]), x, cdf }) as tf.Tensor;
+      return tf.mul(tf.tensor2d(dyv, [2, 999]), tf.add(cdf, tf.mul(tf.mul(x, 1 / Math.sqrt(2 * Math.PI)), tf.exp(tf.mul(tf.square(x), -0.5)))));
+    };
+    expect(maxAbsDiff(await on('webgpu', f), await on('cpu', f))).toBeLessThan(1e-6);
+  });
+
+  it('DifflabAdam: one AdamW step (and one L2 step) equals the op-by-op update on cpu within 1e-7', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    const n = 1500;
+    const [p, g, m, v] = [1, 2, 3, 4].map((sd) => values(n, sd + 20));
+    const vv = v.map((x) => x * x);
+    for (const mode of [1, 2]) {
+      const attrs = { beta1: 0.9, beta2: 0.999, eps: 1e-8, stepSize: 1e-3 / (1 - 0.9 ** 3), invSqrtBc2: 1 / Math.sqrt(1 - 0.999 ** 3), mode, decay: mode === 2 ? 1 - 1e-3 * 0.01 : 0.01 };
+      const gpu = await (async () => {
+        await startBackend('webgpu');
+        const outs = run(DIFFLAB_KERNELS.adam, { p: tf.tensor1d(p), g: tf.tensor1d(g), m: tf.tensor1d(m), v: tf.tensor1d(vv) }, attrs) as tf.Tensor[];
+        const res = await Promise.all(outs.map((t) => t.data()));
+        tf.dispose(outs);
+        return res.map((r) => Array.from(r));
+      })();
+      const cpu = await (async () => {
+        await startBackend('cpu');
+        return tf.tidy(() => {
+          let pt: tf.Tensor = tf.tensor1d(p);
+          let gt: tf.Tensor = tf.tensor1d(g);
+          if (mode === 2) pt = tf.mul(pt, attrs.decay);
+          else gt = tf.add(gt, tf.mul(pt, attrs.decay));
+          const mt = tf.add(tf.mul(tf.tensor1d(m), 0.9), tf.mul(gt, 1 - 0.9));
+          const vt = tf.add(tf.mul(tf.tensor1d(vv), 0.999), tf.mul(tf.square(gt), 1 - 0.999));
+          const denom = tf.add(tf.mul(tf.sqrt(vt), attrs.invSqrtBc2), attrs.eps);
+          const pn = tf.sub(pt, tf.mul(tf.div(mt, denom), attrs.stepSize));
+          return [pn, mt, vt].map((t) => Array.from(t.dataSync()));
+        });
+      })();
+      for (let k = 0; k < 3; k++) expect(maxAbsDiff(gpu[k], cpu[k]), `mode ${mode} output ${k}`).toBeLessThan(1e-7);
+    }
+  });
+
+  it('DifflabLayerNorm / DifflabLayerNormGrad: xhat, rstd and dx match the cpu composite within 1e-5 on [3, 7, 96]', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    const shape: [number, number, number] = [3, 7, 96];
+    const xv = values(3 * 7 * 96, 31).map((v, i) => 3 * v + (i % 96 === 0 ? 10 : 0)); // an offset mean
+    const dyv = values(3 * 7 * 96, 32);
+    const eps = 1e-5;
+    const f = (which: 'xhat' | 'rstd' | 'dx') => () => {
+      const x = tf.tensor3d(xv, shape);
+      if (tf.getBackend() === 'webgpu') {
+        const [xhat, rstd] = run(DIFFLAB_KERNELS.layerNorm, { x }, { eps }) as tf.Tensor[];
+        if (which === 'xhat') return xhat;
+        if (which === 'rstd') return rstd;
+        return run(DIFFLAB_KERNELS.layerNormGrad, { dy: tf.tensor3d(dyv, shape), xhat, rstd }) as tf.Tensor;
+      }
+      const xc = tf.sub(x, tf.mean(x, 2, true));
+      const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), 2, true), eps));
+      const xhat = tf.mul(xc, rstd);
+      if (which === 'xhat') return xhat;
+      if (which === 'rstd') return rstd;
+      const dy = tf.tensor3d(dyv, shape);
+      return tf.mul(tf.sub(tf.sub(dy, tf.mean(dy, 2, true)), tf.mul(xhat, tf.mean(tf.mul(dy, xhat), 2, true))), rstd);
+    };
+    for (const which of ['xhat', 'rstd', 'dx'] as const) {
+      const gpu = await on('webgpu', f(which));
+      const cpu = await on('cpu', f(which));
+      expect(gpu.length, which).toBe(which === 'rstd' ? 21 : 3 * 7 * 96);
+      expect(maxAbsDiff(gpu, cpu), which).toBeLessThan(1e-5);
+    }
   });
 });

@@ -119,7 +119,7 @@ if (wanted && cases.length === 0) throw new Error(`--cases: none of ${wanted.joi
 console.log(`difflab bench${quick ? ' --quick' : ''}: ${cases.length} cases, backends ${backends.join(', ')}, ${rounds} round(s); ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}, load ${loadavg()[0].toFixed(2)}`);
 
 /** Per-case values copied from a runner's JSON line into the row's `extra`. */
-const EXTRA_KEYS = ['steps', 'ratio', 'tensorGrowth', 'gflops', 'rss_1k_mb', 'rss_end_mb', 'rss_growth_mb', 'device_name', 'peak_gpu_mb', 'adapter', 'dispatch_us', 'dispatch_scalar_upload_us', 'dispatch_tensor_upload_us'];
+const EXTRA_KEYS = ['steps', 'ratio', 'tensorGrowth', 'gflops', 'rss_1k_mb', 'rss_end_mb', 'rss_growth_mb', 'device_name', 'peak_gpu_mb', 'adapter', 'dispatch_us', 'dispatch_scalar_upload_us', 'dispatch_tensor_upload_us', 'dispatches_per_call'];
 type Row = { case: string; id: string; unit: string; target?: number; torch: number[]; torchByThreads: Record<number, number[]>; torchRss?: number; difflab: Record<string, number[]>; rss: Record<string, number>; extra: Record<string, unknown> };
 const rows: Row[] = [];
 const started = performance.now();

@@ -4,7 +4,7 @@
 import 'reflect-metadata';
 import * as tf from '@tensorflow/tfjs-core';
 import { startBackend } from '@difflab/runtime';
-import { CASES } from './cases.js';
+import { CASES, dispatches } from './cases.js';
 
 const [name, ...rest] = process.argv.slice(2);
 const opt = (k: string, d: string) => {
@@ -36,7 +36,17 @@ try {
   // tfjs-webgpu submits its command buffer every N dispatches (default 15).
   const submitBatch = opt('submit-batch', '');
   if (submitBatch) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(submitBatch));
+  if (info.backend === 'webgpu') {
+    // Count the programs dispatched (the cost that dominates small ops on WebGPU).
+    const b = tf.engine().registry.webgpu as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
+    const run = b.runWebGPUProgram;
+    b.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
+      dispatches.count++;
+      return run.apply(this, a);
+    };
+  }
   const res = await f(args);
+  if (Number.isFinite(dispatches.perCall)) (res as Record<string, unknown>).dispatches_per_call = dispatches.perCall;
   for (const n of info.notes) console.error(n);
   console.log(JSON.stringify({ case: name, backend: info.backend, ...(info.adapter ? { adapter: info.adapter } : {}), threads, ...res, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
 } catch (e) {

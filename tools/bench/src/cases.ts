@@ -30,6 +30,9 @@ export interface CaseResult {
  * asynchronous backend (WebGPU) the time covers the device's work, not just its queueing, as
  * `torch.cuda.synchronize()` does on the PyTorch side. Earlier calls' tensors are disposed unread.
  */
+/** Programs dispatched (WebGPU: counted by the case runner), and per timed call of the last `timed`. */
+export const dispatches = { count: 0, perCall: Number.NaN };
+
 async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, repeats: number): Promise<number[]> {
   const settle = async (t: tf.Tensor | void) => {
     if (t) {
@@ -38,6 +41,7 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
     }
   };
   for (let i = 0; i < warmup; i++) await settle(fn());
+  const counted = dispatches.count;
   const out: number[] = [];
   for (let r = 0; r < repeats; r++) {
     const t0 = performance.now();
@@ -49,6 +53,7 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
     await settle(last);
     out.push((performance.now() - t0) / iters);
   }
+  dispatches.perCall = (dispatches.count - counted) / (iters * repeats);
   return out;
 }
 

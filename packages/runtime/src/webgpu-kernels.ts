@@ -1,0 +1,225 @@
+/**
+ * difflab's fused kernels (`DIFFLAB_KERNELS` of @difflab/core) for tfjs-backend-webgpu, as WGSL
+ * programs run through the backend's `runWebGPUProgram`.
+ *
+ * On WebGPU each op is one dispatch, and a dispatch costs ~50 µs of host time on an H100 through
+ * Dawn (tools/bench/RESULTS.md), far more than its arithmetic at these sizes. So the composites
+ * that @difflab/models and @difflab/training run op by op become one program per output:
+ *
+ * - `DifflabGelu` {x} -> [y, cdf]: 2 programs (was 5 ops).
+ * - `DifflabGeluGrad` {dy, x, cdf} -> dx: 1 program (was 8).
+ * - `DifflabAdam` {p, g, m, v} -> [p', m', v']: 3 programs, each recomputing m' and v' (was ~14).
+ * - `DifflabLayerNorm` {x} attrs {eps} -> [xhat, rstd] over the last axis: 2 programs, one
+ *   invocation per row (was 7); `DifflabLayerNormGrad` {dy, xhat, rstd} -> dx: 1 program (was 7).
+ *
+ * Same formulas, in float32, as the composites (DIFFLAB_KERNELS documents them). WGSL has no
+ * erf: it is the rational approximation x P(x^2) / Q(x^2) on [-4, 4] of XLA's float32 ErfImpl
+ * (coefficients published in XLA's math.cc; max error ~1e-7), checked against erf64 in tests.
+ */
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import { DIFFLAB_KERNELS } from '@difflab/core';
+
+/** What this module uses of tfjs-backend-webgpu's backend (4.22). */
+interface WebGpuBackendLike {
+  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: 'float32', uniforms?: { type: 'float32' | 'int32'; data: number[] }[]): TensorInfo;
+}
+
+/** `webgpu_util` of tfjs-backend-webgpu: dispatch sizes for a flat layout. */
+export interface WebGpuUtil {
+  flatDispatchLayout(shape: number[]): { x: number[] };
+  computeDispatch(layout: { x: number[] }, shape: number[], workgroupSize: [number, number, number]): [number, number, number];
+}
+
+const WORKGROUP: [number, number, number] = [64, 1, 1];
+
+/**
+ * A flat program: one invocation per output element, or per row (`perRow`: the body writes a
+ * whole row, and invocations are bounded by a `rows` uniform, which the caller passes last).
+ */
+class FlatProgram {
+  readonly size = true;
+  readonly workgroupSize = WORKGROUP;
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly uniforms?: string;
+  constructor(
+    util: WebGpuUtil,
+    readonly outputShape: number[],
+    /** Invocations: the output size, or the row count. */
+    invocations: number,
+    readonly variableNames: string[],
+    readonly shaderKey: string,
+    private readonly body: string,
+    uniforms = '',
+    private readonly perRow = false,
+  ) {
+    this.dispatchLayout = util.flatDispatchLayout([invocations]);
+    this.dispatch = util.computeDispatch(this.dispatchLayout, [invocations], WORKGROUP);
+    const u = `${uniforms}${perRow ? ' rows : i32,' : ''}`;
+    if (u.trim()) this.uniforms = u;
+  }
+  getUserCode(): string {
+    return `${ERF_WGSL}
+      fn main(index : i32) {
+        if (index < uniforms.${this.perRow ? 'rows' : 'size'}) {
+          ${this.body}
+        }
+      }`;
+  }
+}
+
+/**
+ * erf for f32 (Cody-style rational approximations as in XLA's ErfImpl32: erf(x) = x P(x^2) / Q(x^2)
+ * on |x| < 4, clamped outside; max error ~1e-7).
+ */
+const ERF_WGSL = `
+  fn difflabErf(x0 : f32) -> f32 {
+    let x = clamp(x0, -4.0, 4.0);
+    let x2 = x * x;
+    var p = -2.72614225801306e-10;
+    p = p * x2 + 2.77068142495902e-08;
+    p = p * x2 + -2.10102402082508e-06;
+    p = p * x2 + -5.69250639462346e-05;
+    p = p * x2 + -7.34990630326855e-04;
+    p = p * x2 + -2.95459980854025e-03;
+    p = p * x2 + -1.60960333262415e-02;
+    var q = -1.45660718464996e-05;
+    q = q * x2 + -2.13374055278905e-04;
+    q = q * x2 + -1.68282697438203e-03;
+    q = q * x2 + -7.37332916720468e-03;
+    q = q * x2 + -1.42647390514189e-02;
+    return x * p / q;
+  }`;
+
+const INV_SQRT2 = 'f32(0.70710678118654752)';
+const INV_SQRT_2PI = 'f32(0.39894228040143268)';
+
+function kernel(name: string, kernelFunc: KernelFunc): KernelConfig {
+  return { kernelName: name, backendName: 'webgpu', kernelFunc };
+}
+
+function flat(util: WebGpuUtil, shape: number[], names: string[], key: string, body: string, uniforms?: string): FlatProgram {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return new FlatProgram(util, shape, n, names, key, body, uniforms);
+}
+
+function geluKernels(util: WebGpuUtil): KernelConfig[] {
+  const forward: KernelFunc = ({ inputs, backend }) => {
+    const { x } = inputs as { x: TensorInfo };
+    const b = backend as unknown as WebGpuBackendLike;
+    const cdf = `0.5 + 0.5 * difflabErf(X[index] * ${INV_SQRT2})`;
+    const y = b.runWebGPUProgram(flat(util, x.shape, ['X'], 'difflab_gelu_y', `let v = X[index]; setOutputAtIndex(index, v * (${cdf}));`), [x], 'float32');
+    const c = b.runWebGPUProgram(flat(util, x.shape, ['X'], 'difflab_gelu_cdf', `setOutputAtIndex(index, ${cdf});`), [x], 'float32');
+    return [y, c];
+  };
+  const backward: KernelFunc = ({ inputs, backend }) => {
+    const { dy, x, cdf } = inputs as { dy: TensorInfo; x: TensorInfo; cdf: TensorInfo };
+    const body = `let z = X[index]; setOutputAtIndex(index, DY[index] * (CDF[index] + z * ${INV_SQRT_2PI} * exp(-0.5 * z * z)));`;
+    return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(flat(util, x.shape, ['DY', 'X', 'CDF'], 'difflab_gelu_grad', body), [dy, x, cdf], 'float32');
+  };
+  return [kernel(DIFFLAB_KERNELS.gelu, forward), kernel(DIFFLAB_KERNELS.geluGrad, backward)];
+}
+
+function adamKernel(util: WebGpuUtil): KernelConfig {
+  const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
+    const { p, g, m, v } = inputs as { p: TensorInfo; g: TensorInfo; m: TensorInfo; v: TensorInfo };
+    const a = attrs as unknown as { beta1: number; beta2: number; eps: number; stepSize: number; invSqrtBc2: number; mode: number; decay: number };
+    const b = backend as unknown as WebGpuBackendLike;
+    const uniforms = 'beta1 : f32, beta2 : f32, eps : f32, stepSize : f32, invSqrtBc2 : f32, mode : i32, decay : f32,';
+    const data = [
+      { type: 'float32' as const, data: [a.beta1] },
+      { type: 'float32' as const, data: [a.beta2] },
+      { type: 'float32' as const, data: [a.eps] },
+      { type: 'float32' as const, data: [a.stepSize] },
+      { type: 'float32' as const, data: [a.invSqrtBc2] },
+      { type: 'int32' as const, data: [a.mode] },
+      { type: 'float32' as const, data: [a.decay] },
+    ];
+    // The same float32 operations, in the same order, as @difflab/training's op-by-op Adam.
+    const common = `
+      var pv = P[index];
+      var gv = G[index];
+      if (uniforms.mode == 2) { pv = pv * uniforms.decay; }
+      if (uniforms.mode == 1) { gv = gv + pv * uniforms.decay; }
+      let mv = M[index] * uniforms.beta1 + gv * (1.0 - uniforms.beta1);
+      let vv = V[index] * uniforms.beta2 + (gv * gv) * (1.0 - uniforms.beta2);`;
+    const run = (key: string, out: string) =>
+      b.runWebGPUProgram(flat(util, p.shape, ['P', 'G', 'M', 'V'], `difflab_adam_${key}`, `${common}\n${out}`, uniforms), [p, g, m, v], 'float32', data);
+    const pOut = run('p', 'let denom = sqrt(vv) * uniforms.invSqrtBc2 + uniforms.eps; setOutputAtIndex(index, pv - (mv / denom) * uniforms.stepSize);');
+    const mOut = run('m', 'setOutputAtIndex(index, mv);');
+    const vOut = run('v', 'setOutputAtIndex(index, vv);');
+    return [pOut, mOut, vOut];
+  };
+  return kernel(DIFFLAB_KERNELS.adam, kernelFunc);
+}
+
+function layerNormKernels(util: WebGpuUtil): KernelConfig[] {
+  const forward: KernelFunc = ({ inputs, backend, attrs }) => {
+    const { x } = inputs as { x: TensorInfo };
+    const { eps } = attrs as unknown as { eps: number };
+    const b = backend as unknown as WebGpuBackendLike;
+    const c = x.shape[x.shape.length - 1] as number;
+    const rows = x.shape.reduce((s, d) => s * d, 1) / c;
+    // Two passes over the row (mean, then the centred variance), as the composite computes them.
+    const stats = `
+      let base = index * uniforms.cols;
+      var s = 0.0;
+      for (var j = 0; j < uniforms.cols; j++) { s = s + X[base + j]; }
+      let mean = s / f32(uniforms.cols);
+      var q = 0.0;
+      for (var j = 0; j < uniforms.cols; j++) { let d = X[base + j] - mean; q = q + d * d; }
+      let rstd = inverseSqrt(q / f32(uniforms.cols) + uniforms.eps);`;
+    const u = 'cols : i32, eps : f32,';
+    const data = [
+      { type: 'int32' as const, data: [c] },
+      { type: 'float32' as const, data: [eps] },
+    ];
+    const xhatProg = new FlatProgram(util, x.shape, rows, ['X'], 'difflab_layernorm_xhat', `${stats}\nfor (var j = 0; j < uniforms.cols; j++) { setOutputAtIndex(base + j, (X[base + j] - mean) * rstd); }`, u, true);
+    const xhat = b.runWebGPUProgram(xhatProg, [x], 'float32', [...data, { type: 'int32', data: [rows] }]);
+    const rstdShape = [...x.shape.slice(0, -1), 1];
+    const rstdProg = new FlatProgram(util, rstdShape, rows, ['X'], 'difflab_layernorm_rstd', `${stats}\nsetOutputAtIndex(index, rstd);`, u);
+    const rstd = b.runWebGPUProgram(rstdProg, [x], 'float32', data);
+    return [xhat, rstd];
+  };
+  const backward: KernelFunc = ({ inputs, backend }) => {
+    const { dy, xhat, rstd } = inputs as { dy: TensorInfo; xhat: TensorInfo; rstd: TensorInfo };
+    const c = dy.shape[dy.shape.length - 1] as number;
+    const rows = dy.shape.reduce((s, d) => s * d, 1) / c;
+    // dx = rstd (dy - mean(dy) - xhat mean(dy xhat)) over the row
+    const body = `
+      let base = index * uniforms.cols;
+      var a = 0.0;
+      var bq = 0.0;
+      for (var j = 0; j < uniforms.cols; j++) { let d = DY[base + j]; a = a + d; bq = bq + d * XHAT[base + j]; }
+      let mdy = a / f32(uniforms.cols);
+      let mdyx = bq / f32(uniforms.cols);
+      let r = RSTD[index];
+      for (var j = 0; j < uniforms.cols; j++) { setOutputAtIndex(base + j, ((DY[base + j] - mdy) - XHAT[base + j] * mdyx) * r); }`;
+    const prog = new FlatProgram(util, dy.shape, rows, ['DY', 'XHAT', 'RSTD'], 'difflab_layernorm_grad', body, 'cols : i32,', true);
+    return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(prog, [dy, xhat, rstd], 'float32', [
+      { type: 'int32', data: [c] },
+      { type: 'int32', data: [rows] },
+    ]);
+  };
+  return [kernel(DIFFLAB_KERNELS.layerNorm, forward), kernel(DIFFLAB_KERNELS.layerNormGrad, backward)];
+}
+
+const MARK = Symbol.for('difflab.webgpuKernel');
+
+/**
+ * Register difflab's fused kernels for the 'webgpu' backend (idempotent); `util` is
+ * tfjs-backend-webgpu's `webgpu_util`. Returns the names registered by this call.
+ */
+export function registerWebGpuKernels(util: WebGpuUtil): string[] {
+  const added: string[] = [];
+  for (const k of [...geluKernels(util), adamKernel(util), ...layerNormKernels(util)]) {
+    const existing = tf.getKernel(k.kernelName, 'webgpu');
+    if (existing && (existing.kernelFunc as unknown as Record<symbol, unknown>)[MARK]) continue;
+    if (existing) tf.unregisterKernel(k.kernelName, 'webgpu');
+    (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] = true;
+    tf.registerKernel(k);
+    added.push(k.kernelName);
+  }
+  return added;
+}
