@@ -44,6 +44,19 @@ describe('randomDirections', () => {
 });
 
 describe('SlicedW2', () => {
+  it('computeAsync gives the same value as compute (same directions) and leaks no tensors', async () => {
+    const a = tf.randomNormal([300, 2], 0, 1, 'float32', 1) as tf.Tensor2D;
+    const b = tf.randomNormal([200, 2], 0.5, 1, 'float32', 2) as tf.Tensor2D;
+    const sw = new SlicedW2({ projections: 64 });
+    const sync = sw.compute(a, b, new Rng(3));
+    const before = tf.memory().numTensors;
+    const async_ = await sw.computeAsync(a, b, new Rng(3));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(async_).toBe(sync);
+    expect(sync).toBeGreaterThan(0.2);
+    tf.dispose([a, b]);
+  });
+
   it('is exactly 0 for the same array', () => {
     const x = gaussian(500, [0.3, -1, 2], new Rng(1));
     expect(new SlicedW2().compute(x, x)).toBe(0);

@@ -90,6 +90,26 @@ export class SlicedW2 implements Metric {
 
   /** SW2 between the rows of `generated` and `reference`; directions from `rng`, else from options.seed. */
   compute(generated: tf.Tensor2D, reference: tf.Tensor2D, rng?: Rng): number {
+    const { proj, P, n, m } = this.project(generated, reference, rng);
+    return finish(readAndDispose(proj[0]) as Float32Array, readAndDispose(proj[1]) as Float32Array, P, n, m);
+  }
+
+  /**
+   * `compute` with asynchronous read-backs: the form to use on WebGPU, where a synchronous read
+   * is slow (browser) or impossible (Node). Same directions, same value.
+   */
+  async computeAsync(generated: tf.Tensor2D, reference: tf.Tensor2D, rng?: Rng): Promise<number> {
+    const { proj, P, n, m } = this.project(generated, reference, rng);
+    try {
+      const [pa, pb] = await Promise.all([proj[0].data(), proj[1].data()]);
+      return finish(pa as Float32Array, pb as Float32Array, P, n, m);
+    } finally {
+      tf.dispose(proj);
+    }
+  }
+
+  /** [P, n] and [P, m] projections onto P random unit directions (each direction's values contiguous). */
+  private project(generated: tf.Tensor2D, reference: tf.Tensor2D, rng?: Rng) {
     checkPointClouds(this.id, generated, reference);
     const r = rng ?? new Rng(this.options.seed);
     const P = this.options.projections;
@@ -97,22 +117,24 @@ export class SlicedW2 implements Metric {
     const n = generated.shape[0];
     const m = reference.shape[0];
     const dirs = randomDirections(P, d, r);
-    // [P, n] and [P, m]: each direction's projections are contiguous.
     const proj = tf.tidy(() => {
       const theta = tf.tensor2d(dirs, [P, d]);
       const f = (t: tf.Tensor2D) => (t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
       return [tf.matMul(theta, f(generated), false, true), tf.matMul(theta, f(reference), false, true)];
     });
-    const pa = readAndDispose(proj[0]) as Float32Array;
-    const pb = readAndDispose(proj[1]) as Float32Array;
-    let total = 0;
-    for (let p = 0; p < P; p++) {
-      const a = pa.subarray(p * n, (p + 1) * n).sort();
-      const b = pb.subarray(p * m, (p + 1) * m).sort();
-      total += w2SquaredSorted1D(a, b);
-    }
-    return Math.sqrt(total / P);
+    return { proj, P, n, m };
   }
+}
+
+/** sqrt of the mean over directions of the 1-D W2^2 between the sorted projections. */
+function finish(pa: Float32Array, pb: Float32Array, P: number, n: number, m: number): number {
+  let total = 0;
+  for (let p = 0; p < P; p++) {
+    const a = pa.subarray(p * n, (p + 1) * n).sort();
+    const b = pb.subarray(p * m, (p + 1) * m).sort();
+    total += w2SquaredSorted1D(a, b);
+  }
+  return Math.sqrt(total / P);
 }
 
 export const slicedW2Plugin = definePlugin({

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { PLUGIN_KINDS, registryOf, resolveRequired, TOKENS, type Metric, type Sampler } from '@difflab/core';
-import { loadConfig, loadConfigObject } from './config.js';
+import { loadConfigObject } from './config.js';
+import { loadConfig } from './config-file.js';
 import { createApp, Job } from './compose.js';
 
 describe('composition root', () => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@difflab/core';
-import { loadConfig, loadConfigObject, parseConfig, setPath } from './config.js';
+import { loadConfigObject, parseConfig, setPath } from './config.js';
+import { loadConfig } from './config-file.js';
 import { PRESET_NAMES, PRESETS } from './presets.js';
 import { createApp, Job } from './compose.js';
 

@@ -1,4 +1,3 @@
-import { readFileSync, existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, formatZodIssue, pluginRefSchema, type PluginRef } from '@difflab/core';
 import { trainingOptionsSchema } from '@difflab/training';
@@ -53,14 +52,6 @@ export function parseConfig(raw: unknown, source = 'config'): PipelineConfig {
   return r.data;
 }
 
-/**
- * Load a config from a preset name (e.g. `spiral-default`) or a JSON file. A file may name a
- * preset in `"extends"` and override any field (deep merge of objects, arrays replaced).
- */
-export function loadConfig(nameOrPath?: string): PipelineConfig {
-  return loadConfigFrom(nameOrPath);
-}
-
 /** Validate a raw object that may `extends` a preset (as a config file does). */
 export function loadConfigObject(raw: unknown, source = 'config'): PipelineConfig {
   if (raw && typeof raw === 'object' && !Array.isArray(raw) && 'extends' in raw) {
@@ -73,32 +64,6 @@ export function loadConfigObject(raw: unknown, source = 'config'): PipelineConfi
   return parseConfig(raw, source);
 }
 
-function loadConfigFrom(nameOrPath?: string): PipelineConfig {
-  if (!nameOrPath) return parseConfig(PRESETS['spiral-default']);
-  if (nameOrPath in PRESETS) return parseConfig(PRESETS[nameOrPath as PresetName]);
-  if (!existsSync(nameOrPath)) {
-    throw new ConfigError('--config', `'${nameOrPath}' is neither a file nor a preset; presets: ${Object.keys(PRESETS).join(', ')}`);
-  }
-  if (!statSync(nameOrPath).isFile()) throw new ConfigError('--config', `'${nameOrPath}' is not a file`);
-  let text: string;
-  try {
-    text = readFileSync(nameOrPath, 'utf8');
-  } catch (e) {
-    throw new ConfigError('--config', `cannot read '${nameOrPath}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(nameOrPath, `not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-  try {
-    return loadConfigObject(raw, nameOrPath);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(`${nameOrPath}: ${e.path}`.replace(/: $/, ''), e.message.slice(e.path.length + 2));
-    throw e;
-  }
-}
 
 function isRef(v: unknown): boolean {
   return Boolean(v) && typeof v === 'object' && !Array.isArray(v) && typeof (v as { id?: unknown }).id === 'string';

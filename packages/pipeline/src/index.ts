@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './config-file.js';
 export * from './presets.js';
 export * from './compose.js';
 export * from './io.js';

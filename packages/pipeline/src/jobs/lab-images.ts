@@ -7,7 +7,8 @@ import { type Conditioner, ConfigError, type Dataset, normalizeRef, Rng, registr
 import { classHistogram, conditionalAccuracy, frechetDistance, type Judge, loadJudge } from '@difflab/metrics';
 import { denoise } from '@difflab/samplers';
 import { encodeGif, encodePng, imageGrid, panelGrid, type Raster } from '@difflab/viz';
-import { loadConfig, type PipelineConfig } from '../config.js';
+import type { PipelineConfig } from '../config.js';
+import { loadConfig } from '../config-file.js';
 import type { Job } from '../compose.js';
 import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
 import { silentReporter, type Reporter } from '../reporter.js';
