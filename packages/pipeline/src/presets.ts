@@ -73,7 +73,7 @@ export const PRESETS = {
     { id: 'linear', options: { T: 1000, betaStart: 1e-4, betaEnd: 0.02 } },
     [0, 1, 50, 250, 500, 999],
   ),
-  'mnist-text': images('mnist-text', 'MNIST digits (28x28), text prompts ("a handwritten 7"), classifier-free guidance', { id: 'mnist', options: { split: 'train' } }, 28, 1, 8000),
+  'mnist-text': images('mnist-text', 'MNIST digits (28x28), text prompts ("a handwritten 7"), classifier-free guidance', { id: 'mnist', options: { split: 'train' } }, 28, 1, 8000), // shipped: the EMA weights at step 7,000 (weights/mnist-text/README.md)
   'faces-text': images('faces-text', 'Procedural 32x32 faces, text prompts ("a happy yellow face with closed eyes"), classifier-free guidance', { id: 'faces', options: { split: 'train' } }, 32, 3, 6000),
 };
 
