@@ -11,6 +11,9 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'tools/*/src/**/*.test.ts', 'examples/*/src/**/*.test.ts'],
+    // The browser end-to-end tests run on their own afterwards (vitest.web.config.ts): chromium
+    // on SwiftShader takes both cores, which starved the CLI tests' synchronous child processes.
+    exclude: ['**/node_modules/**', '**/dist/**', 'apps/web/**'],
     setupFiles: [`${root}tools/vitest/setup.ts`],
     testTimeout: 120_000,
     hookTimeout: 120_000,
