@@ -101,7 +101,7 @@ export const CASES: Record<string, (a: CaseArgs) => Promise<CaseResult>> = {
     const data = (job.dataset as unknown as { all(): tf.Tensor2D }).all();
     const refB = new SwissRollDataset({ noise: 0.5, scale: 0.1, size: 10_000, seed: 1000 }).all();
     const sw = new SlicedW2();
-    const floor = sw.compute(refB, data, new Rng(0));
+    const floor = await sw.computeAsync(refB, data, new Rng(0));
     const ema = trainer.ema;
     const t0 = performance.now();
     let trainMs = 0;
@@ -117,7 +117,7 @@ export const CASES: Record<string, (a: CaseArgs) => Promise<CaseResult>> = {
       trainMs += performance.now() - s0;
       steps += 500;
       const x = ema ? ema.withAveragedWeights(() => sampleOnce(sampler, model, 10_000, 50, steps)) : sampleOnce(sampler, model, 10_000, 50, steps);
-      ratio = sw.compute(x as tf.Tensor2D, data, new Rng(0)) / floor;
+      ratio = (await sw.computeAsync(x as tf.Tensor2D, data, new Rng(0))) / floor;
       x.dispose();
       if (ratio <= a.target) break;
     }
