@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../../.."
 out=${1:-out/bench-gpu}
 mkdir -p "$out"
-node=/tmp/difflab-node
+node=${DIFFLAB_NODE:-/tmp/difflab-node}
 r() { timeout 60 "$node" .gpu/bench/case-runner.mjs "$@" --backend webgpu 2>/dev/null | tee -a "$out/ablation.jsonl"; }
 for up in tfjs write-buffer; do
   for sb in 15 200; do

@@ -13,27 +13,8 @@ ablation=${4:-0}
 mkdir -p "$out"
 exec > >(tee "$out/bench-gpu.log") 2>&1
 t0=$(date +%s)
-echo "== machine"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
-nproc
-echo "== unpack"
-for f in .gpu/gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-ldconfig -p | grep -E 'libvulkan|libGLX_nvidia' | head -4
-node=/tmp/difflab-node
-unxz() { python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" "$1" "$2"; }
-unxz .gpu/node.xz "$node" && chmod +x "$node" && "$node" --version
-unxz .gpu/dawn.node.xz .gpu/node_modules/webgpu/dist/linux-x64/dawn.node
-# NVIDIA's Vulkan manifest is often outside the loader's standard directories on such machines.
-if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
-  for m in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; do
-    if [ -f "$m" ]; then export VK_DRIVER_FILES=$m; break; fi
-  done
-fi
-egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-[ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
-echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
+source tools/bench/gpu/setup.sh
+node=$DIFFLAB_NODE
 echo "== smoke (webgpu adapter, one spiral step)"
 timeout 120 "$node" .gpu/bench/case-runner.mjs spiral-train --backend webgpu --batch 256 --iters 5 --warmup 2 --repeats 1
 if [ "$ablation" = 1 ]; then
