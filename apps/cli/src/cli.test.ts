@@ -63,7 +63,9 @@ describe('difflab CLI', () => {
     expectUserError(difflab('lab', 'moon'), /unknown lab part 'moon'; available: spiral/);
     expectUserError(difflab('ablate', '--grid', 'embedding=sinusoidal,nope', '--out', join(dir, 'o7')), /unknown timestep-embedding 'nope'/);
     expectUserError(difflab('frobnicate'), /unknown command 'frobnicate'/);
-    for (const o of ['o1', 'o2', 'o3', 'o4', 'o5', 'o6', 'o7']) expect(existsSync(join(dir, o)), o).toBe(false);
+    expectUserError(difflab('lab', 'images', '--guidance-rescale', '1.5', '--out', join(dir, 'o8')), /--guidance-rescale must be a number in \[0, 1\], got '1\.5'/);
+    expectUserError(difflab('lab', 'images', '--guidance-rescale', 'x', '--out', join(dir, 'o8')), /--guidance-rescale must be a number in \[0, 1\], got 'x'/);
+    for (const o of ['o1', 'o2', 'o3', 'o4', 'o5', 'o6', 'o7', 'o8']) expect(existsSync(join(dir, o)), o).toBe(false);
   });
 
   // WebGPU through Dawn on Debian chromium's SwiftShader adapter (installed by .ci/run): every job

@@ -37,6 +37,16 @@ function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+function numberArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got '${v}'`);
+    }
+    return n;
+  };
+}
+
 function intList(name: string) {
   return (v: string): number[] => {
     const parts = v.split(',').map((s) => s.trim());
@@ -175,6 +185,7 @@ export function buildProgram(): Command {
     .option('--prompt <text>', 'images: a prompt (repeatable; default one per class)', collect, [])
     .option('--per-class <n>', 'images: images per prompt for the judged metrics (default 20)', intArg('--per-class', 1, 10_000))
     .option('--guidance <list>', 'images: guidance scales, comma-separated (default 0,1,3,7)')
+    .option('--guidance-rescale <phi>', 'images: guidance rescale in [0, 1] (Lin et al. 2023; 0 = off, 0.7 suggested)', numberArg('--guidance-rescale', 0, 1))
     .option('--out <dir>', 'output directory (default out/spiral-lab or out/images-lab-<dataset>)')
     .option('--quick', 'short training for a first look', false)
     .action(async (part: string, opts, cmd: Command) => {
@@ -198,6 +209,7 @@ export function buildProgram(): Command {
         prompts: opts.prompt.length ? opts.prompt : undefined,
         perClass: opts.perClass,
         guidance: opts.guidance ? parseGuidance(String(opts.guidance)) : undefined,
+        guidanceRescale: opts.guidanceRescale,
         outDir: opts.out ?? `out/images-lab-${opts.dataset}`,
         reporter,
       });

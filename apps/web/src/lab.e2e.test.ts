@@ -5,7 +5,8 @@
  * is not installed (.ci/run installs it).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
@@ -61,10 +62,10 @@ const canvasUrl = (page: Page, id: string) => page.$eval(`#${id}`, (c) => (c as 
  * chromium runs ~1-2 s per spiral step on a 2-core machine, so that flow is shorter.
  */
 async function labFlow(backend: 'webgpu' | 'wasm', steps: number, n: number): Promise<void> {
-  const page = await browser.newPage();
+  const page = await browser.newPage({ acceptDownloads: true });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${base}?backend=${backend}&steps=${steps}&n=${n}`);
+  await page.goto(`${base}?backend=${backend}&steps=${steps}&n=${n}${backend === 'webgpu' ? '&img_n=2' : ''}`);
   await page.waitForFunction(() => document.getElementById('badge')?.dataset.backend, undefined, { timeout: 120_000 });
   expect(await page.$eval('#badge', (b) => (b as HTMLElement).dataset.backend)).toBe(backend);
   expect(await page.$eval('#status', (s) => s.textContent)).not.toMatch(/^error/);
@@ -95,17 +96,98 @@ async function labFlow(backend: 'webgpu' | 'wasm', steps: number, n: number): Pr
   expect(Number.isFinite(value) && value > 0).toBe(true);
   expect(await page.$eval('#metric', (m) => m.textContent)).toMatch(/^sliced W2 \d/);
   await page.screenshot({ path: join(shots, `spiral-${backend}.png`), fullPage: true });
+  if (backend === 'wasm') await exportImportFlow(page);
+  await imagesFlow(page, backend, backend === 'wasm' ? 10 : 2);
   expect(errors).toEqual([]);
   await page.close();
 }
 
+/** A small spiral run trained by the CLI (same preset as the page), for the import test. */
+function cliRun(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'difflab-web-cli-'));
+  const bin = fileURLToPath(new URL('../../cli/bin/difflab.js', import.meta.url));
+  execFileSync(process.execPath, [bin, '-q', 'train', '--config', 'spiral-default', '--steps', '20', '--out', dir], { stdio: 'pipe' });
+  return dir;
+}
+
+/**
+ * Export the run's config and weights (downloads; the weights as model.json + weights.bin with
+ * the same tensor names as a CLI run's), then import weights trained by the CLI and sample them.
+ */
+async function exportImportFlow(page: Page): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'difflab-web-dl-'));
+  const files: Record<string, string> = {};
+  const pending: Promise<void>[] = [];
+  page.on('download', (d) => {
+    const p = join(dir, d.suggestedFilename());
+    pending.push(d.saveAs(p).then(() => void (files[d.suggestedFilename()] = p)));
+  });
+  const until = async (names: string[]) => {
+    const t0 = Date.now();
+    while (!names.every((n) => files[n]) && Date.now() - t0 < 60_000) {
+      await page.waitForTimeout(200);
+      await Promise.all(pending);
+    }
+    for (const n of names) expect(files[n], n).toBeTruthy();
+  };
+  await page.click('#export-config');
+  await until(['config.json']);
+  expect(JSON.parse(readFileSync(files['config.json'], 'utf8')).name).toBe('spiral-default');
+  await page.click('#export-weights');
+  await until(['model.json', 'weights.bin']);
+  const names = (path: string) => (JSON.parse(readFileSync(path, 'utf8')).weightsManifest[0].weights as { name: string }[]).map((e) => e.name).sort();
+  const run = cliRun();
+  expect(names(files['model.json'])).toEqual(names(join(run, 'model.json')));
+  await page.setInputFiles('#import-weights', [join(run, 'model.json'), join(run, 'weights.bin')]);
+  await page.waitForFunction(() => document.getElementById('io')?.dataset.imported, undefined, { timeout: 60_000 });
+  expect(Number(await page.$eval('#io', (o) => (o as HTMLElement).dataset.imported))).toBe(names(join(run, 'model.json')).length);
+  // sampling now uses the imported (20-step) weights: a finite metric, different from before
+  const before = await page.$eval('#metric', (m) => (m as HTMLElement).dataset.value);
+  await page.click('#sample');
+  await page.waitForFunction((b) => { const v = document.getElementById('metric')?.dataset.value; return v && v !== b; }, before, { timeout: 240_000 });
+  expect(Number.isFinite(Number(await page.$eval('#metric', (m) => (m as HTMLElement).dataset.value)))).toBe(true);
+}
+
+/**
+ * The images tab: the shipped mnist-text model, a prompt with markup in it (shown as text, its
+ * unknown words flagged, no element created, no script run), sampled beside the empty prompt.
+ */
+async function imagesFlow(page: Page, backend: string, steps: number): Promise<void> {
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  await page.click('#tab-images');
+  expect(await page.$eval('#spiral', (s) => (s as HTMLElement).hidden)).toBe(true);
+  await page.waitForFunction(() => !(document.getElementById('generate') as HTMLButtonElement).disabled, undefined, { timeout: 120_000 });
+  const prompt = '<img src=x onerror=alert(1)> a handwritten 7';
+  await page.fill('#prompt', prompt);
+  await page.waitForFunction(() => document.getElementById('unknown')?.dataset.count === '5', undefined, { timeout: 30_000 });
+  expect(await page.$eval('#unknown', (o) => o.textContent)).toBe('img, src, x, onerror, alert');
+  await page.fill('#img-steps', String(steps));
+  const blank = await canvasUrl(page, 'img-cond');
+  await page.click('#generate');
+  await page.waitForFunction(() => document.getElementById('img-status')?.dataset.done === 'true' || document.getElementById('status')?.dataset.error, undefined, { timeout: 600_000 });
+  expect(await page.$eval('#status', (s) => s.textContent)).not.toMatch(/^error/);
+  expect(await page.$eval('#img-status', (s) => (s as HTMLElement).dataset.step)).toBe(String(steps));
+  expect(await page.$eval('#prompt-shown', (s) => s.textContent)).toBe(prompt);
+  expect(await page.$$eval('img', (imgs) => imgs.length)).toBe(0);
+  const cond = await canvasUrl(page, 'img-cond');
+  expect(cond).not.toBe(blank);
+  // same x_T, different condition: the prompt's images differ from the empty prompt's
+  expect(cond).not.toBe(await canvasUrl(page, 'img-empty'));
+  await page.screenshot({ path: join(shots, `images-${backend}.png`), fullPage: true });
+  expect(dialogs).toEqual([]);
+}
+
 describe('web lab in chromium (playwright-core)', () => {
-  it('spiral forced to wasm (?backend=wasm): badge, t slider, 200 training steps with a falling loss, sampling with a metric', async (ctx) => {
+  it('forced to wasm (?backend=wasm): badge, t slider, 200 training steps with a falling loss, sampling with a metric, export and import of weights, the images tab (markup prompt shown as text)', async (ctx) => {
     ctx.skip(!hasChromium, `no ${CHROMIUM} (install Debian's chromium package)`);
     await labFlow('wasm', 200, 2000);
   }, 600_000);
 
-  it('spiral on webgpu (SwiftShader): badge webgpu, t slider, 20 training steps in the worker, sampling 200 points with a metric', async (ctx) => {
+  it('on webgpu (SwiftShader): badge webgpu, t slider, 20 training steps in the worker, sampling 200 points with a metric, the images tab (2 steps)', async (ctx) => {
     ctx.skip(!hasChromium, `no ${CHROMIUM} (install Debian's chromium package)`);
     await labFlow('webgpu', 20, 200);
   }, 900_000);

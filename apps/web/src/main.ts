@@ -2,7 +2,7 @@
  * The lab page (main thread): controls and canvases; everything TensorFlow.js runs in the lab
  * worker (worker.ts). User text is only ever set as textContent.
  */
-import { lossCurve, scatter } from './plot.js';
+import { imageGrid, lossCurve, scatter } from './plot.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -126,6 +126,7 @@ function onMessage(m: FromWorker): void {
       }
       trainBtn.disabled = false;
       sampleBtn.disabled = false;
+      exportWeightsBtn.disabled = false;
       break;
     case 'sampled':
       scatter($('samples'), [
@@ -139,11 +140,185 @@ function onMessage(m: FromWorker): void {
       break;
     case 'error':
       status.textContent = `error: ${m.message}`;
+      status.dataset.error = m.message;
       trainBtn.disabled = false;
       sampleBtn.disabled = false;
+      generateBtn.disabled = !imagesReady;
+      break;
+    case 'images-ready':
+      imagesReady = true;
+      imgShape = m.shape;
+      setOptions(imgModelSel, m.models, m.model);
+      setOptions(imgSamplerSel, m.samplers, m.sampler);
+      imgStepsIn.value = String(m.steps);
+      examples.replaceChildren(
+        ...m.examples.map((e) => {
+          const o = document.createElement('option');
+          o.value = e;
+          return o;
+        }),
+      );
+      imgStatus.textContent = `${m.model} loaded`;
+      generateBtn.disabled = false;
+      checkPrompt();
+      break;
+    case 'images-words':
+      if (m.prompt === promptIn.value) showUnknown(m.unknown);
+      break;
+    case 'images-step':
+      onImagesStep(m);
+      break;
+    case 'images-done':
+      strip.push(m.images.slice(0, imgSize()));
+      drawStrip();
+      imgStatus.textContent = `done: ${imgN} images for the prompt and ${imgN} for the empty prompt in ${m.seconds.toFixed(1)} s`;
+      imgStatus.dataset.done = 'true';
+      showUnknown(m.unknown);
+      generateBtn.disabled = false;
+      break;
+    case 'exported':
+      if (m.what === 'config') download('config.json', new Blob([m.json], { type: 'application/json' }));
+      else {
+        download('model.json', new Blob([m.modelJson], { type: 'application/json' }));
+        download('weights.bin', new Blob([m.weightsBin as BlobPart], { type: 'application/octet-stream' }));
+      }
+      io.textContent = `exported ${m.what}`;
+      break;
+    case 'imported':
+      io.textContent = `imported ${m.tensors} weight tensors: sample to see them`;
+      io.dataset.imported = String(m.tensors);
+      trainBtn.disabled = false;
+      sampleBtn.disabled = false;
+      exportWeightsBtn.disabled = false;
       break;
   }
 }
+
+// ---- Images tab --------------------------------------------------------------------------
+
+const imgModelSel = $<HTMLSelectElement>('img-model');
+const imgSamplerSel = $<HTMLSelectElement>('img-sampler');
+const imgStepsIn = $<HTMLInputElement>('img-steps');
+const promptIn = $<HTMLInputElement>('prompt');
+const guidanceIn = $<HTMLInputElement>('guidance');
+const generateBtn = $<HTMLButtonElement>('generate');
+const unknownOut = $<HTMLOutputElement>('unknown');
+const imgStatus = $<HTMLOutputElement>('img-status');
+const examples = $<HTMLDataListElement>('prompt-examples');
+const io = $<HTMLOutputElement>('io');
+const exportWeightsBtn = $<HTMLButtonElement>('export-weights');
+/** Images per side (?img_n=, default 4). */
+const imgN = Math.max(1, Math.min(16, Number(params.get('img_n')) || 4));
+let imagesReady = false;
+let imagesRequested = false;
+let imgShape: number[] = [28, 28, 1];
+/** The prompt's first image every few steps (then x_0): the step-by-step strip. */
+let strip: Float32Array[] = [];
+const imgSize = () => imgShape.reduce((a, b) => a * b, 1);
+
+function showUnknown(words: string[]): void {
+  // Words come from the user's prompt: text only, never markup.
+  unknownOut.textContent = words.length ? words.join(', ') : 'none';
+  unknownOut.dataset.count = String(words.length);
+  unknownOut.classList.toggle('warn', words.length > 0);
+}
+
+function checkPrompt(): void {
+  if (imagesReady) send({ type: 'images-check', prompt: promptIn.value });
+}
+
+function onImagesStep(m: Extract<FromWorker, { type: 'images-step' }>): void {
+  const size = imgSize();
+  const cols = imgN;
+  imageGrid($('img-cond'), m.xt.subarray(0, imgN * size), imgN, imgShape, cols);
+  imageGrid($('img-empty'), m.xt.subarray(imgN * size), imgN, imgShape, cols);
+  imageGrid($('img-cond-x0'), m.x0.subarray(0, imgN * size), imgN, imgShape, cols);
+  imageGrid($('img-empty-x0'), m.x0.subarray(imgN * size), imgN, imgShape, cols);
+  $('img-step').textContent = `${m.index + 1}/${m.total} (t = ${m.t})`;
+  const every = Math.max(1, Math.ceil(m.total / 9));
+  if (m.index % every === 0) {
+    strip.push(m.xt.slice(0, size));
+    drawStrip();
+  }
+  imgStatus.textContent = `step ${m.index + 1}/${m.total}`;
+  imgStatus.dataset.step = String(m.index + 1);
+}
+
+function drawStrip(): void {
+  const size = imgSize();
+  const all = new Float32Array(strip.length * size);
+  strip.forEach((f, i) => {
+    all.set(f, i * size);
+  });
+  imageGrid($('img-strip'), all, strip.length, imgShape, Math.max(1, strip.length), 2);
+}
+
+function generate(): void {
+  generateBtn.disabled = true;
+  strip = [];
+  delete imgStatus.dataset.done;
+  // The prompt is shown as typed, as text (textContent), whatever it contains.
+  $('prompt-shown').textContent = promptIn.value;
+  $('guidance-shown').textContent = guidanceIn.value;
+  send({ type: 'images-sample', prompt: promptIn.value, guidance: Math.max(0, Number(guidanceIn.value) || 0), steps: Math.max(1, Number(imgStepsIn.value) || 50), n: imgN, sampler: imgSamplerSel.value });
+}
+
+function showTab(name: string): void {
+  for (const b of document.querySelectorAll<HTMLButtonElement>('nav [data-tab]')) {
+    const on = b.dataset.tab === name;
+    b.setAttribute('aria-selected', String(on));
+    $(b.dataset.tab!).hidden = !on;
+  }
+  if (name === 'images' && !imagesRequested) {
+    imagesRequested = true;
+    imgStatus.textContent = 'loading the model…';
+    send({ type: 'images-load', model: imgModelSel.value });
+  }
+}
+
+for (const b of document.querySelectorAll<HTMLButtonElement>('nav [data-tab]')) b.addEventListener('click', () => showTab(b.dataset.tab!));
+promptIn.addEventListener('input', checkPrompt);
+generateBtn.addEventListener('click', generate);
+imgModelSel.addEventListener('change', () => {
+  imagesReady = false;
+  generateBtn.disabled = true;
+  send({ type: 'images-load', model: imgModelSel.value });
+});
+
+// ---- Export / import ---------------------------------------------------------------------
+
+function download(name: string, blob: Blob): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+for (const b of document.querySelectorAll<HTMLButtonElement>('button.png')) {
+  b.addEventListener('click', () => {
+    $<HTMLCanvasElement>(b.dataset.canvas!).toBlob((blob) => {
+      if (blob) download(b.textContent ?? 'view.png', blob);
+    }, 'image/png');
+  });
+}
+$('export-config').addEventListener('click', () => send({ type: 'export', what: 'config' }));
+exportWeightsBtn.addEventListener('click', () => send({ type: 'export', what: 'weights' }));
+$<HTMLInputElement>('import-weights').addEventListener('change', async (ev) => {
+  const files = [...((ev.target as HTMLInputElement).files ?? [])];
+  const json = files.find((f) => f.name.endsWith('.json'));
+  const bin = files.find((f) => f.name.endsWith('.bin'));
+  if (!json || !bin) {
+    // File names are the user's: shown as text.
+    io.textContent = `choose both model.json and weights.bin (got: ${files.map((f) => f.name).join(', ') || 'nothing'})`;
+    return;
+  }
+  io.textContent = `importing ${json.name} + ${bin.name}…`;
+  const weightsBin = await bin.arrayBuffer();
+  worker.postMessage({ type: 'import-weights', modelJson: await json.text(), weightsBin } satisfies ToWorker, [weightsBin]);
+});
 
 const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
 

@@ -2,7 +2,17 @@
 export type ToWorker =
   | { type: 'init'; backend: 'auto' | 'webgpu' | 'wasm'; preset: string; dataset?: string; sampler?: string; steps: number }
   | { type: 'train' }
-  | { type: 'sample'; n: number };
+  | { type: 'sample'; n: number }
+  /** The spiral run's resolved config, or its weights (EMA when training kept one) as model.json + weights.bin. */
+  | { type: 'export'; what: 'config' | 'weights' }
+  /** Weights written by `difflab train` (model.json text, weights.bin bytes) into the spiral model. */
+  | { type: 'import-weights'; modelJson: string; weightsBin: ArrayBuffer }
+  /** Load a shipped image model (its id in the `models` list of 'images-ready'). */
+  | { type: 'images-load'; model: string }
+  /** Which words of a prompt the model's tokenizer does not know. */
+  | { type: 'images-check'; prompt: string }
+  /** n images for the prompt at guidance `guidance` beside n for the empty prompt, from the same x_T. */
+  | { type: 'images-sample'; prompt: string; guidance: number; steps: number; n: number; sampler: string };
 
 export type FromWorker =
   | {
@@ -20,4 +30,32 @@ export type FromWorker =
   | { type: 'progress'; step: number; steps: number; loss: number; etaSec: number; stepsPerSec: number }
   | { type: 'trained'; losses: number[]; seconds: number }
   | { type: 'sampled'; points: Float32Array; metric: { name: string; value: number; floor: number }; seconds: number }
+  | {
+      type: 'images-ready';
+      model: string;
+      /** The shipped models (presets with weights in the site). */
+      models: string[];
+      /** [H, W, C] of one image. */
+      shape: number[];
+      samplers: string[];
+      sampler: string;
+      steps: number;
+      /** Prompts the model was trained on, one per class, as examples. */
+      examples: string[];
+    }
+  | { type: 'images-words'; prompt: string; unknown: string[] }
+  | { type: 'exported'; what: 'config'; json: string }
+  | { type: 'exported'; what: 'weights'; modelJson: string; weightsBin: Uint8Array }
+  | { type: 'imported'; tensors: number }
+  | {
+      type: 'images-step';
+      index: number;
+      total: number;
+      t: number;
+      /** x_t entering this step, [2n, H, W, C]: the prompt's n images, then the empty prompt's n. */
+      xt: Float32Array;
+      /** The sampler's x_0 estimate at this step, same layout. */
+      x0: Float32Array;
+    }
+  | { type: 'images-done'; images: Float32Array; seconds: number; unknown: string[] }
   | { type: 'error'; message: string };

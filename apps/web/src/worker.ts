@@ -8,9 +8,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { registryOf, Rng } from '@difflab/core';
+import { normalizeRef, registryOf, Rng } from '@difflab/core';
 import { SlicedW2 } from '@difflab/metrics';
-import { createApp, Job, loadConfigObject, PRESETS } from '@difflab/pipeline/browser';
+import { loadWeights, saveWeights } from '@difflab/models';
+import { createApp, Job, loadConfigObject, PRESETS, parseConfig, samplerRefFor } from '@difflab/pipeline/browser';
+// The shipped mnist-text model (what `difflab lab images` samples): its run config, manifest and
+// weights, bundled into the static site.
+import mnistConfig from '@difflab/pipeline/weights/mnist-text/config.json';
+import mnistModel from '@difflab/pipeline/weights/mnist-text/model.json';
+import mnistWeights from '@difflab/pipeline/weights/mnist-text/weights.bin?url';
 import { startBackend } from '@difflab/runtime';
 import { denoise } from '@difflab/samplers';
 import { Trainer } from '@difflab/training';
@@ -23,6 +29,12 @@ let job: Job | null = null;
 let trainer: Trainer | null = null;
 let data: tf.Tensor2D | null = null;
 let started = false;
+
+/** Shipped image models: a run's config.json, model.json and the URL of its weights.bin. */
+const SHIPPED: Record<string, { config: unknown; model: unknown; weights: string; examples: string[] }> = {
+  'mnist-text': { config: mnistConfig, model: mnistModel, weights: mnistWeights, examples: [...Array(10).keys()].map((d) => `a handwritten ${d}`) },
+};
+let images: { id: string; job: Job } | null = null;
 
 async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   let backend = { backend: tf.getBackend(), adapter: undefined as string | undefined, notes: [] as string[] };
@@ -94,13 +106,136 @@ async function sample(n: number): Promise<void> {
   post({ type: 'sampled', points: points.slice(), metric: { name: 'sliced W2', value, floor }, seconds: (performance.now() - t0) / 1000 });
 }
 
-scope.onmessage = async (ev: MessageEvent<ToWorker>) => {
-  const m = ev.data;
-  try {
-    if (m.type === 'init') await init(m);
-    else if (m.type === 'train') await train();
-    else if (m.type === 'sample') await sample(m.n);
-  } catch (e) {
-    post({ type: 'error', message: String((e as Error)?.message ?? e).split('\n')[0] });
+async function imagesLoad(id: string): Promise<void> {
+  if (!started) throw new Error('images-load before init');
+  const shipped = SHIPPED[id];
+  if (!shipped) throw new Error(`no shipped model '${id}'; available: ${Object.keys(SHIPPED).join(', ')}`);
+  if (images?.id !== id) {
+    images?.job.dispose();
+    images = null;
+    const config = parseConfig(shipped.config, `${id}/config.json`);
+    const job = new Job(createApp(), config);
+    try {
+      const res = await fetch(shipped.weights);
+      if (!res.ok) throw new Error(`${id}/weights.bin: HTTP ${res.status}`);
+      loadWeights(job.weights(), shipped.model, new Uint8Array(await res.arrayBuffer()));
+    } catch (e) {
+      job.dispose();
+      throw e;
+    }
+    images = { id, job };
   }
+  const { job } = images;
+  const sampler = job.createSampler();
+  post({
+    type: 'images-ready',
+    model: id,
+    models: Object.keys(SHIPPED),
+    shape: [...job.getModel().sampleShape],
+    samplers: registryOf(job.container).ids('sampler'),
+    sampler: normalizeRef(job.config.sampler).id,
+    steps: sampler.numInferenceSteps ?? 50,
+    examples: shipped.examples,
+  });
+}
+
+function unknownWords(prompt: string): string[] {
+  return images?.job.conditioner?.unknownWords?.(prompt) ?? [];
+}
+
+/**
+ * n images for the prompt at the guidance scale and n for the empty prompt, in one batch from
+ * the same x_T: the empty prompt's rows get the null condition, for which guidance changes
+ * nothing (eps_u + s (eps_u - eps_u) = eps_u), so they are the model's unconditional samples.
+ */
+async function imagesSample(m: Extract<ToWorker, { type: 'images-sample' }>): Promise<void> {
+  if (!images) throw new Error('images-sample before images-load');
+  const { job } = images;
+  const cond = job.conditioner;
+  if (!cond) throw new Error(`the model '${images.id}' has no conditioner`);
+  const t0 = performance.now();
+  const model = job.getModel();
+  const sampler = job.createSampler(samplerRefFor(job.container, job.config, m.sampler, m.steps));
+  const n = m.n;
+  const unknown = unknownWords(m.prompt);
+  const xT1 = tf.randomNormal([n, ...model.sampleShape], 0, sampler.initNoiseSigma, 'float32', 7);
+  const xT = tf.concat([xT1, xT1], 0);
+  const c = cond.encodePrompts([...new Array(n).fill(m.prompt), ...new Array(n).fill('')]);
+  const nullCond = cond.encodePrompts(['']);
+  let last: Float32Array | null = null;
+  try {
+    for (const s of denoise({ sampler, model, xT, rng: new Rng(1), numSteps: m.steps, cond: c, guidanceScale: m.guidance, nullCond })) {
+      const total = sampler.timesteps.length;
+      const [xt, x0] = await Promise.all([s.xt.data(), s.predOriginalSample.data()]);
+      post({ type: 'images-step', index: s.index, total, t: s.t, xt: xt as Float32Array, x0: x0 as Float32Array }, [(xt as Float32Array).buffer, (x0 as Float32Array).buffer]);
+      if (s.index === total - 1) last = (await s.prevSample.data()) as Float32Array;
+    }
+  } finally {
+    tf.dispose([xT1, xT, c, nullCond]);
+  }
+  if (!last) throw new Error('the sampler produced no steps');
+  post({ type: 'images-done', images: last, seconds: (performance.now() - t0) / 1000, unknown }, [last.buffer]);
+}
+
+async function exportRun(what: 'config' | 'weights'): Promise<void> {
+  if (!job || !trainer) throw new Error('export before init');
+  if (what === 'config') {
+    post({ type: 'exported', what, json: `${JSON.stringify(job.config, null, 2)}\n` });
+    return;
+  }
+  const model = job.weights();
+  const vars = Object.values(model.namedWeights());
+  const save = async () => {
+    // saveWeights reads synchronously: fetch every value first (WebGPU reads back asynchronously).
+    await Promise.all(vars.map((v) => v.data()));
+    return saveWeights(model);
+  };
+  let saved: ReturnType<typeof saveWeights>;
+  if (trainer.ema) {
+    trainer.ema.swapIn();
+    try {
+      saved = await save();
+    } finally {
+      trainer.ema.swapOut();
+    }
+  } else saved = await save();
+  post({ type: 'exported', what, modelJson: `${JSON.stringify(saved.modelJson, null, 2)}\n`, weightsBin: saved.weightsBin }, [saved.weightsBin.buffer as ArrayBuffer]);
+}
+
+/** Weights from `difflab train` into the spiral model; a fresh trainer (its EMA starts from them). */
+function importWeights(modelJson: string, weightsBin: ArrayBuffer): void {
+  if (!job || !trainer) throw new Error('import before init');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(modelJson);
+  } catch (e) {
+    throw new Error(`model.json: not valid JSON (${(e as Error).message})`);
+  }
+  loadWeights(job.weights(), parsed, new Uint8Array(weightsBin));
+  trainer.dispose();
+  trainer = new Trainer({ model: job.getModel(), schedule: job.schedule, dataset: job.dataset, rng: job.rng.fork(), ...job.config.train });
+  post({ type: 'imported', tensors: Object.keys(job.weights().namedWeights()).length });
+}
+
+async function handle(m: ToWorker): Promise<void> {
+  if (m.type === 'init') await init(m);
+  else if (m.type === 'train') await train();
+  else if (m.type === 'sample') await sample(m.n);
+  else if (m.type === 'images-load') await imagesLoad(m.model);
+  else if (m.type === 'images-check') post({ type: 'images-words', prompt: m.prompt, unknown: unknownWords(m.prompt) });
+  else if (m.type === 'images-sample') await imagesSample(m);
+  else if (m.type === 'export') await exportRun(m.what);
+  else if (m.type === 'import-weights') importWeights(m.modelJson, m.weightsBin);
+}
+
+// One message at a time, in order: a message that arrives while another awaits (the backend
+// starting, a training run) waits for it instead of running beside it.
+let queue: Promise<void> = Promise.resolve();
+scope.onmessage = (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  queue = queue.then(() =>
+    handle(m).catch((e) => {
+      post({ type: 'error', message: String((e as Error)?.message ?? e).split('\n')[0] });
+    }),
+  );
 };

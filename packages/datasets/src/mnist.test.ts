@@ -263,4 +263,23 @@ describe('mnist: options and plugin', () => {
       setMnistLoader(previous);
     }
   });
+
+  it('reads the digits on first use, not when constructed (a sampling-only job needs only the captions)', () => {
+    let calls = 0;
+    const previous = setMnistLoader(() => {
+      calls++;
+      throw new Error('mnist: no digits in this test');
+    });
+    try {
+      const ds = new MnistDataset({ split: 'train' });
+      expect(calls).toBe(0);
+      expect(ds.vocabulary).toContain('seven');
+      expect(ds.captionsOfClass(7)).toContain('a handwritten 7');
+      expect(ds.sampleShape).toEqual([28, 28, 1]);
+      expect(() => ds.size).toThrow('mnist: no digits in this test');
+      expect(calls).toBe(1);
+    } finally {
+      setMnistLoader(previous);
+    }
+  });
 });

@@ -164,40 +164,51 @@ export class MnistDataset implements Dataset {
   readonly id = 'mnist';
   readonly options: MnistOptions;
   readonly sampleShape: readonly number[];
-  /** Number of images in the split. */
-  readonly size: number;
   readonly classes: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
   readonly vocabulary: readonly string[];
-  /** The split's images, [size, H, W, 1] row-major, in [-1, 1]. */
-  private readonly pixels: Float32Array;
-  /** The digit of each image of the split. */
-  private readonly labels: Int32Array;
   private readonly captionLists: string[][];
+  /** The split's images and digits, read from the `mnist` package on first use. */
+  private loaded: { pixels: Float32Array; labels: Int32Array } | null = null;
 
+  /**
+   * The digits are read on first use (`size`, `sample`, `all`), not here: a job that only
+   * samples a trained model (the web lab's images tab) needs the captions, not the 10,000 images.
+   */
   constructor(options: z.input<typeof mnistSchema> = {}) {
     this.options = parseOptions(mnistSchema, options, 'mnist');
+    const side = MNIST_SIDE + 2 * this.options.pad;
+    this.sampleShape = [side, side, 1];
+    this.captionLists = captionTable(10, mnistCaptions);
+    this.vocabulary = vocabularyOf(this.captionLists.flat());
+  }
+
+  /** Number of images in the split. */
+  get size(): number {
+    return this.data().labels.length;
+  }
+
+  private data(): { pixels: Float32Array; labels: Int32Array } {
+    if (this.loaded) return this.loaded;
     const { pad, seed, split } = this.options;
     const side = MNIST_SIDE + 2 * pad;
-    this.sampleShape = [side, side, 1];
     const digits = loadMnist();
     const refs = mnistSplit(digits.counts, seed)[split];
     // Interleave the digits in a seeded order, so that any prefix of all() is a random subset.
     new Rng(seed + 1).shuffle(refs);
-    this.size = refs.length;
     const per = side * side;
-    this.pixels = new Float32Array(this.size * per).fill(-1);
-    this.labels = new Int32Array(this.size);
+    const pixels = new Float32Array(refs.length * per).fill(-1);
+    const labels = new Int32Array(refs.length);
     refs.forEach(({ digit, index }, i) => {
-      this.labels[i] = digit;
+      labels[i] = digit;
       const src = digits.images[digit];
       const s0 = index * PIXELS;
       for (let y = 0; y < MNIST_SIDE; y++) {
         const o = i * per + (y + pad) * side + pad;
-        for (let x = 0; x < MNIST_SIDE; x++) this.pixels[o + x] = src[s0 + y * MNIST_SIDE + x] * 2 - 1;
+        for (let x = 0; x < MNIST_SIDE; x++) pixels[o + x] = src[s0 + y * MNIST_SIDE + x] * 2 - 1;
       }
     });
-    this.captionLists = captionTable(10, mnistCaptions);
-    this.vocabulary = vocabularyOf(this.captionLists.flat());
+    this.loaded = { pixels, labels };
+    return this.loaded;
   }
 
   /** Every caption the set can give digit k. */
@@ -209,15 +220,17 @@ export class MnistDataset implements Dataset {
   /** n images drawn with replacement, each with its digit and a caption, all from `rng`. */
   sample(n: number, rng: Rng): MnistBatch {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`sample(n): n must be an integer >= 0, got ${n}`);
-    const per = this.pixels.length / this.size;
+    const { pixels, labels: digitOf } = this.data();
+    const size = digitOf.length;
+    const per = pixels.length / size;
     const data = new Float32Array(n * per);
     const labels: number[] = [];
     const captions: string[] = [];
     for (let i = 0; i < n; i++) {
-      const j = rng.int(this.size);
-      data.set(this.pixels.subarray(j * per, (j + 1) * per), i * per);
-      labels.push(this.labels[j]);
-      captions.push(pickCaption(this.captionLists[this.labels[j]], rng));
+      const j = rng.int(size);
+      data.set(pixels.subarray(j * per, (j + 1) * per), i * per);
+      labels.push(digitOf[j]);
+      captions.push(pickCaption(this.captionLists[digitOf[j]], rng));
     }
     const [h, w] = this.sampleShape;
     return { x: tf.tensor4d(data, [n, h, w, 1], 'float32'), labels, captions };
@@ -227,7 +240,8 @@ export class MnistDataset implements Dataset {
   all(): { x: tf.Tensor4D; labels: number[] } {
     const [h, w] = this.sampleShape;
     // a copy: the cpu backend would otherwise keep (and let callers write into) the set's own array
-    return { x: tf.tensor4d(this.pixels.slice(), [this.size, h, w, 1], 'float32'), labels: Array.from(this.labels) };
+    const { pixels, labels } = this.data();
+    return { x: tf.tensor4d(pixels.slice(), [labels.length, h, w, 1], 'float32'), labels: Array.from(labels) };
   }
 }
 

@@ -8,3 +8,4 @@ export * from './presets.js';
 export * from './compose.js';
 export * from './reporter.js';
 export * from './stats.js';
+export * from './sampler-ref.js';

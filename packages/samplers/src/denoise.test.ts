@@ -4,7 +4,7 @@ import { linearSchedule } from '@difflab/schedulers';
 import { describe, expect, it } from 'vitest';
 import { DDIMSampler } from './ddim.js';
 import { DDPMSampler } from './ddpm.js';
-import { denoise, sampleAll } from './denoise.js';
+import { denoise, guidedModelOutput, rescaleGuidance, sampleAll } from './denoise.js';
 
 const T = 50;
 const sch = linearSchedule(T, 1e-4, 0.2);
@@ -174,6 +174,54 @@ describe('denoise loop', () => {
     tf.dispose([guided.x0, ref.x0, cond, scaledCond, xT]);
   });
 
+  it('guidance rescale matches diffusers rescale_noise_cfg (float64, torch.std unbiased) per sample', () => {
+    // rows: 2 samples of 2x3 values; diffusers: std over all non-batch dims, unbiased
+    const c = [0.3, -1.2, 0.5, 2.0, -0.7, 0.1, 1.1, 0.4, -0.9, 0.0, 0.6, -2.2];
+    const g = [1.5, -3.0, 0.2, 4.1, -2.6, 0.9, 2.8, 1.9, -3.3, 0.7, 1.0, -5.5];
+    const std = (v: number[]) => {
+      const m = v.reduce((a, b) => a + b, 0) / v.length;
+      return Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1));
+    };
+    for (const phi of [0, 0.7, 1]) {
+      const out = tf.tidy(() => rescaleGuidance(tf.tensor3d(g, [2, 2, 3]), tf.tensor3d(c, [2, 2, 3]), phi).dataSync());
+      for (let b = 0; b < 2; b++) {
+        const gr = g.slice(6 * b, 6 * b + 6);
+        const ratio = std(c.slice(6 * b, 6 * b + 6)) / std(gr);
+        for (let i = 0; i < 6; i++) expect(out[6 * b + i]).toBeCloseTo(phi * ratio * gr[i] + (1 - phi) * gr[i], 5);
+      }
+    }
+  });
+
+  it('the loop applies guidance rescale to the guided output (phi 0: plain guidance; phi 1: the std of the conditional output)', () => {
+    const condModel = { predict: (x: tf.Tensor, _t: tf.Tensor, c?: tf.Tensor) => tf.tidy(() => tf.add(tf.mul(x, 0.1), c ?? tf.zerosLike(x))) };
+    const cond = tf.tensor2d([0.1, -0.2, 0.3, 0.05, 0, 0.2], [3, 2]);
+    const xT = tf.tensor2d(XT.slice(0, 6), [3, 2]);
+    const outputs = (phi?: number) => {
+      const seen: number[][] = [];
+      const spy = { predict: (x: tf.Tensor, t: tf.Tensor) => tf.tidy(() => {
+        const o = guidedModelOutput(condModel, x, t.dataSync()[0], cond, 4, undefined, phi ?? 0);
+        seen.push(Array.from(o.dataSync()));
+        return o;
+      }) };
+      const r = sampleAll({ sampler: new DDIMSampler(sch), model: spy, xT, numSteps: 3, rng: new Rng(0) });
+      const viaLoop = sampleAll({ sampler: new DDIMSampler(sch), model: condModel, xT, numSteps: 3, rng: new Rng(0), cond, guidanceScale: 4, ...(phi === undefined ? {} : { guidanceRescale: phi }) });
+      const a = Array.from(r.x0.dataSync());
+      const b = Array.from(viaLoop.x0.dataSync());
+      tf.dispose([r.x0, viaLoop.x0]);
+      return { a, b, seen };
+    };
+    const before = tf.memory().numTensors;
+    const plain = outputs();
+    const half = outputs(0.5);
+    expect(tf.memory().numTensors).toBe(before);
+    for (let i = 0; i < 6; i++) {
+      expect(half.b[i]).toBeCloseTo(half.a[i], 5);
+      expect(plain.b[i]).toBeCloseTo(plain.a[i], 5);
+    }
+    expect(Math.max(...half.b.map((v, i) => Math.abs(v - plain.b[i])))).toBeGreaterThan(1e-3);
+    tf.dispose([cond, xT]);
+  });
+
   it("uses the model's predictAt(x, t) for a shared timestep when it has one, and gets the same result", () => {
     const calls: number[] = [];
     const shared = {
@@ -204,6 +252,8 @@ describe('denoise loop', () => {
     expect(run({})).toThrow(/^denoise: give exactly one of shape and xT$/);
     expect(run({ xT, shape: [2, 2] })).toThrow(/exactly one of shape and xT/);
     expect(run({ xT, guidanceScale: 2 })).toThrow(/^denoise\.guidanceScale: needs a condition \(cond\)$/);
+    expect(run({ xT, guidanceRescale: 1.5 })).toThrow(/^denoise\.guidanceRescale: must be a number in \[0, 1\], got 1\.5$/);
+    expect(run({ xT, guidanceRescale: Number.NaN })).toThrow(/^denoise\.guidanceRescale: must be a number in \[0, 1\], got NaN$/);
     expect(run({ xT, numSteps: 51 })).toThrow(/numInferenceSteps: must be an integer in \[1, 50\]/);
     xT.dispose();
   });

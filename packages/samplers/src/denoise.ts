@@ -27,6 +27,13 @@ export interface DenoiseOptions {
   guidanceScale?: number;
   /** The null condition for guidance, [1, ...] or [B, ...]; default zeros like `cond`. The caller owns it. */
   nullCond?: tf.Tensor;
+  /**
+   * Guidance rescale phi in [0, 1] (Lin et al. 2023, "Common Diffusion Noise Schedules and Sample
+   * Steps are Flawed", sec. 3.4; diffusers' `guidance_rescale`): the guided output is rescaled to
+   * the per-sample standard deviation of the conditional one and mixed back with weight phi,
+   * which counters the over-exposure of large guidance scales. 0 or absent: off.
+   */
+  guidanceRescale?: number;
 }
 
 /** One step of the loop: x_t in, x_{t'} (prevSample) and the x_0 estimate out. */
@@ -43,8 +50,30 @@ export interface DenoiseStep {
   predOriginalSample: tf.Tensor;
 }
 
-/** Model output for a batch, with classifier-free guidance when a scale != 1 is given with a condition. */
-export function guidedModelOutput(model: DenoiseModel, x: tf.Tensor, t: number, cond?: tf.Tensor, guidanceScale?: number, nullCond?: tf.Tensor): tf.Tensor {
+/** Standard deviation of each row of x [B, ...] over all its other axes: [B, 1, ..., 1]. */
+function rowStd(x: tf.Tensor): tf.Tensor {
+  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i + 1);
+  const { variance } = tf.moments(x, axes, true);
+  return tf.sqrt(variance);
+}
+
+/**
+ * Guidance rescale (Lin et al. 2023, eqs. 15-16; diffusers' `rescale_noise_cfg`):
+ * g' = phi (std(c) / std(g)) g + (1 - phi) g, the standard deviations per sample over all
+ * its values. (diffusers' torch.std is the unbiased estimate; the ratio is the same.)
+ */
+export function rescaleGuidance(guided: tf.Tensor, conditional: tf.Tensor, phi: number): tf.Tensor {
+  return tf.tidy(() => {
+    const rescaled = tf.mul(guided, tf.div(rowStd(conditional), rowStd(guided)));
+    return tf.add(tf.mul(rescaled, phi), tf.mul(guided, 1 - phi));
+  });
+}
+
+/**
+ * Model output for a batch, with classifier-free guidance when a scale != 1 is given with a
+ * condition, and guidance rescale `phi` > 0 then (diffusers applies it only under guidance too).
+ */
+export function guidedModelOutput(model: DenoiseModel, x: tf.Tensor, t: number, cond?: tf.Tensor, guidanceScale?: number, nullCond?: tf.Tensor, phi = 0): tf.Tensor {
   return tf.tidy(() => {
     const B = x.shape[0];
     if (!cond || guidanceScale === undefined || guidanceScale === 1) return predictShared(model, x, t, cond);
@@ -52,7 +81,8 @@ export function guidedModelOutput(model: DenoiseModel, x: tf.Tensor, t: number, 
     if (nc.shape[0] === 1 && B > 1) nc = tf.tile(nc, [B, ...new Array(nc.rank - 1).fill(1)]);
     const out = predictShared(model, tf.concat([x, x], 0), t, tf.concat([cond, nc], 0));
     const [c, u] = tf.split(out, 2, 0);
-    return tf.add(u, tf.mul(tf.sub(c, u), guidanceScale));
+    const guided = tf.add(u, tf.mul(tf.sub(c, u), guidanceScale));
+    return phi > 0 ? rescaleGuidance(guided, c, phi) : guided;
   });
 }
 
@@ -61,6 +91,9 @@ function checkOptions(o: DenoiseOptions): void {
   const B = o.xT ? o.xT.shape[0] : o.shape![0];
   if (o.guidanceScale !== undefined && !o.cond) throw new ConfigError('denoise.guidanceScale', 'needs a condition (cond)');
   if (o.guidanceScale !== undefined && !Number.isFinite(o.guidanceScale)) throw new ConfigError('denoise.guidanceScale', `must be a finite number, got ${o.guidanceScale}`);
+  if (o.guidanceRescale !== undefined && !(o.guidanceRescale >= 0 && o.guidanceRescale <= 1)) {
+    throw new ConfigError('denoise.guidanceRescale', `must be a number in [0, 1], got ${o.guidanceRescale}`);
+  }
   if (o.cond && o.cond.shape[0] !== B) throw new ConfigError('denoise.cond', `has ${o.cond.shape[0]} rows for a batch of ${B}`);
 }
 
@@ -91,7 +124,7 @@ export function* denoise(o: DenoiseOptions): Generator<DenoiseStep, void, undefi
       const xt = x;
       const r = tf.tidy(() => {
         const input = sampler.scaleModelInput(xt, t);
-        const out = guidedModelOutput(model, input, t, o.cond, o.guidanceScale, o.nullCond);
+        const out = guidedModelOutput(model, input, t, o.cond, o.guidanceScale, o.nullCond, o.guidanceRescale ?? 0);
         const { prevSample, predOriginalSample } = sampler.step(out, t, xt, { rng });
         return { prevSample, predOriginalSample };
       });

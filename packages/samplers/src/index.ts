@@ -52,6 +52,7 @@ export {
   type DenoiseStep,
   denoise,
   guidedModelOutput,
+  rescaleGuidance,
   type SampleAllOptions,
   type SampleAllResult,
   sampleAll,

@@ -33,6 +33,7 @@ describe('images lab (lab Part 2, tasks 2 and 5)', () => {
       samplers: ['ddim', 'euler'],
       steps: 4,
       guidance: [0, 3],
+      guidanceRescale: 0.7,
       prompts: ['a handwritten 7', 'the digit two', 'the happiest image in the world'],
       perClass: 2,
     });
@@ -50,12 +51,19 @@ describe('images lab (lab Part 2, tasks 2 and 5)', () => {
     expect(sig.euler).toBeGreaterThan(10);
     expect(m.promptClasses).toEqual(['7', '2', null]);
     expect(m.guidance.map((g: { guidance: number }) => g.guidance)).toEqual([0, 3]);
+    expect(m.guidanceRescale).toBe(0.7);
     // judged by the shipped mnist classifier: a histogram at guidance 0, an accuracy and a Frechet distance at 3
     expect(m.judge).toBe('mnist');
     expect(Object.values(m.emptyPromptHistogram as Record<string, number>).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     expect(m.guidance[1].conditionalAccuracy).toBeGreaterThanOrEqual(0);
     expect(m.guidance[1].conditionalAccuracy).toBeLessThanOrEqual(1);
     expect(m.guidance[1].frechet).toBeGreaterThan(0);
+  });
+
+  it('rejects a guidance rescale outside [0, 1] before writing anything', async () => {
+    const out = join(tmp(), 'never');
+    await expect(runLabImages({ app: createApp(), dataset: 'mnist', outDir: out, guidanceRescale: 2 })).rejects.toThrow(/^--guidance-rescale: must be a number in \[0, 1\] .*got 2$/);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('names an unknown dataset with one line', async () => {

@@ -37,6 +37,8 @@ export interface LabImagesOptions {
   steps?: number;
   /** Guidance scales of the prompt grids (default 0, 1, 3, 7; 0 is the empty prompt). */
   guidance?: readonly number[];
+  /** Guidance rescale phi in [0, 1] (Lin et al. 2023; diffusers' guidance_rescale), default 0 (off). */
+  guidanceRescale?: number;
   /** Prompts (default one caption per class for mnist, six attribute captions for faces). */
   prompts?: readonly string[];
   /** Images per class for the judged metrics (default 20; 5 with quick). */
@@ -113,6 +115,7 @@ async function sampleImages(
   steps: number,
   seed: number,
   keepSteps = false,
+  guidanceRescale = 0,
 ): Promise<{ x0: Float32Array; frames: Float32Array[]; seconds: number }> {
   const model = job.getModel();
   const n = prompts.length;
@@ -141,7 +144,7 @@ async function sampleImages(
       : undefined,
   };
   try {
-    const guided = g === 0 ? {} : { cond, guidanceScale: g, nullCond };
+    const guided = g === 0 ? {} : { cond, guidanceScale: g, nullCond, guidanceRescale };
     for (const s of denoise({ sampler, model: keepSteps ? recording : model, shape: [n, ...model.sampleShape], rng: new Rng(seed), numSteps: steps, ...guided })) {
       if (keepSteps && seen) {
         frames.push(await readAsync(seen));
@@ -172,6 +175,8 @@ export async function runLabImages(opts: LabImagesOptions): Promise<LabImagesRes
   if (!IMAGE_LAB_DATASETS.includes(opts.dataset)) {
     throw new ConfigError('--dataset', `unknown image dataset '${opts.dataset}'; available: ${IMAGE_LAB_DATASETS.join(', ')}`);
   }
+  const phi = opts.guidanceRescale ?? 0;
+  if (!(phi >= 0 && phi <= 1)) throw new ConfigError('--guidance-rescale', `must be a number in [0, 1] (0: off, 0.7: Lin et al.'s choice), got ${phi}`);
   const out = ensureOutDir(opts.outDir);
   const quick = Boolean(opts.quick);
   const preset = PRESET_OF[opts.dataset];
@@ -225,7 +230,7 @@ export async function runLabImages(opts: LabImagesOptions): Promise<LabImagesRes
     const trace: { sampler: string; initNoiseSigma: number; evaluations: number; seconds: number }[] = [];
     for (const id of samplerIds) {
       const sampler = makeSampler(id);
-      const r = await sampleImages(job, sampler, conditioner, stepPrompts, 3, steps, config.seed + 1, true);
+      const r = await sampleImages(job, sampler, conditioner, stepPrompts, 3, steps, config.seed + 1, true, phi);
       const n = stepPrompts.length;
       const picks = [...new Set(Array.from({ length: 9 }, (_, i) => Math.round((i * (r.frames.length - 1)) / 8)))];
       const rows = picks.map((f) => grid(r.frames[f], shape, n, f === r.frames.length - 1 ? 'x_0' : `step ${f} of ${r.frames.length - 1}`));
@@ -246,7 +251,7 @@ export async function runLabImages(opts: LabImagesOptions): Promise<LabImagesRes
     for (const [i, p] of prompts.entries()) {
       const rows: Raster[] = [];
       for (const g of guidance) {
-        const r = await sampleImages(job, sampler, conditioner, new Array(perPrompt).fill(p), g, steps, config.seed + 100 + i);
+        const r = await sampleImages(job, sampler, conditioner, new Array(perPrompt).fill(p), g, steps, config.seed + 100 + i, false, phi);
         rows.push(grid(r.x0, shape, perPrompt, g === 0 ? 'guidance 0 (empty prompt)' : `guidance ${g}`));
       }
       const fig = panelGrid(rows, { cols: 1, title: `'${p}'` });
@@ -273,7 +278,7 @@ export async function runLabImages(opts: LabImagesOptions): Promise<LabImagesRes
         const wanted: number[] = [];
         let seconds = 0;
         for (const [i, p] of prompts.entries()) {
-          const r = await sampleImages(job, sampler, conditioner, new Array(perClass).fill(p), g, steps, config.seed + 1000 + i);
+          const r = await sampleImages(job, sampler, conditioner, new Array(perClass).fill(p), g, steps, config.seed + 1000 + i, false, phi);
           all.push(r.x0);
           wanted.push(...new Array(perClass).fill(targets[i]));
           seconds += r.seconds;
@@ -315,6 +320,7 @@ export async function runLabImages(opts: LabImagesOptions): Promise<LabImagesRes
       unknownWords,
       samplers: trace,
       perClass,
+      guidanceRescale: phi,
       guidance: guidanceRows,
       emptyPromptHistogram: emptyHistogram && judge ? Object.fromEntries(judge.classes.map((c, i) => [c, emptyHistogram![i]])) : null,
       judge: judge ? judge.name : null,

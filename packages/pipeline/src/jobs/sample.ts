@@ -2,13 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DependencyContainer } from 'tsyringe';
-import { ConfigError, FileFormatError, normalizeRef, registryOf, type Dataset, type Metric, type PluginRef, Rng, type Sampler } from '@difflab/core';
+import { ConfigError, FileFormatError, normalizeRef, registryOf, type Dataset, type Metric, Rng, type Sampler } from '@difflab/core';
 import { loadWeights } from '@difflab/models';
 import { denoise } from '@difflab/samplers';
 import { metricReport, type MetricReportEntry } from '@difflab/metrics';
 import { DATA_COLOR, SAMPLE_COLOR, encodeGif, encodePng, panelGrid, scatterPlot, type Raster } from '@difflab/viz';
 import { parseConfig, type PipelineConfig } from '../config.js';
 import { Job } from '../compose.js';
+import { samplerRefFor } from '../sampler-ref.js';
 import { fixedPoints, referencePoints } from './forward.js';
 import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
 import { silentReporter, type Reporter } from '../reporter.js';
@@ -99,30 +100,7 @@ export function loadRun(app: DependencyContainer, runDir: string): { job: Job; c
   return { job, config };
 }
 
-/**
- * The sampler reference for `--sampler ID`: the run's own sampler options when the id is the
- * same; for another sampler, the run's options that it also accepts (e.g. clipSample).
- */
-export function samplerRefFor(app: DependencyContainer, config: PipelineConfig, id?: string, steps?: number): PluginRef {
-  const base = normalizeRef(config.sampler);
-  const reg = registryOf(app);
-  const target = id ?? base.id;
-  reg.get('sampler', target, '--sampler');
-  const options: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(base.options)) {
-    if (target === base.id) options[k] = v;
-    else {
-      try {
-        reg.parseOptions('sampler', target, { [k]: v });
-        options[k] = v;
-      } catch {
-        // option not understood by the other sampler: dropped
-      }
-    }
-  }
-  if (steps !== undefined) options.numInferenceSteps = steps;
-  return { id: target, options };
-}
+export { samplerRefFor } from '../sampler-ref.js';
 
 /** An independent data sample of size n (another seed of the same dataset), for metric floors. */
 export function independentData(job: Job, n: number, seedOffset = 1): tf.Tensor2D {
