@@ -95,6 +95,28 @@ async function labFlow(backend: 'webgpu' | 'wasm', steps: number, n: number): Pr
   const value = Number(await page.$eval('#metric', (m) => (m as HTMLElement).dataset.value));
   expect(Number.isFinite(value) && value > 0).toBe(true);
   expect(await page.$eval('#metric', (m) => m.textContent)).toMatch(/^sliced W2 \d/);
+
+  // task 8: the step scrubber shows x_t and the predicted x_0 of every reverse step
+  const T = Number(await page.$eval('#scrub', (s) => (s as HTMLInputElement).max));
+  expect(T).toBe(50);
+  const end = await canvasUrl(page, 'trace');
+  const scrubTo = (v: number) =>
+    page.$eval(
+      '#scrub',
+      (el, val) => {
+        const s = el as HTMLInputElement;
+        s.value = String(val);
+        s.dispatchEvent(new Event('input'));
+      },
+      v,
+    );
+  await scrubTo(0);
+  expect(await page.$eval('#scrub-step', (o) => o.textContent)).toBe('1/50 (t = 49)');
+  const firstStep = await canvasUrl(page, 'trace');
+  expect(firstStep).not.toBe(end);
+  await scrubTo(25);
+  expect(await page.$eval('#scrub-step', (o) => o.textContent)).toBe('26/50 (t = 24)');
+  expect(await canvasUrl(page, 'trace')).not.toBe(firstStep);
   await page.screenshot({ path: join(shots, `spiral-${backend}.png`), fullPage: true });
   if (backend === 'wasm') await exportImportFlow(page);
   await imagesFlow(page, backend, backend === 'wasm' ? 10 : 2);
@@ -130,6 +152,9 @@ async function exportImportFlow(page: Page): Promise<void> {
     }
     for (const n of names) expect(files[n], n).toBeTruthy();
   };
+  await page.click('#trace-gif');
+  await until(['trace.gif']);
+  expect(readFileSync(files['trace.gif']).subarray(0, 6).toString('latin1')).toBe('GIF89a');
   await page.click('#export-config');
   await until(['config.json']);
   expect(JSON.parse(readFileSync(files['config.json'], 'utf8')).name).toBe('spiral-default');

@@ -2,6 +2,7 @@
  * The lab page (main thread): controls and canvases; everything TensorFlow.js runs in the lab
  * worker (worker.ts). User text is only ever set as textContent.
  */
+import { DATA_COLOR, encodeGif, type Raster, SAMPLE_COLOR, scatterPlot, toImageData } from '@difflab/viz';
 import { imageGrid, lossCurve, scatter } from './plot.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -135,6 +136,12 @@ function onMessage(m: FromWorker): void {
       ]);
       metric.textContent = `${m.metric.name} ${m.metric.value.toFixed(4)} (data floor ${m.metric.floor.toFixed(4)}), ${m.seconds.toFixed(1)} s`;
       metric.dataset.value = String(m.metric.value);
+      trace = m.trace;
+      scrub.max = String(trace.t.length); // the last position shows the final x_0
+      scrub.value = scrub.max;
+      scrub.disabled = false;
+      traceGif.disabled = false;
+      drawTrace();
       trainBtn.disabled = false;
       sampleBtn.disabled = false;
       break;
@@ -193,6 +200,51 @@ function onMessage(m: FromWorker): void {
       break;
   }
 }
+
+// ---- Step scrubber (task 8) ---------------------------------------------------------------
+
+const scrub = $<HTMLInputElement>('scrub');
+const traceGif = $<HTMLButtonElement>('trace-gif');
+let trace: Extract<FromWorker, { type: 'sampled' }>['trace'] | null = null;
+
+/**
+ * Position i < steps: the x_t entering step i and the model's x_0 prediction there; i = steps:
+ * the final sample. Drawn with @difflab/viz, the same figures as the CLI's trace.
+ */
+function traceFrame(i: number): Raster {
+  const tr = trace!;
+  const steps = tr.t.length;
+  const size = tr.xt.length / steps;
+  const lim: [number, number] = [-2.5, 2.5];
+  const opts = { width: 360, height: 360, xlim: lim, ylim: lim, aspect: 'equal' as const, pointSize: 1, alpha: 0.5 };
+  const bg = { points: data.subarray(0, Math.min(data.length, 4000)), color: DATA_COLOR, alpha: 0.15, label: 'data q(x0)' };
+  if (i >= steps) {
+    return scatterPlot([bg, { points: tr.x0.subarray((steps - 1) * size, steps * size), color: SAMPLE_COLOR, label: 'x0' }], { ...opts, title: `after ${steps} steps: x0`, legend: 'upper-right' });
+  }
+  return scatterPlot(
+    [bg, { points: tr.xt.subarray(i * size, (i + 1) * size), color: '#777', label: `x_t` }, { points: tr.x0.subarray(i * size, (i + 1) * size), color: SAMPLE_COLOR, label: 'predicted x0' }],
+    { ...opts, title: `step ${i + 1}/${steps}, t = ${tr.t[i]}`, legend: 'upper-right' },
+  );
+}
+
+function drawTrace(): void {
+  if (!trace) return;
+  const i = Number(scrub.value);
+  const r = traceFrame(i);
+  const canvas = $<HTMLCanvasElement>('trace');
+  canvas.width = r.width;
+  canvas.height = r.height;
+  canvas.getContext('2d')!.putImageData(toImageData(r) as ImageData, 0, 0);
+  $('scrub-step').textContent = i >= trace.t.length ? `end (x_0)` : `${i + 1}/${trace.t.length} (t = ${trace.t[i]})`;
+  scrub.dataset.shown = String(i);
+}
+
+scrub.addEventListener('input', drawTrace);
+traceGif.addEventListener('click', () => {
+  if (!trace) return;
+  const frames = Array.from({ length: trace.t.length + 1 }, (_, i) => traceFrame(i));
+  download('trace.gif', new Blob([encodeGif(frames, { delayMs: 120 }) as BlobPart], { type: 'image/gif' }));
+});
 
 // ---- Images tab --------------------------------------------------------------------------
 

@@ -29,7 +29,14 @@ export type FromWorker =
     }
   | { type: 'progress'; step: number; steps: number; loss: number; etaSec: number; stepsPerSec: number }
   | { type: 'trained'; losses: number[]; seconds: number }
-  | { type: 'sampled'; points: Float32Array; metric: { name: string; value: number; floor: number }; seconds: number }
+  | {
+      type: 'sampled';
+      points: Float32Array;
+      metric: { name: string; value: number; floor: number };
+      seconds: number;
+      /** Every reverse step: its t, the x_t entering it and the predicted x_0, each [steps, n, 2] flat. */
+      trace: { t: number[]; xt: Float32Array; x0: Float32Array };
+    }
   | {
       type: 'images-ready';
       model: string;

@@ -84,15 +84,25 @@ async function sample(n: number): Promise<void> {
   const t0 = performance.now();
   const model = job.getModel();
   const sampler = job.createSampler();
+  // Every step's x_t and predicted x_0 are kept (cloned; read back after the loop, asynchronously)
+  // for the step scrubber (task 8).
+  const kept: { t: number; xt: tf.Tensor; x0: tf.Tensor }[] = [];
   const run = () => {
     let last: tf.Tensor | null = null;
     for (const s of denoise({ sampler, model, shape: [n, ...model.sampleShape], rng: new Rng(1), numSteps: job!.config.sample.steps ?? undefined })) {
       last?.dispose();
       last = s.prevSample.clone();
+      kept.push({ t: s.t, xt: s.xt.clone(), x0: s.predOriginalSample.clone() });
     }
     return last as tf.Tensor2D;
   };
   const x = trainer.ema ? trainer.ema.withAveragedWeights(run) : run();
+  const trace = { t: kept.map((k) => k.t), xt: new Float32Array(kept.length * n * 2), x0: new Float32Array(kept.length * n * 2) };
+  for (const [i, k] of kept.entries()) {
+    trace.xt.set((await k.xt.data()) as Float32Array, i * n * 2);
+    trace.x0.set((await k.x0.data()) as Float32Array, i * n * 2);
+    tf.dispose([k.xt, k.x0]);
+  }
   const points = (await x.data()) as Float32Array;
   // Asynchronous read-backs: WebGPU reads synchronously only through a canvas, slowly.
   const sw = new SlicedW2();
@@ -103,7 +113,7 @@ async function sample(n: number): Promise<void> {
   const floor = await sw.computeAsync(h1, h2, new Rng(0));
   tf.dispose([h1, h2]);
   x.dispose();
-  post({ type: 'sampled', points: points.slice(), metric: { name: 'sliced W2', value, floor }, seconds: (performance.now() - t0) / 1000 });
+  post({ type: 'sampled', points: points.slice(), metric: { name: 'sliced W2', value, floor }, seconds: (performance.now() - t0) / 1000, trace }, [trace.xt.buffer, trace.x0.buffer]);
 }
 
 async function imagesLoad(id: string): Promise<void> {
