@@ -118,7 +118,10 @@ async function labFlow(backend: 'webgpu' | 'wasm', steps: number, n: number): Pr
   expect(await page.$eval('#scrub-step', (o) => o.textContent)).toBe('26/50 (t = 24)');
   expect(await canvasUrl(page, 'trace')).not.toBe(firstStep);
   await page.screenshot({ path: join(shots, `spiral-${backend}.png`), fullPage: true });
-  if (backend === 'wasm') await exportImportFlow(page);
+  if (backend === 'wasm') {
+    await exportImportFlow(page);
+    await ablationFlow(page);
+  }
   await imagesFlow(page, backend, backend === 'wasm' ? 10 : 2);
   expect(errors).toEqual([]);
   await page.close();
@@ -171,6 +174,33 @@ async function exportImportFlow(page: Page): Promise<void> {
   await page.click('#sample');
   await page.waitForFunction((b) => { const v = document.getElementById('metric')?.dataset.value; return v && v !== b; }, before, { timeout: 240_000 });
   expect(Number.isFinite(Number(await page.$eval('#metric', (m) => (m as HTMLElement).dataset.value)))).toBe(true);
+}
+
+/**
+ * The ablation view: timestep embedding sinusoidal vs zero, both trained (same seed and steps),
+ * sampled and measured side by side; an unknown plugin id is a one-line error that lists the ids.
+ */
+async function ablationFlow(page: Page): Promise<void> {
+  await page.selectOption('#abl-slot', 'timestepEmbedding');
+  await page.fill('#abl-a', 'sinusoidal');
+  await page.fill('#abl-b', 'nope');
+  await page.click('#ablate');
+  await page.waitForFunction(() => document.getElementById('status')?.dataset.error, undefined, { timeout: 60_000 });
+  expect(await page.$eval('#status', (s) => s.textContent)).toMatch(/^error: timestepEmbedding\.id: unknown timestep-embedding 'nope'; available: .*sinusoidal/);
+  await page.$eval('#status', (s) => {
+    (s as HTMLElement).textContent = '';
+    delete (s as HTMLElement).dataset.error;
+  });
+  await page.fill('#abl-b', 'zero');
+  await page.click('#ablate');
+  await page.waitForFunction(() => document.getElementById('abl-progress')?.dataset.done === 'true' || document.getElementById('status')?.dataset.error, undefined, { timeout: 300_000 });
+  expect(await page.$eval('#status', (s) => s.textContent)).toBe('');
+  const a = Number(await page.$eval('#abl-a-metric', (o) => (o as HTMLElement).dataset.value));
+  const b = Number(await page.$eval('#abl-b-metric', (o) => (o as HTMLElement).dataset.value));
+  expect(Number.isFinite(a) && Number.isFinite(b)).toBe(true);
+  expect(a).not.toBe(b);
+  expect(await page.$eval('#abl-b-name', (o) => o.textContent)).toBe('timestepEmbedding=zero');
+  await page.screenshot({ path: join(shots, 'ablation-wasm.png'), fullPage: true });
 }
 
 /**

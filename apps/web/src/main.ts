@@ -2,7 +2,7 @@
  * The lab page (main thread): controls and canvases; everything TensorFlow.js runs in the lab
  * worker (worker.ts). User text is only ever set as textContent.
  */
-import { DATA_COLOR, encodeGif, type Raster, SAMPLE_COLOR, scatterPlot, toImageData } from '@difflab/viz';
+import { DATA_COLOR, encodeGif, linePlot, type Raster, SAMPLE_COLOR, scatterPlot, toImageData } from '@difflab/viz';
 import { imageGrid, lossCurve, scatter } from './plot.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -108,6 +108,9 @@ function onMessage(m: FromWorker): void {
       status.textContent = m.notes.filter((n) => /software|fallback/i.test(n)).join('; ');
       trainBtn.disabled = false;
       sampleBtn.disabled = false;
+      ablateBtn.disabled = false;
+      slots = m.slots;
+      fillAblationValues();
       break;
     case 'progress':
       losses.push(m.loss);
@@ -151,7 +154,36 @@ function onMessage(m: FromWorker): void {
       trainBtn.disabled = false;
       sampleBtn.disabled = false;
       generateBtn.disabled = !imagesReady;
+      ablateBtn.disabled = false;
       break;
+    case 'ablate-progress':
+      ablLosses[m.variant] = ablLosses[m.variant] ?? [];
+      ablLosses[m.variant].push(m.loss);
+      ablProgress.textContent = `${m.variant === 0 ? 'A' : 'B'}: step ${m.step}/${m.steps}, loss ${m.loss.toFixed(4)}`;
+      drawAblationLoss();
+      break;
+    case 'ablate-variant': {
+      ablLosses[m.variant] = m.losses;
+      drawAblationLoss();
+      const side = m.variant === 0 ? 'a' : 'b';
+      const r = scatterPlot(
+        [
+          { points: m.data.subarray(0, 8000), color: DATA_COLOR, alpha: 0.2 },
+          { points: m.points, color: SAMPLE_COLOR, alpha: 0.5 },
+        ],
+        { width: 280, height: 280, xlim: [-2.5, 2.5], ylim: [-2.5, 2.5], aspect: 'equal', pointSize: 1, title: `${ablSlotName()}=${m.value}`, titleScale: 1 },
+      );
+      putRaster($(`abl-${side}-samples`), r);
+      const out = $(`abl-${side}-metric`);
+      out.textContent = `${m.metric.name} ${m.metric.value.toFixed(4)} (floor ${m.metric.floor.toFixed(4)}), trained in ${m.trainSeconds.toFixed(1)} s, final loss ${m.losses[m.losses.length - 1]?.toFixed(4)}`;
+      out.dataset.value = String(m.metric.value);
+      if (m.variant === 1) {
+        ablProgress.textContent = 'done';
+        ablProgress.dataset.done = 'true';
+        ablateBtn.disabled = false;
+      }
+      break;
+    }
     case 'images-ready':
       imagesReady = true;
       imgShape = m.shape;
@@ -244,6 +276,56 @@ traceGif.addEventListener('click', () => {
   if (!trace) return;
   const frames = Array.from({ length: trace.t.length + 1 }, (_, i) => traceFrame(i));
   download('trace.gif', new Blob([encodeGif(frames, { delayMs: 120 }) as BlobPart], { type: 'image/gif' }));
+});
+
+// ---- Ablation view -----------------------------------------------------------------------
+
+const ablSlot = $<HTMLSelectElement>('abl-slot');
+const ablA = $<HTMLInputElement>('abl-a');
+const ablB = $<HTMLInputElement>('abl-b');
+const ablateBtn = $<HTMLButtonElement>('ablate');
+const ablProgress = $<HTMLOutputElement>('abl-progress');
+let slots: Record<string, string[]> = {};
+let ablLosses: number[][] = [];
+const ablSlotName = () => ablSlot.value;
+
+function putRaster(canvas: HTMLCanvasElement, r: Raster): void {
+  canvas.width = r.width;
+  canvas.height = r.height;
+  canvas.getContext('2d')!.putImageData(toImageData(r) as ImageData, 0, 0);
+}
+
+function fillAblationValues(): void {
+  const list = $<HTMLDataListElement>('abl-values');
+  list.replaceChildren(
+    ...(slots[ablSlot.value] ?? []).map((v) => {
+      const o = document.createElement('option');
+      o.value = v;
+      return o;
+    }),
+  );
+}
+
+function drawAblationLoss(): void {
+  const series = ablLosses.map((l, k) => ({ y: l.map((v) => Math.max(v, 1e-8)), label: k === 0 ? `A ${ablA.value}` : `B ${ablB.value}` })).filter((s) => s.y.length > 1);
+  if (series.length) putRaster($('abl-loss'), linePlot(series, { width: 360, height: 280, logY: true, title: 'training loss', xlabel: 'step', titleScale: 1 }));
+}
+
+ablSlot.addEventListener('change', () => {
+  fillAblationValues();
+  const ids = slots[ablSlot.value] ?? [];
+  ablA.value = ids[0] ?? '';
+  ablB.value = ids[1] ?? '';
+});
+ablateBtn.addEventListener('click', () => {
+  ablateBtn.disabled = true;
+  ablLosses = [];
+  delete ablProgress.dataset.done;
+  // The values are the user's text: shown only as text (textContent), validated by the worker.
+  $('abl-a-name').textContent = `${ablSlot.value}=${ablA.value}`;
+  $('abl-b-name').textContent = `${ablSlot.value}=${ablB.value}`;
+  ablProgress.textContent = 'starting…';
+  send({ type: 'ablate', slot: ablSlot.value, values: [ablA.value.trim(), ablB.value.trim()], n: sampleN });
 });
 
 // ---- Images tab --------------------------------------------------------------------------

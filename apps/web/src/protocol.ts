@@ -7,6 +7,8 @@ export type ToWorker =
   | { type: 'export'; what: 'config' | 'weights' }
   /** Weights written by `difflab train` (model.json text, weights.bin bytes) into the spiral model. */
   | { type: 'import-weights'; modelJson: string; weightsBin: ArrayBuffer }
+  /** Train the current spiral config with `slot` set to each value (same seed and steps), sample each. */
+  | { type: 'ablate'; slot: string; values: [string, string]; n: number }
   /** Load a shipped image model (its id in the `models` list of 'images-ready'). */
   | { type: 'images-load'; model: string }
   /** Which words of a prompt the model's tokenizer does not know. */
@@ -21,6 +23,8 @@ export type FromWorker =
       adapter?: string;
       notes: string[];
       menus: { presets: string[]; datasets: string[]; samplers: string[] };
+      /** Plugin ids per config slot (for the ablation's value lists). */
+      slots: Record<string, string[]>;
       config: { preset: string; dataset: string; sampler: string; steps: number; T: number };
       /** Data points [n, 2], flat. */
       data: Float32Array;
@@ -51,6 +55,18 @@ export type FromWorker =
       examples: string[];
     }
   | { type: 'images-words'; prompt: string; unknown: string[] }
+  | { type: 'ablate-progress'; variant: number; step: number; steps: number; loss: number }
+  | {
+      type: 'ablate-variant';
+      variant: number;
+      value: string;
+      losses: number[];
+      trainSeconds: number;
+      points: Float32Array;
+      /** The variant's data points (up to 4,000), flat. */
+      data: Float32Array;
+      metric: { name: string; value: number; floor: number };
+    }
   | { type: 'exported'; what: 'config'; json: string }
   | { type: 'exported'; what: 'weights'; modelJson: string; weightsBin: Uint8Array }
   | { type: 'imported'; tensors: number }

@@ -11,7 +11,7 @@ import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-t
 import { normalizeRef, registryOf, Rng } from '@difflab/core';
 import { SlicedW2 } from '@difflab/metrics';
 import { loadWeights, saveWeights } from '@difflab/models';
-import { createApp, Job, loadConfigObject, PRESETS, parseConfig, samplerRefFor } from '@difflab/pipeline/browser';
+import { createApp, Job, loadConfigObject, PRESETS, parseConfig, samplerRefFor, setPath } from '@difflab/pipeline/browser';
 // The shipped mnist-text model (what `difflab lab images` samples): its run config, manifest and
 // weights, bundled into the static site.
 import mnistConfig from '@difflab/pipeline/weights/mnist-text/config.json';
@@ -67,6 +67,7 @@ async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
     type: 'ready',
     ...backend,
     menus: { presets, datasets: pointDatasets, samplers: reg.ids('sampler') },
+    slots: { timestepEmbedding: reg.ids('timestep-embedding'), inputEmbedding: reg.ids('input-embedding'), schedule: reg.ids('schedule'), sampler: reg.ids('sampler'), 'model.options.hidden': ['32', '64', '128', '256'] },
     config: { preset, dataset: ref(config.dataset), sampler: ref(config.sampler), steps: config.train.steps, T: job.schedule.numTrainTimesteps },
     data: points.slice(),
     alphasCumprod: Float64Array.from(job.schedule.alphasCumprod),
@@ -79,41 +80,82 @@ async function train(): Promise<void> {
   post({ type: 'trained', losses: [...trainer.lossHistory], seconds: res.seconds });
 }
 
-async function sample(n: number): Promise<void> {
-  if (!job || !trainer || !data) throw new Error('sample before init');
-  const t0 = performance.now();
-  const model = job.getModel();
-  const sampler = job.createSampler();
+interface Sampled {
+  points: Float32Array;
+  value: number;
+  floor: number;
+  trace: { t: number[]; xt: Float32Array; x0: Float32Array };
+}
+
+/**
+ * n points from a trained job (EMA weights when its trainer keeps them), every step's x_t and
+ * predicted x_0, and sliced W2 against the data with its floor (the data's two halves).
+ */
+async function sampleJob(j: Job, tr: Trainer, d: tf.Tensor2D, n: number): Promise<Sampled> {
+  const model = j.getModel();
+  const sampler = j.createSampler();
   // Every step's x_t and predicted x_0 are kept (cloned; read back after the loop, asynchronously)
   // for the step scrubber (task 8).
   const kept: { t: number; xt: tf.Tensor; x0: tf.Tensor }[] = [];
   const run = () => {
     let last: tf.Tensor | null = null;
-    for (const s of denoise({ sampler, model, shape: [n, ...model.sampleShape], rng: new Rng(1), numSteps: job!.config.sample.steps ?? undefined })) {
+    for (const s of denoise({ sampler, model, shape: [n, ...model.sampleShape], rng: new Rng(1), numSteps: j.config.sample.steps ?? undefined })) {
       last?.dispose();
       last = s.prevSample.clone();
       kept.push({ t: s.t, xt: s.xt.clone(), x0: s.predOriginalSample.clone() });
     }
     return last as tf.Tensor2D;
   };
-  const x = trainer.ema ? trainer.ema.withAveragedWeights(run) : run();
+  const x = tr.ema ? tr.ema.withAveragedWeights(run) : run();
   const trace = { t: kept.map((k) => k.t), xt: new Float32Array(kept.length * n * 2), x0: new Float32Array(kept.length * n * 2) };
   for (const [i, k] of kept.entries()) {
     trace.xt.set((await k.xt.data()) as Float32Array, i * n * 2);
     trace.x0.set((await k.x0.data()) as Float32Array, i * n * 2);
     tf.dispose([k.xt, k.x0]);
   }
-  const points = (await x.data()) as Float32Array;
+  const points = ((await x.data()) as Float32Array).slice();
   // Asynchronous read-backs: WebGPU reads synchronously only through a canvas, slowly.
   const sw = new SlicedW2();
-  const value = await sw.computeAsync(x, data, new Rng(0));
-  // The floor: the same metric between two halves of the data.
-  const half = Math.floor(data.shape[0] / 2);
-  const [h1, h2] = [tf.slice(data, [0, 0], [half, 2]), tf.slice(data, [half, 0], [half, 2])] as tf.Tensor2D[];
+  const value = await sw.computeAsync(x, d, new Rng(0));
+  const half = Math.floor(d.shape[0] / 2);
+  const [h1, h2] = [tf.slice(d, [0, 0], [half, 2]), tf.slice(d, [half, 0], [half, 2])] as tf.Tensor2D[];
   const floor = await sw.computeAsync(h1, h2, new Rng(0));
-  tf.dispose([h1, h2]);
-  x.dispose();
-  post({ type: 'sampled', points: points.slice(), metric: { name: 'sliced W2', value, floor }, seconds: (performance.now() - t0) / 1000, trace }, [trace.xt.buffer, trace.x0.buffer]);
+  tf.dispose([h1, h2, x]);
+  return { points, value, floor, trace };
+}
+
+async function sample(n: number): Promise<void> {
+  if (!job || !trainer || !data) throw new Error('sample before init');
+  const t0 = performance.now();
+  const r = await sampleJob(job, trainer, data, n);
+  post({ type: 'sampled', points: r.points, metric: { name: 'sliced W2', value: r.value, floor: r.floor }, seconds: (performance.now() - t0) / 1000, trace: r.trace }, [r.trace.xt.buffer, r.trace.x0.buffer]);
+}
+
+/**
+ * The ablation view: the current spiral config with one slot set to each of two values (e.g.
+ * `timestepEmbedding` = sinusoidal / zero), trained with the same seed and steps one after the
+ * other, each sampled and measured. Both variants are validated before either trains.
+ */
+async function ablate(m: Extract<ToWorker, { type: 'ablate' }>): Promise<void> {
+  if (!job) throw new Error('ablate before init');
+  const app = createApp();
+  const base = job.config as unknown as Record<string, unknown>;
+  const configs = m.values.map((v) => loadConfigObject(setPath(base, m.slot, v), `ablation ${m.slot}=${v}`));
+  for (const c of configs) Job.validate(app, c);
+  for (const [k, config] of configs.entries()) {
+    const j = new Job(app, config);
+    const tr = new Trainer({ model: j.getModel(), schedule: j.schedule, dataset: j.dataset, rng: j.rng.fork(), ...config.train });
+    const d = (j.dataset as unknown as { all(): tf.Tensor2D }).all();
+    try {
+      const res = await tr.run((e) => post({ type: 'ablate-progress', variant: k, step: e.step, steps: e.steps, loss: e.loss }));
+      const r = await sampleJob(j, tr, d, m.n);
+      post({ type: 'ablate-variant', variant: k, value: m.values[k], losses: [...tr.lossHistory], trainSeconds: res.seconds, points: r.points, data: ((await d.data()) as Float32Array).slice(0, 8000), metric: { name: 'sliced W2', value: r.value, floor: r.floor } });
+    } finally {
+      d.dispose();
+      tr.dispose();
+      j.dispose();
+    }
+  }
 }
 
 async function imagesLoad(id: string): Promise<void> {
@@ -235,6 +277,7 @@ async function handle(m: ToWorker): Promise<void> {
   else if (m.type === 'images-check') post({ type: 'images-words', prompt: m.prompt, unknown: unknownWords(m.prompt) });
   else if (m.type === 'images-sample') await imagesSample(m);
   else if (m.type === 'export') await exportRun(m.what);
+  else if (m.type === 'ablate') await ablate(m);
   else if (m.type === 'import-weights') importWeights(m.modelJson, m.weightsBin);
 }
 
