@@ -121,6 +121,7 @@ async function labFlow(backend: 'webgpu' | 'wasm', steps: number, n: number): Pr
   if (backend === 'wasm') {
     await exportImportFlow(page);
     await ablationFlow(page);
+    await settingsFlow(page);
   }
   await imagesFlow(page, backend, backend === 'wasm' ? 10 : 2);
   expect(errors).toEqual([]);
@@ -174,6 +175,18 @@ async function exportImportFlow(page: Page): Promise<void> {
   await page.click('#sample');
   await page.waitForFunction((b) => { const v = document.getElementById('metric')?.dataset.value; return v && v !== b; }, before, { timeout: 240_000 });
   expect(Number.isFinite(Number(await page.$eval('#metric', (m) => (m as HTMLElement).dataset.value)))).toBe(true);
+}
+
+/** The spiral settings from the registry: schedule and T rebuild the job (the t slider follows). */
+async function settingsFlow(page: Page): Promise<void> {
+  await page.selectOption('#schedule', 'cosine');
+  await page.fill('#T', '40');
+  await page.$eval('#T', (el) => el.dispatchEvent(new Event('change')));
+  await page.waitForFunction(() => (document.getElementById('t') as HTMLInputElement).max === '39', undefined, { timeout: 60_000 });
+  expect(await page.$eval('#schedule', (s) => (s as HTMLSelectElement).value)).toBe('cosine');
+  await page.selectOption('#embedding', 'zero');
+  await page.waitForFunction(() => !(document.getElementById('train') as HTMLButtonElement).disabled, undefined, { timeout: 60_000 });
+  expect(await page.$eval('#embedding', (s) => (s as HTMLSelectElement).value)).toBe('zero');
 }
 
 /**
@@ -237,7 +250,7 @@ async function imagesFlow(page: Page, backend: string, steps: number): Promise<v
 }
 
 describe('web lab in chromium (playwright-core)', () => {
-  it('forced to wasm (?backend=wasm): badge, t slider, 200 training steps with a falling loss, sampling with a metric, export and import of weights, the images tab (markup prompt shown as text)', async (ctx) => {
+  it('forced to wasm (?backend=wasm): badge, t slider, 200 training steps with a falling loss, sampling with a metric, step scrubber, export and import, ablation, settings, the images tab (markup prompt shown as text)', async (ctx) => {
     ctx.skip(!hasChromium, `no ${CHROMIUM} (install Debian's chromium package)`);
     await labFlow('wasm', 200, 2000);
   }, 600_000);

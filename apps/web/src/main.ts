@@ -14,6 +14,10 @@ const presetSel = $<HTMLSelectElement>('preset');
 const datasetSel = $<HTMLSelectElement>('dataset');
 const samplerSel = $<HTMLSelectElement>('sampler');
 const stepsIn = $<HTMLInputElement>('steps');
+const scheduleSel = $<HTMLSelectElement>('schedule');
+const tIn = $<HTMLInputElement>('T');
+const embeddingSel = $<HTMLSelectElement>('embedding');
+const hiddenIn = $<HTMLInputElement>('hidden');
 const tSlider = $<HTMLInputElement>('t');
 const tOut = $<HTMLOutputElement>('tval');
 const trainBtn = $<HTMLButtonElement>('train');
@@ -83,7 +87,18 @@ function init(): void {
   trainBtn.disabled = true;
   sampleBtn.disabled = true;
   status.textContent = 'starting…';
-  send({ type: 'init', backend: backendSel.value as 'auto' | 'webgpu' | 'wasm', preset: presetSel.value || 'spiral-default', dataset: datasetSel.value || undefined, sampler: samplerSel.value || undefined, steps: Number(stepsIn.value) || 2000 });
+  send({
+    type: 'init',
+    backend: backendSel.value as 'auto' | 'webgpu' | 'wasm',
+    preset: presetSel.value || 'spiral-default',
+    dataset: datasetSel.value || undefined,
+    sampler: samplerSel.value || undefined,
+    steps: Number(stepsIn.value) || 2000,
+    schedule: scheduleSel.value || undefined,
+    T: Number(tIn.value) || undefined,
+    embedding: embeddingSel.value || undefined,
+    hidden: Number(hiddenIn.value) || undefined,
+  });
 }
 
 worker.onmessage = (ev: MessageEvent<FromWorker>) => onMessage(ev.data);
@@ -96,6 +111,10 @@ function onMessage(m: FromWorker): void {
       setOptions(presetSel, m.menus.presets, m.config.preset);
       setOptions(datasetSel, m.menus.datasets, m.config.dataset);
       setOptions(samplerSel, m.menus.samplers, m.config.sampler);
+      setOptions(scheduleSel, m.menus.schedules, m.config.schedule);
+      setOptions(embeddingSel, m.menus.embeddings, m.config.embedding);
+      tIn.value = String(m.config.T);
+      hiddenIn.value = String(m.config.hidden);
       stepsIn.value = String(m.config.steps);
       data = m.data;
       abar = m.alphasCumprod;
@@ -470,7 +489,14 @@ sampleBtn.addEventListener('click', () => {
   metric.textContent = 'sampling…';
   send({ type: 'sample', n: sampleN });
 });
-for (const sel of [presetSel, datasetSel, samplerSel, stepsIn]) sel.addEventListener('change', init);
+for (const sel of [datasetSel, samplerSel, stepsIn, scheduleSel, tIn, embeddingSel, hiddenIn]) sel.addEventListener('change', init);
+// A preset brings its own schedule, T, embedding and width.
+presetSel.addEventListener('change', () => {
+  for (const el of [scheduleSel, embeddingSel]) el.value = '';
+  tIn.value = '';
+  hiddenIn.value = '';
+  init();
+});
 backendSel.addEventListener('change', () => {
   // A backend is chosen once per worker: start a fresh one.
   worker.terminate();

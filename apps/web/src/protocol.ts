@@ -1,6 +1,20 @@
 /** Messages between the page (main thread) and the lab worker, which owns TensorFlow.js. */
 export type ToWorker =
-  | { type: 'init'; backend: 'auto' | 'webgpu' | 'wasm'; preset: string; dataset?: string; sampler?: string; steps: number }
+  | {
+      type: 'init';
+      backend: 'auto' | 'webgpu' | 'wasm';
+      preset: string;
+      dataset?: string;
+      sampler?: string;
+      steps: number;
+      /** Schedule id and T (default: the preset's). */
+      schedule?: string;
+      T?: number;
+      /** Timestep embedding id. */
+      embedding?: string;
+      /** MLP width (model.options.hidden). */
+      hidden?: number;
+    }
   | { type: 'train' }
   | { type: 'sample'; n: number }
   /** The spiral run's resolved config, or its weights (EMA when training kept one) as model.json + weights.bin. */
@@ -22,10 +36,10 @@ export type FromWorker =
       backend: string;
       adapter?: string;
       notes: string[];
-      menus: { presets: string[]; datasets: string[]; samplers: string[] };
+      menus: { presets: string[]; datasets: string[]; samplers: string[]; schedules: string[]; embeddings: string[] };
       /** Plugin ids per config slot (for the ablation's value lists). */
       slots: Record<string, string[]>;
-      config: { preset: string; dataset: string; sampler: string; steps: number; T: number };
+      config: { preset: string; dataset: string; sampler: string; steps: number; T: number; schedule: string; embedding: string; hidden: number };
       /** Data points [n, 2], flat. */
       data: Float32Array;
       /** alpha-bar_t for t = 0..T-1 (the forward process is drawn on the page from it). */

@@ -45,17 +45,30 @@ async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
     backend = { backend: info.backend, adapter: info.adapter, notes: info.notes };
     started = true;
   }
+  const presets = Object.keys(PRESETS).filter((k) => k.startsWith('spiral'));
+  const preset = presets.includes(m.preset) ? m.preset : 'spiral-default';
+  const app = createApp();
+  const base = loadConfigObject({ extends: preset });
+  const over: Record<string, unknown> = { extends: preset, train: { ...base.train, steps: m.steps } };
+  if (m.dataset) over.dataset = { id: m.dataset };
+  // Another sampler keeps the preset sampler's options it accepts (e.g. clipSample).
+  if (m.sampler) over.sampler = samplerRefFor(app, base, m.sampler);
+  // A schedule keeps the preset's options when it is the preset's kind; T is set either way.
+  const baseSchedule = normalizeRef(base.schedule);
+  if (m.schedule || m.T) {
+    const id = m.schedule ?? baseSchedule.id;
+    over.schedule = { id, options: { ...(id === baseSchedule.id ? baseSchedule.options : {}), ...(m.T ? { T: m.T } : {}) } };
+  }
+  if (m.embedding) over.timestepEmbedding = { id: m.embedding };
+  if (m.hidden) over.model = { ...normalizeRef(base.model), options: { ...normalizeRef(base.model).options, hidden: m.hidden } };
+  const config = loadConfigObject(over, 'the spiral settings');
+  Job.validate(app, config);
+  // The new job is complete before the old one goes: a bad setting keeps the last good one.
+  const next = new Job(app, config);
   trainer?.dispose();
   job?.dispose();
   data?.dispose();
-  const presets = Object.keys(PRESETS).filter((k) => k.startsWith('spiral'));
-  const preset = presets.includes(m.preset) ? m.preset : 'spiral-default';
-  const over: Record<string, unknown> = { extends: preset, train: { ...PRESETS[preset as keyof typeof PRESETS].train, steps: m.steps } };
-  if (m.dataset) over.dataset = { id: m.dataset };
-  if (m.sampler) over.sampler = { id: m.sampler };
-  const config = loadConfigObject(over);
-  const app = createApp();
-  job = new Job(app, config);
+  job = next;
   const model = job.getModel();
   trainer = new Trainer({ model, schedule: job.schedule, dataset: job.dataset, rng: job.rng.fork(), ...config.train });
   data = (job.dataset as unknown as { all(): tf.Tensor2D }).all();
@@ -66,9 +79,18 @@ async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   post({
     type: 'ready',
     ...backend,
-    menus: { presets, datasets: pointDatasets, samplers: reg.ids('sampler') },
+    menus: { presets, datasets: pointDatasets, samplers: reg.ids('sampler'), schedules: reg.ids('schedule'), embeddings: reg.ids('timestep-embedding') },
     slots: { timestepEmbedding: reg.ids('timestep-embedding'), inputEmbedding: reg.ids('input-embedding'), schedule: reg.ids('schedule'), sampler: reg.ids('sampler'), 'model.options.hidden': ['32', '64', '128', '256'] },
-    config: { preset, dataset: ref(config.dataset), sampler: ref(config.sampler), steps: config.train.steps, T: job.schedule.numTrainTimesteps },
+    config: {
+      preset,
+      dataset: ref(config.dataset),
+      sampler: ref(config.sampler),
+      steps: config.train.steps,
+      T: job.schedule.numTrainTimesteps,
+      schedule: ref(config.schedule),
+      embedding: ref(config.timestepEmbedding),
+      hidden: Number(normalizeRef(config.model).options.hidden ?? 0),
+    },
     data: points.slice(),
     alphasCumprod: Float64Array.from(job.schedule.alphasCumprod),
   });
