@@ -246,6 +246,14 @@ async function imagesFlow(page: Page, backend: string, steps: number): Promise<v
   // same x_T, different condition: the prompt's images differ from the empty prompt's
   expect(cond).not.toBe(await canvasUrl(page, 'img-empty'));
   await page.screenshot({ path: join(shots, `images-${backend}.png`), fullPage: true });
+  const [gif] = await Promise.all([page.waitForEvent('download'), page.click('#steps-gif')]);
+  expect(gif.suggestedFilename()).toBe('steps.gif');
+  const gifPath = join(mkdtempSync(join(tmpdir(), 'difflab-web-gif-')), 'steps.gif');
+  await gif.saveAs(gifPath);
+  const bytes = readFileSync(gifPath);
+  expect(bytes.subarray(0, 6).toString('latin1')).toBe('GIF89a');
+  // one image descriptor (0x2c after a graphic control block) per step plus the final x_0
+  expect(bytes.toString('latin1').split('\x21\xf9\x04').length - 1).toBe(steps + 1);
   expect(dialogs).toEqual([]);
 }
 

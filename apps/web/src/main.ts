@@ -2,7 +2,7 @@
  * The lab page (main thread): controls and canvases; everything TensorFlow.js runs in the lab
  * worker (worker.ts). User text is only ever set as textContent.
  */
-import { DATA_COLOR, encodeGif, linePlot, type Raster, SAMPLE_COLOR, scatterPlot, toImageData } from '@difflab/viz';
+import { DATA_COLOR, encodeGif, imageGrid as gridRaster, linePlot, type Raster, SAMPLE_COLOR, scatterPlot, toImageData } from '@difflab/viz';
 import { imageGrid, lossCurve, scatter } from './plot.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -228,6 +228,8 @@ function onMessage(m: FromWorker): void {
       break;
     case 'images-done':
       strip.push(m.images.slice(0, imgSize()));
+      imgFrames.push(m.images.slice());
+      stepsGif.disabled = false;
       drawStrip();
       imgStatus.textContent = `done: ${imgN} images for the prompt and ${imgN} for the empty prompt in ${m.seconds.toFixed(1)} s`;
       imgStatus.dataset.done = 'true';
@@ -367,6 +369,8 @@ let imagesRequested = false;
 let imgShape: number[] = [28, 28, 1];
 /** The prompt's first image every few steps (then x_0): the step-by-step strip. */
 let strip: Float32Array[] = [];
+/** Every step's x_t of both rows (prompt, empty prompt), for steps.gif. */
+let imgFrames: Float32Array[] = [];
 const imgSize = () => imgShape.reduce((a, b) => a * b, 1);
 
 function showUnknown(words: string[]): void {
@@ -388,6 +392,7 @@ function onImagesStep(m: Extract<FromWorker, { type: 'images-step' }>): void {
   imageGrid($('img-cond-x0'), m.x0.subarray(0, imgN * size), imgN, imgShape, cols);
   imageGrid($('img-empty-x0'), m.x0.subarray(imgN * size), imgN, imgShape, cols);
   $('img-step').textContent = `${m.index + 1}/${m.total} (t = ${m.t})`;
+  imgFrames.push(m.xt.slice());
   const every = Math.max(1, Math.ceil(m.total / 9));
   if (m.index % every === 0) {
     strip.push(m.xt.slice(0, size));
@@ -409,6 +414,7 @@ function drawStrip(): void {
 function generate(): void {
   generateBtn.disabled = true;
   strip = [];
+  imgFrames = [];
   delete imgStatus.dataset.done;
   // The prompt is shown as typed, as text (textContent), whatever it contains.
   $('prompt-shown').textContent = promptIn.value;
@@ -417,7 +423,15 @@ function generate(): void {
 }
 
 function showTab(name: string): void {
-  for (const b of document.querySelectorAll<HTMLButtonElement>('nav [data-tab]')) {
+  const stepsGif = $<HTMLButtonElement>('steps-gif');
+stepsGif.addEventListener('click', () => {
+  // Each frame: the prompt's images (top row) over the empty prompt's (bottom row), x_t per step, then x_0.
+  const [h, w, c] = imgShape;
+  const frames = imgFrames.map((f) => gridRaster(f, { n: 2 * imgN, h, w, c, cols: imgN, scale: 3, padding: 2, range: [-1, 1] }));
+  download('steps.gif', new Blob([encodeGif(frames, { delayMs: 100 }) as BlobPart], { type: 'image/gif' }));
+});
+
+for (const b of document.querySelectorAll<HTMLButtonElement>('nav [data-tab]')) {
     const on = b.dataset.tab === name;
     b.setAttribute('aria-selected', String(on));
     $(b.dataset.tab!).hidden = !on;
@@ -428,6 +442,14 @@ function showTab(name: string): void {
     send({ type: 'images-load', model: imgModelSel.value });
   }
 }
+
+const stepsGif = $<HTMLButtonElement>('steps-gif');
+stepsGif.addEventListener('click', () => {
+  // Each frame: the prompt's images (top row) over the empty prompt's (bottom row), x_t per step, then x_0.
+  const [h, w, c] = imgShape;
+  const frames = imgFrames.map((f) => gridRaster(f, { n: 2 * imgN, h, w, c, cols: imgN, scale: 3, padding: 2, range: [-1, 1] }));
+  download('steps.gif', new Blob([encodeGif(frames, { delayMs: 100 }) as BlobPart], { type: 'image/gif' }));
+});
 
 for (const b of document.querySelectorAll<HTMLButtonElement>('nav [data-tab]')) b.addEventListener('click', () => showTab(b.dataset.tab!));
 promptIn.addEventListener('input', checkPrompt);
