@@ -129,16 +129,19 @@ export function buildProgram(): Command {
 
   program
     .command('train')
-    .description('lab tasks 5-6: train a denoiser; writes config, scheduler_config.json, weights, loss curve')
-    .option('--config <file>', 'pipeline config: preset name or JSON file', 'spiral-default')
-    .option('--out <dir>', 'run directory', 'out/run')
+    .description('lab tasks 5-6: train a denoiser; writes config, scheduler_config.json, weights, loss curve, resumable checkpoints')
+    .option('--config <file>', 'pipeline config: preset name or JSON file (default spiral-default)')
+    .option('--out <dir>', 'run directory (default out/run; with --resume the resumed run)')
     .option('--steps <n>', 'override train.steps', intArg('--steps', 1, 10_000_000))
     .option('--set <key=value>', 'override a config field, e.g. schedule.options.T=40; repeatable', collect, [])
-    .option('--checkpoint-every <n>', 'write the (EMA) weights every n steps while training', intArg('--checkpoint-every', 1, 10_000_000))
+    .option('--checkpoint-every <n>', 'every n steps write the (EMA) weights and a resumable checkpoint (RUN/checkpoints); 0 = never', intArg('--checkpoint-every', 0, 10_000_000), 1000)
+    .option('--resume <run>', 'continue a run from its newest checkpoint (weights, optimizer, EMA, random state)')
     .action(async (opts, cmd: Command) => {
-      const config = loadConfig(opts.config);
+      if (opts.resume && opts.config) throw new ConfigError('--resume', 'takes the config of the resumed run; leave out --config');
+      const config = opts.resume ? undefined : loadConfig(opts.config ?? 'spiral-default');
       const { app, reporter } = await setup(cmd);
-      await runTrain({ app, config, outDir: opts.out, steps: opts.steps, set: opts.set, reporter, checkpointEvery: opts.checkpointEvery });
+      const outDir = opts.out ?? (opts.resume ? undefined : 'out/run');
+      await runTrain({ app, config, outDir, resume: opts.resume, steps: opts.steps, set: opts.set, reporter, checkpointEvery: opts.checkpointEvery });
     });
 
   program

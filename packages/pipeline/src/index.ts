@@ -3,6 +3,7 @@ export * from './config-file.js';
 export * from './presets.js';
 export * from './compose.js';
 export * from './io.js';
+export * from './checkpoint.js';
 export * from './plugins.js';
 export * from './reporter.js';
 export * from './stats.js';

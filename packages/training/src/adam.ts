@@ -146,6 +146,12 @@ export class Adam {
     return { kind: this.kind, step: this.t, m: Array.from(this.m.dataSync()), v: Array.from(this.v.dataSync()) };
   }
 
+  /** `getState` with asynchronous read-backs (WebGPU reads synchronously only what it has read). */
+  async getStateAsync(): Promise<OptimizerState> {
+    const [m, v] = await Promise.all([this.m.data(), this.v.data()]);
+    return { kind: this.kind, step: this.t, m: Array.from(m), v: Array.from(v) };
+  }
+
   setState(state: OptimizerState): void {
     if (!state || state.kind !== this.kind) throw new FileFormatError('checkpoint', `optimizer state is for '${state?.kind}', this optimizer is '${this.kind}'`);
     if (!Number.isInteger(state.step) || state.step < 0) throw new FileFormatError('checkpoint', `optimizer step must be a non-negative integer, got ${state.step}`);

@@ -130,6 +130,11 @@ export class EMA {
     return { step: this.n, shadow: Array.from(this.shadow.dataSync()) };
   }
 
+  /** `getState` with an asynchronous read-back (WebGPU reads synchronously only what it has read). */
+  async getStateAsync(): Promise<EmaState> {
+    return { step: this.n, shadow: Array.from(await this.shadow.data()) };
+  }
+
   setState(state: EmaState): void {
     if (!state || !Number.isInteger(state.step) || state.step < 0) throw new FileFormatError('checkpoint', `EMA step must be a non-negative integer, got ${state?.step}`);
     if (!Array.isArray(state.shadow) || state.shadow.length !== this.size) {

@@ -216,6 +216,18 @@ export class Trainer {
     };
   }
 
+  /** `getState` with asynchronous read-backs, for every backend (WebGPU included). */
+  async getStateAsync(): Promise<TrainerState> {
+    return {
+      version: 1,
+      step: this.stepIndex,
+      rng: this.rng.getState(),
+      optimizer: await this.optimizer.getStateAsync(),
+      ema: this.ema ? await this.ema.getStateAsync() : null,
+      lossHistory: [...this.lossHistory],
+    };
+  }
+
   /** Restore a state from `getState()` (with the model's weights restored separately). */
   setState(state: TrainerState): void {
     if (state?.version !== 1) throw new FileFormatError('checkpoint', `unsupported trainer state version ${state?.version}; expected 1`);

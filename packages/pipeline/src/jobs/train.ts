@@ -1,8 +1,11 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
-import { ConfigError } from '@difflab/core';
-import { saveWeights } from '@difflab/models';
+import { ConfigError, FileFormatError, NumericalError } from '@difflab/core';
+import { loadWeights, saveWeights } from '@difflab/models';
 import { Trainer, type ProgressEvent as TrainProgress } from '@difflab/training';
+import { parseConfig } from '../config.js';
+import { listCheckpoints, readLatestCheckpoint, removeStaleTemporaries, writeCheckpoint } from '../checkpoint.js';
 import { encodePng, linePlot } from '@difflab/viz';
 import { loadConfigObject, type PipelineConfig, setPath } from '../config.js';
 import { Job } from '../compose.js';
@@ -12,8 +15,16 @@ import { silentReporter, type Reporter } from '../reporter.js';
 
 export interface TrainOptions {
   app: DependencyContainer;
-  config: PipelineConfig;
-  outDir: string;
+  /** The config (ignored with `resume`, which reads RUN/config.json). */
+  config?: PipelineConfig;
+  /** The run directory (with `resume`: default the resumed run). */
+  outDir?: string;
+  /**
+   * Continue the run in this directory from its newest checkpoint (RUN/checkpoints): weights,
+   * optimizer, EMA, Rng and loss history, so the run ends as if it had never stopped. `steps`
+   * may extend it.
+   */
+  resume?: string;
   /** Override config.train.steps. */
   steps?: number;
   /** `key=value` overrides (see setPath). */
@@ -22,8 +33,9 @@ export interface TrainOptions {
   /** Label of the progress bar. */
   label?: string;
   /**
-   * Write the (EMA) weights, config and scheduler config every this many steps, so a long run
-   * can be sampled before it ends (the files are replaced atomically; the final ones at the end).
+   * Every this many steps: write the (EMA) weights, config and scheduler config, so a long run
+   * can be sampled before it ends (replaced atomically; the final ones at the end), and a
+   * resumable checkpoint under RUN/checkpoints (see checkpoint.ts; the newest two are kept).
    */
   checkpointEvery?: number;
 }
@@ -36,6 +48,20 @@ export interface TrainResult {
   stepsPerSec: number;
   finalLoss: number;
   files: string[];
+}
+
+/** The config of a run to resume: RUN/config.json, with one-line errors. */
+function resumedConfig(runDir: string): PipelineConfig {
+  if (!existsSync(runDir)) throw new ConfigError('--resume', `'${runDir}' does not exist; give a run directory written by 'difflab train'`);
+  const p = join(runDir, 'config.json');
+  if (!existsSync(p)) throw new ConfigError('--resume', `'${runDir}' has no config.json; give a run directory written by 'difflab train'`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(p, 'utf8'));
+  } catch (e) {
+    throw new FileFormatError(p, `not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  return parseConfig(raw, p);
 }
 
 /** Apply `--steps` and `--set key=value` overrides and re-validate. */
@@ -69,15 +95,32 @@ export function smooth(values: readonly number[], w: number): number[] {
  */
 export async function runTrain(opts: TrainOptions): Promise<TrainResult> {
   const reporter = opts.reporter ?? silentReporter;
-  const config = applyOverrides(opts.config, opts.steps, opts.set);
+  const base = opts.resume ? resumedConfig(opts.resume) : opts.config;
+  if (!base) throw new ConfigError('config', 'give a config, or resume a run');
+  const config = applyOverrides(base, opts.steps, opts.set);
   Job.validate(opts.app, config);
-  const runDir = ensureOutDir(opts.outDir);
+  const outDir = opts.outDir ?? opts.resume;
+  if (!outDir) throw new ConfigError('--out', 'an output directory is required');
+  const checkpoint = opts.resume ? readLatestCheckpoint(opts.resume) : null;
+  if (opts.resume && !checkpoint) {
+    throw new ConfigError('--resume', `'${opts.resume}' has no checkpoint to resume from; train with --checkpoint-every N to write them`);
+  }
+  if (checkpoint && checkpoint.step > config.train.steps) {
+    throw new ConfigError('--steps', `the checkpoint is at step ${checkpoint.step}, past the ${config.train.steps} steps asked for; give --steps >= ${checkpoint.step}`);
+  }
+  const runDir = ensureOutDir(outDir);
+  removeStaleTemporaries(runDir);
   const job = new Job(opts.app, config);
   try {
     const model = job.getModel();
     const sampler = job.createSampler();
     const trainer = new Trainer({ model, conditioner: job.conditioner ?? undefined, schedule: job.schedule, dataset: job.dataset, rng: job.rng.fork(), ...config.train });
     const saved = job.weights();
+    if (checkpoint) {
+      loadWeights(saved, checkpoint.modelJson, checkpoint.weightsBin);
+      trainer.setState(checkpoint.state);
+      reporter.log(`resuming ${runDir} at step ${checkpoint.step} (${checkpoint.dir})`);
+    }
     reporter.log(`training ${config.name}: ${config.model && typeof config.model === 'object' ? config.model.id : config.model}, ${config.train.steps} steps at batch ${config.train.batchSize}`);
     const label = opts.label ?? 'train';
     const onProgress = (e: TrainProgress) =>
@@ -114,13 +157,31 @@ export async function runTrain(opts: TrainOptions): Promise<TrainResult> {
       w('model.json', `${JSON.stringify(used.modelJson, null, 2)}\n`, record);
       w('weights.bin', used.weightsBin, record);
     };
+    /** A resumable checkpoint: the live weights and the trainer's whole state. */
+    const writeResumable = async () => {
+      await settle(vars);
+      const raw = saveWeights(saved);
+      const state = await trainer.getStateAsync();
+      writeCheckpoint(runDir, { step: trainer.stepCount, modelJson: raw.modelJson, weightsBin: raw.weightsBin, state });
+    };
     const every = opts.checkpointEvery ?? 0;
     let seconds = 0;
     for (;;) {
-      const until = every > 0 ? Math.min(config.train.steps, trainer.stepCount + every) : config.train.steps;
-      seconds += (await trainer.run(onProgress, { until })).seconds;
+      // checkpoints fall on multiples of `every`, also after a resume
+      const until = every > 0 ? Math.min(config.train.steps, (Math.floor(trainer.stepCount / every) + 1) * every) : config.train.steps;
+      try {
+        seconds += (await trainer.run(onProgress, { until })).seconds;
+      } catch (e) {
+        if (e instanceof NumericalError) {
+          const last = listCheckpoints(runDir).at(-1);
+          const kept = last !== undefined ? `; the last good checkpoint (step ${last}) is kept in ${join(runDir, 'checkpoints')}` : '';
+          throw new NumericalError(`${e.message}${kept}`);
+        }
+        throw e;
+      }
       if (trainer.stepCount >= config.train.steps) break;
       await writeWeights(false);
+      await writeResumable();
       reporter.log(`checkpoint at step ${trainer.stepCount}: ${runDir}`);
     }
     const res = { seconds };
