@@ -149,12 +149,13 @@ export function buildProgram(): Command {
     .description('lab tasks 7-8: sample from a trained run; p_theta(x_0) beside q(x_0), per-step trace, metrics')
     .requiredOption('--run <dir>', 'run directory written by `difflab train`')
     .option('--sampler <id>', 'sampler plugin id (default: the run config\'s)')
+    .option('--scheduler-config <file>', "a diffusers scheduler_config.json to sample with (its _class_name picks the sampler; the run's noise schedule)")
     .option('--steps <n>', 'number of sampling steps', intArg('--steps', 1, 100_000))
     .option('--n <count>', 'number of samples', intArg('--n', 1, 10_000_000))
     .option('--out <dir>', 'output directory (default: RUN/samples-<sampler>)')
     .action(async (opts, cmd: Command) => {
       const { app, reporter } = await setup(cmd);
-      await runSample({ app, runDir: opts.run, sampler: opts.sampler, steps: opts.steps, n: opts.n, outDir: opts.out, reporter });
+      await runSample({ app, runDir: opts.run, sampler: opts.sampler, schedulerConfig: opts.schedulerConfig, steps: opts.steps, n: opts.n, outDir: opts.out, reporter });
     });
 
   program

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -133,6 +133,30 @@ describe('train and sample jobs (lab tasks 5-8)', () => {
     expect(Array.from(sa.samples)).toEqual(Array.from(sb.samples));
     const c = await runTrain({ app, config: { ...config, seed: 1 }, outDir: join(tmp(), 'c') });
     expect(c.losses).not.toEqual(a.losses);
+  });
+
+  it("samples with a diffusers scheduler_config.json (its _class_name picks the sampler) and rejects one for another schedule", async () => {
+    const app = createApp();
+    const run = (await runTrain({ app, config: tiny({ train: { steps: 20, batchSize: 64 } }), outDir: join(tmp(), 'r') })).runDir;
+    const own = JSON.parse(readFileSync(join(run, 'scheduler_config.json'), 'utf8'));
+    expect(own._class_name).toBe('DDPMScheduler');
+    const dir = tmp();
+    const file = join(dir, 'ddim.json');
+    writeFileSync(file, JSON.stringify({ ...own, _class_name: 'DDIMScheduler', timestep_spacing: 'trailing' }));
+    const s = await runSample({ app, runDir: run, schedulerConfig: file, steps: 10, n: 200, outDir: join(dir, 's'), maxFrames: 3 });
+    const m = JSON.parse(readFileSync(join(dir, 's', 'metrics.json'), 'utf8'));
+    expect(m.sampler.id).toBe('ddim');
+    expect(m.sampler.diffusers._class_name).toBe('DDIMScheduler');
+    expect(m.sampler.diffusers.timestep_spacing).toBe('trailing');
+    expect(m.steps).toBe(10);
+    expect(Array.from(s.samples).every(Number.isFinite)).toBe(true);
+    writeFileSync(file, JSON.stringify({ ...own, beta_end: 0.02 }));
+    await expect(runSample({ app, runDir: run, schedulerConfig: file, outDir: join(dir, 'x') })).rejects.toThrow(/: beta_schedule: describes another noise schedule than the run's \(alpha-bar differs by up to/);
+    writeFileSync(file, JSON.stringify({ ...own, num_train_timesteps: 1000 }));
+    await expect(runSample({ app, runDir: run, schedulerConfig: file, outDir: join(dir, 'x') })).rejects.toThrow(/num_train_timesteps: is 1000 but the run was trained with T = 50/);
+    writeFileSync(file, JSON.stringify({ ...own, _class_name: 'FlowMatchEulerDiscreteScheduler' }));
+    await expect(runSample({ app, runDir: run, schedulerConfig: file, outDir: join(dir, 'x') })).rejects.toThrow(/FlowMatchEulerDiscreteScheduler/);
+    expect(existsSync(join(dir, 'x'))).toBe(false);
   });
 
   it('gives one-line errors for a missing or broken run directory', async () => {

@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DependencyContainer } from 'tsyringe';
-import { ConfigError, FileFormatError, normalizeRef, registryOf, type Dataset, type Metric, Rng, type Sampler } from '@difflab/core';
+import { ConfigError, FileFormatError, normalizeRef, type NoiseSchedule, type PluginRef, registryOf, type Dataset, type Metric, Rng, type Sampler } from '@difflab/core';
 import { loadWeights } from '@difflab/models';
-import { denoise } from '@difflab/samplers';
+import { denoise, fromDiffusersConfig } from '@difflab/samplers';
+import { scheduleFromDiffusersConfig } from '@difflab/schedulers';
 import { metricReport, type MetricReportEntry } from '@difflab/metrics';
 import { DATA_COLOR, SAMPLE_COLOR, encodeGif, encodePng, panelGrid, scatterPlot, type Raster } from '@difflab/viz';
 import { parseConfig, type PipelineConfig } from '../config.js';
@@ -22,6 +23,11 @@ export interface SampleOptions {
   runDir: string;
   /** Sampler id (options carried over from the run's config where they apply). */
   sampler?: string;
+  /**
+   * A diffusers `scheduler_config.json` to sample with instead (its `_class_name` picks the
+   * sampler, its keys the options). The noise schedule it describes must be the run's.
+   */
+  schedulerConfig?: string;
   steps?: number;
   n?: number;
   /** Default RUN/samples-<sampler>[-<steps>]. */
@@ -65,6 +71,31 @@ export interface SampleResult {
   /** The samples [n, d] interleaved, and the data they were compared with. */
   samples: Float32Array;
   data: Float32Array;
+}
+
+/** A JSON file's value, with one-line errors naming `field` or the file. */
+function readJsonFile(path: string, field: string): unknown {
+  if (!existsSync(path)) throw new ConfigError(field, `'${path}' does not exist; give a diffusers scheduler_config.json`);
+  if (statSync(path).isDirectory()) throw new ConfigError(field, `'${path}' is a directory; give a diffusers scheduler_config.json`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new FileFormatError(path, `not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+/**
+ * The run's schedule, when a diffusers config describes the same one (alpha-bar within 1e-7
+ * everywhere); the model only knows the schedule it was trained with.
+ */
+function sameSchedule(fromFile: NoiseSchedule, run: NoiseSchedule, path: string): NoiseSchedule {
+  const a = fromFile.alphasCumprod;
+  const b = run.alphasCumprod;
+  if (a.length !== b.length) throw new ConfigError(`${path}: num_train_timesteps`, `is ${a.length} but the run was trained with T = ${b.length}`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  if (worst > 1e-7) throw new ConfigError(`${path}: beta_schedule`, `describes another noise schedule than the run's (alpha-bar differs by up to ${worst.toExponential(2)}); use the run's scheduler_config.json as a base`);
+  return run;
 }
 
 /** Read a run's config and weights back into a job with a ready model. */
@@ -136,9 +167,24 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
   const reporter = opts.reporter ?? silentReporter;
   const { job, config } = loadRun(opts.app, opts.runDir);
   try {
-    const ref = samplerRefFor(opts.app, config, opts.sampler, opts.steps ?? config.sample.steps ?? undefined);
-    const sampler = registryOf(job.container).create<Sampler>('sampler', ref, job.container, 'sampler');
-    const samplerId = normalizeRef(ref).id;
+    let sampler: Sampler;
+    let samplerId: string;
+    /** What metrics.json records as the sampler: the plugin reference, or the diffusers config used. */
+    let ref: unknown;
+    if (opts.schedulerConfig) {
+      if (opts.sampler) throw new ConfigError('--scheduler-config', 'names its own sampler (_class_name); leave out --sampler');
+      const json = readJsonFile(opts.schedulerConfig, '--scheduler-config');
+      const runSchedule = job.schedule;
+      sampler = fromDiffusersConfig(json, (j) => sameSchedule(scheduleFromDiffusersConfig(j, opts.schedulerConfig), runSchedule, opts.schedulerConfig!), {
+        numInferenceSteps: opts.steps ?? config.sample.steps ?? null,
+      });
+      samplerId = sampler.id;
+      ref = { id: samplerId, schedulerConfig: opts.schedulerConfig, diffusers: sampler.toDiffusersConfig() };
+    } else {
+      ref = samplerRefFor(opts.app, config, opts.sampler, opts.steps ?? config.sample.steps ?? undefined);
+      sampler = registryOf(job.container).create<Sampler>('sampler', ref as PluginRef, job.container, 'sampler');
+      samplerId = normalizeRef(ref as PluginRef).id;
+    }
     const n = opts.n ?? config.sample.n;
     const outDir = ensureOutDir(opts.outDir ?? join(opts.runDir, `samples-${samplerId}${opts.steps ? `-${opts.steps}` : ''}`));
     const model = job.getModel();
