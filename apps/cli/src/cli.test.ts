@@ -121,6 +121,6 @@ describe('difflab CLI', () => {
     expect(json.reference).toMatchObject({ sampler: 'ddpm', steps: 50, nfe: 50 });
     expect(existsSync(join(dir, 'nfe', 'nfe-curve.png'))).toBe(true);
     expectUserError(difflab('nfe-curve', '--run', join(dir, 'run'), '--samplers', 'ddim,nope'), /--samplers.*'nope'/);
-    expectUserError(difflab('nfe-curve', '--run', join(dir, 'run'), '--steps', '4,0'), /--steps: expects positive integers/);
+    expectUserError(difflab('nfe-curve', '--run', join(dir, 'run'), '--steps', '4,0'), /--steps: expects integers in \[1, 100000\]/);
   });
 });

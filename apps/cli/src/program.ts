@@ -59,8 +59,9 @@ function intList(name: string) {
 
 /** '0,1,3,7' -> [0, 1, 3, 7]; finite numbers >= 0. */
 function parseGuidance(text: string): number[] {
-  const vals = text.split(',').map((v) => Number(v.trim()));
-  if (vals.length === 0 || vals.some((v) => !Number.isFinite(v) || v < 0)) throw new ConfigError('--guidance', `expects numbers >= 0 separated by commas (e.g. 0,1,3,7), got '${text}'`);
+  const parts = text.split(',').map((v) => v.trim());
+  const vals = parts.map(Number);
+  if (parts.some((p) => p === '') || vals.some((v) => !Number.isFinite(v) || v < 0)) throw new ConfigError('--guidance', `expects numbers >= 0 separated by commas (e.g. 0,1,3,7), got '${text}'`);
   return vals;
 }
 
@@ -137,10 +138,10 @@ export function buildProgram(): Command {
     .option('--checkpoint-every <n>', 'every n steps write the (EMA) weights and a resumable checkpoint (RUN/checkpoints); 0 = never', intArg('--checkpoint-every', 0, 10_000_000), 1000)
     .option('--resume <run>', 'continue a run from its newest checkpoint (weights, optimizer, EMA, random state)')
     .action(async (opts, cmd: Command) => {
-      if (opts.resume && opts.config) throw new ConfigError('--resume', 'takes the config of the resumed run; leave out --config');
-      const config = opts.resume ? undefined : loadConfig(opts.config ?? 'spiral-default');
+      if (opts.resume !== undefined && opts.config !== undefined) throw new ConfigError('--resume', 'takes the config of the resumed run; leave out --config');
+      const config = opts.resume !== undefined ? undefined : loadConfig(opts.config ?? 'spiral-default');
       const { app, reporter } = await setup(cmd);
-      const outDir = opts.out ?? (opts.resume ? undefined : 'out/run');
+      const outDir = opts.out ?? (opts.resume !== undefined ? undefined : 'out/run');
       await runTrain({ app, config, outDir, resume: opts.resume, steps: opts.steps, set: opts.set, reporter, checkpointEvery: opts.checkpointEvery });
     });
 
@@ -201,7 +202,7 @@ export function buildProgram(): Command {
       }
       if (part !== 'images') throw new ConfigError('part', `unknown lab part '${part}'; available: spiral, images`);
       if (!IMAGE_LAB_DATASETS.includes(opts.dataset)) throw new ConfigError('--dataset', `unknown image dataset '${opts.dataset}'; available: ${IMAGE_LAB_DATASETS.join(', ')}`);
-      const config = opts.config ? loadConfig(opts.config) : undefined;
+      const config = opts.config !== undefined ? loadConfig(opts.config) : undefined;
       const { app, reporter } = await setup(cmd);
       await runLabImages({
         app,
@@ -212,7 +213,7 @@ export function buildProgram(): Command {
         quick: Boolean(opts.quick),
         prompts: opts.prompt.length ? opts.prompt : undefined,
         perClass: opts.perClass,
-        guidance: opts.guidance ? parseGuidance(String(opts.guidance)) : undefined,
+        guidance: opts.guidance !== undefined ? parseGuidance(String(opts.guidance)) : undefined,
         guidanceRescale: opts.guidanceRescale,
         outDir: opts.out ?? `out/images-lab-${opts.dataset}`,
         reporter,

@@ -65,9 +65,16 @@ async function labFlow(backend: 'webgpu' | 'wasm', steps: number, n: number): Pr
   const page = await browser.newPage({ acceptDownloads: true });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // The built site's Content Security Policy (no 'unsafe-eval') must not block anything the lab does.
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) errors.push(`CSP: ${m.text()}`);
+  });
   await page.goto(`${base}?backend=${backend}&steps=${steps}&n=${n}${backend === 'webgpu' ? '&img_n=2' : ''}`);
   await page.waitForFunction(() => document.getElementById('badge')?.dataset.backend, undefined, { timeout: 120_000 });
   expect(await page.$eval('#badge', (b) => (b as HTMLElement).dataset.backend)).toBe(backend);
+  const csp = await page.$eval('meta[http-equiv="Content-Security-Policy"]', (m) => m.getAttribute('content'));
+  expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval'");
+  expect(csp).not.toMatch(/(^|\s)'unsafe-eval'/);
   expect(await page.$eval('#status', (s) => s.textContent)).not.toMatch(/^error/);
 
   // task 4: the t slider redraws q(x_t | x_0)

@@ -48,7 +48,16 @@ export function normalizeRef(ref: PluginRef): { id: string; options: Record<stri
 
 /** Format a zod error as one line naming the path and what is allowed. */
 export function formatZodIssue(prefix: string, error: z.ZodError): ConfigError {
-  const issue = error.issues[0];
+  let issue = error.issues[0];
+  // A union (e.g. `false` or an options object) that failed in every branch: report the branch
+  // that got furthest into the value (the longest path), so the message names the inner field.
+  while (issue.code === 'invalid_union') {
+    const branches = ((issue as { errors?: z.core.$ZodIssue[][] }).errors ?? []).flat();
+    if (branches.length === 0) break;
+    const deepest = branches.reduce((a, b) => (b.path.length > a.path.length ? b : a));
+    if (deepest.path.length === 0) break;
+    issue = { ...deepest, path: [...issue.path, ...deepest.path] } as typeof issue;
+  }
   const sub = issue.path.map(String).join('.');
   const path = [prefix, sub].filter(Boolean).join('.');
   let msg = issue.message;

@@ -118,7 +118,7 @@ const labelStream = (split: (typeof SPLITS)[number]) => 2 * SPLITS.indexOf(split
 
 export const facesSchema = z
   .object({
-    size: z.number().int().min(1).default(10000).describe('number of distinct faces in the split'),
+    size: z.number().int().min(1).max(1_000_000).default(10000).describe('number of distinct faces in the split'),
     seed: z.number().int().min(0).default(0).describe('seed of the faces (classes and jitter)'),
     split: z.enum(SPLITS).default('train').describe('train or test: disjoint random streams under one seed'),
   })

@@ -16,6 +16,7 @@ export const pointSetOptionFields = {
     .number()
     .int()
     .min(0)
+    .max(10_000_000)
     .nullable()
     .default(10000)
     .describe('number of fixed points; 0 or null: draw fresh points on every call'),

@@ -21,7 +21,7 @@ import { normalizeText, textWords } from './tokenizer.js';
 
 export const classLabelConditionerSchema = z
   .object({
-    dim: z.number().int().min(1).default(128).describe('width of the condition vector (the denoiser condDim)'),
+    dim: z.number().int().min(1).max(4096).default(128).describe('width of the condition vector (the denoiser condDim)'),
     seed: z.number().int().min(0).default(0).describe('seed of the initial table'),
   })
   .strict();

@@ -47,7 +47,7 @@ export function fourierTimestepEmbedding(t: tf.Tensor1D | readonly number[], wei
 
 export const fourierTimestepSchema = z
   .object({
-    dim: z.number().int().min(2).multipleOf(2).default(128).describe('output features (even): dim/2 frequencies'),
+    dim: z.number().int().min(2).max(4096).multipleOf(2).default(128).describe('output features (even): dim/2 frequencies'),
     scale: z.number().min(0).default(16).describe('standard deviation of the random frequencies W'),
     seed: z.number().int().min(0).default(0).describe('seed of W'),
     log: z.boolean().default(false).describe('feed ln(t) (as score_sde feeds ln sigma)'),

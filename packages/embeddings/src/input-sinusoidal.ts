@@ -34,7 +34,7 @@ export function sinusoidalInputEmbedding(x: tf.Tensor2D, dim = 128, opts: Sinuso
 export const sinusoidalInputSchema = z
   .object({
     inDim: z.number().int().min(1).default(2).describe('coordinates per point'),
-    dim: z.number().int().min(1).default(128).describe('features per coordinate (outDim = inDim * dim)'),
+    dim: z.number().int().min(1).max(4096).default(128).describe('features per coordinate (outDim = inDim * dim)'),
     scale: z.number().default(25).describe('multiplier of x before the sinusoids'),
     maxPeriod: z.number().positive().default(10000).describe('longest period'),
   })

@@ -23,7 +23,7 @@ export function learnableTimestepEmbedding(table: tf.Tensor2D, t: tf.Tensor1D | 
 
 export const learnableTimestepSchema = z
   .object({
-    dim: z.number().int().min(1).default(128).describe('output features'),
+    dim: z.number().int().min(1).max(4096).default(128).describe('output features'),
     seed: z.number().int().min(0).default(0).describe('seed of the random initial table'),
     initStd: z.number().min(0).default(0.02).describe('standard deviation of the initial N(0, initStd^2) table'),
   })

@@ -45,7 +45,7 @@ export function sincos2dPositionalEmbedding(height: number, width: number, dim: 
 
 export const sincos2dSchema = z
   .object({
-    dim: z.number().int().min(4).multipleOf(4).default(64).describe('features per cell (multiple of 4)'),
+    dim: z.number().int().min(4).max(4096).multipleOf(4).default(64).describe('features per cell (multiple of 4)'),
     maxPeriod: z.number().positive().default(10000).describe('longest period (temperature)'),
   })
   .strict();

@@ -72,7 +72,7 @@ export function timestepEmbedding(t: tf.Tensor1D | readonly number[], dim = 128,
 
 export const sinusoidalTimestepSchema = z
   .object({
-    dim: z.number().int().min(1).default(128).describe('output features'),
+    dim: z.number().int().min(1).max(4096).default(128).describe('output features'),
     maxPeriod: z.number().positive().default(10000).describe("longest period (diffusers' max_period)"),
     flipSinToCos: z.boolean().default(false).describe('cos before sin'),
     downscaleFreqShift: z.number().default(1).describe("diffusers' downscale_freq_shift"),

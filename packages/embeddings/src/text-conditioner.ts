@@ -47,7 +47,7 @@ const LN_EPS = 1e-5;
 
 export const textConditionerSchema = z
   .object({
-    dim: z.number().int().min(1).default(128).describe('width of the condition vector (the denoiser condDim)'),
+    dim: z.number().int().min(1).max(4096).default(128).describe('width of the condition vector (the denoiser condDim)'),
     width: z.number().int().min(1).default(64).describe('width of the token embeddings and the transformer'),
     layers: z.number().int().min(0).default(2).describe('transformer encoder blocks (0: pooled embeddings only)'),
     heads: z.number().int().min(1).default(4).describe('attention heads (width must be divisible by heads)'),

@@ -18,7 +18,7 @@ export function zeroTimestepEmbedding(t: tf.Tensor1D | readonly number[], dim = 
 
 export const zeroTimestepSchema = z
   .object({
-    dim: z.number().int().min(1).default(1).describe('output features (all zero)'),
+    dim: z.number().int().min(1).max(4096).default(1).describe('output features (all zero)'),
   })
   .strict();
 export type ZeroTimestepOptions = z.output<typeof zeroTimestepSchema>;

@@ -37,9 +37,9 @@ import { initLinear } from './init.js';
 export const mlpOptionsSchema = z
   .object({
     /** Width of the hidden layers. */
-    hidden: z.number().int().positive().default(128),
+    hidden: z.number().int().positive().max(8192).default(128),
     /** Number of residual blocks x + act(Linear(x)). */
-    blocks: z.number().int().min(0).default(3),
+    blocks: z.number().int().min(0).max(64).default(3),
     /** What the network is trained to predict. */
     predictionType: z.enum(['epsilon', 'v_prediction', 'sample']).default('epsilon'),
     /** 'gelu' is the exact erf GELU (torch nn.GELU default); 'gelu_tanh' its tanh approximation. */
@@ -47,7 +47,7 @@ export const mlpOptionsSchema = z
     /** Seed of the weight initialisation. */
     seed: z.number().int().min(0).default(0),
     /** Dimension of a point (sampleShape = [dim]). */
-    dim: z.number().int().positive().default(2),
+    dim: z.number().int().positive().max(64).default(2),
     /** Width of an optional condition vector concatenated to the features (0: unconditional). */
     condDim: z.number().int().min(0).default(0),
   })

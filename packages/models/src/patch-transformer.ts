@@ -32,17 +32,17 @@ import { attention, gelu, type LinearParams, layerNorm, linear, mergeHeads, type
 export const patchTransformerOptionsSchema = z
   .object({
     /** Side of the square patches; imageSize must be a multiple of it. */
-    patch: z.number().int().positive().default(4),
+    patch: z.number().int().positive().max(64).default(4),
     /** Model width w (token features); a multiple of 4 and of heads. */
-    width: z.number().int().positive().default(128),
+    width: z.number().int().positive().max(4096).default(128),
     /** Number of transformer blocks. */
-    depth: z.number().int().min(0).default(4),
+    depth: z.number().int().min(0).max(64).default(4),
     /** Attention heads (head size w / heads). */
-    heads: z.number().int().positive().default(4),
+    heads: z.number().int().positive().max(64).default(4),
     /** Hidden width of the MLP as a multiple of w. */
-    mlpRatio: z.number().int().positive().default(4),
+    mlpRatio: z.number().int().positive().max(16).default(4),
     /** Image height and width (sampleShape = [imageSize, imageSize, imageChannels]). */
-    imageSize: z.number().int().positive().default(28),
+    imageSize: z.number().int().positive().max(1024).default(28),
     /** Image channels (1 for MNIST). */
     imageChannels: z.number().int().positive().default(1),
     /** What the network is trained to predict. */

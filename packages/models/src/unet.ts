@@ -25,11 +25,11 @@ import { attention, type Conv2dParams, concatChannels, conv2d, groupNorm, type L
 export const unetOptionsSchema = z
   .object({
     /** Channels per resolution level; each level halves the resolution. */
-    channels: z.array(z.number().int().positive()).min(1).default([32, 64]),
+    channels: z.array(z.number().int().positive().max(4096)).min(1).max(8).default([32, 64]),
     /** GroupNorm groups (every channel count must be divisible by it). */
     groups: z.number().int().positive().default(8),
     /** Image height and width; a multiple of 2^levels. */
-    imageSize: z.number().int().positive().default(32),
+    imageSize: z.number().int().positive().max(1024).default(32),
     /** Image channels (1: MNIST padded to 32x32; 3: colour). */
     imageChannels: z.number().int().positive().default(1),
     /** What the network is trained to predict. */

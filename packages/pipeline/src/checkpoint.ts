@@ -104,7 +104,7 @@ function unpackState(jsonText: string, bin: Uint8Array, where: string): TrainerS
  */
 export function writeCheckpoint(runDir: string, data: { step: number; modelJson: unknown; weightsBin: Uint8Array; state: TrainerState }, keep = 2): string {
   const root = join(runDir, CHECKPOINT_DIR);
-  mkdirSync(root, { recursive: true });
+  if (!existsSync(root)) mkdirSync(root);
   const name = stepName(data.step);
   const final = join(root, name);
   const tmp = join(root, `.${name}.${process.pid}.${Date.now().toString(36)}.tmp`);

@@ -21,7 +21,7 @@ describe('pipeline config', () => {
   it('reports the path of a bad field and what is allowed', () => {
     expect(() => parseConfig({ seed: -1 })).toThrow(/^seed: /);
     expect(() => parseConfig({ train: { optimizer: 'sgd' } })).toThrow(/^train\.optimizer: .*"adam"/);
-    expect(() => parseConfig({ colour: 1 })).toThrow("unknown option(s) 'colour'");
+    expect(() => parseConfig({ colour: 1 })).toThrow("config: unknown key(s) 'colour'; allowed: name, description, seed");
     expect(() => parseConfig([])).toThrow(ConfigError);
   });
 

@@ -10,7 +10,7 @@ export const trainSchema = trainingOptionsSchema;
 export const sampleSchema = z
   .object({
     n: z.number().int().min(1).max(10_000_000).default(10_000),
-    steps: z.number().int().min(1).nullable().default(null),
+    steps: z.number().int().min(1).max(100_000).nullable().default(null),
     useEma: z.boolean().default(true),
   })
   .strict();
@@ -48,7 +48,14 @@ export function parseConfig(raw: unknown, source = 'config'): PipelineConfig {
     throw new ConfigError(source, 'a pipeline config must be a JSON object');
   }
   const r = pipelineConfigSchema.safeParse(raw);
-  if (!r.success) throw formatZodIssue('', r.error);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
+      const keys = (issue as { keys: string[] }).keys.map((k) => `'${k}'`).join(', ');
+      throw new ConfigError(source, `unknown key(s) ${keys}; allowed: ${Object.keys(pipelineConfigSchema.shape).join(', ')}, extends`);
+    }
+    throw formatZodIssue('', r.error);
+  }
   return r.data;
 }
 

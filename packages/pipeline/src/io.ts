@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, statSync, existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '@difflab/core';
 
 /**
@@ -35,12 +35,28 @@ export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * mkdir -p, one level at a time. (Node 20's `mkdirSync(dir, { recursive: true })` loops forever
+ * on some paths, e.g. under /proc, where creating the parent keeps failing with ENOENT.)
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let cur = resolve(dir);
+  while (!existsSync(cur)) {
+    missing.push(cur);
+    const up = dirname(cur);
+    if (up === cur) break;
+    cur = up;
+  }
+  for (const d of missing.reverse()) mkdirSync(d);
+}
+
 /** Create an output directory (and parents); a one-line error when it cannot be made or written. */
 export function ensureOutDir(dir: string, field = '--out'): string {
   if (!dir || typeof dir !== 'string') throw new ConfigError(field, 'an output directory is required');
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new ConfigError(field, `'${dir}' exists and is not a directory`);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     const probe = join(dir, `.difflab-write-probe-${process.pid}`);
     closeSync(openSync(probe, 'w'));
     rmSync(probe, { force: true });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Option fields shared by the schedule plugins (camelCase; diffusers' defaults). */
-export const T_OPTION = z.number().int().min(2).default(1000).describe('number of training timesteps T (num_train_timesteps)');
+export const T_OPTION = z.number().int().min(2).max(100_000).default(1000).describe('number of training timesteps T (num_train_timesteps)');
 export const BETA_START_OPTION = z.number().gt(0).lt(1).default(1e-4).describe('first beta (beta_start)');
 export const BETA_END_OPTION = z.number().gt(0).lt(1).default(0.02).describe('last beta (beta_end)');
 export const RESCALE_OPTION = z.boolean().default(false).describe('rescale to zero terminal SNR (rescale_betas_zero_snr)');

@@ -19,8 +19,8 @@ export const emaOptionsSchema = z
 
 export const trainingOptionsSchema = z
   .object({
-    batchSize: z.number().int().positive().default(256),
-    steps: z.number().int().min(0).default(10_000),
+    batchSize: z.number().int().positive().max(65_536).default(256),
+    steps: z.number().int().min(1).max(100_000_000).default(10_000),
     lr: z.number().positive().default(1e-3),
     optimizer: z.enum(['adam', 'adamw']).default('adamw'),
     /** Default: 0.01 for AdamW, 0 for Adam (torch's defaults). */

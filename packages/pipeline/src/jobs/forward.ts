@@ -66,10 +66,16 @@ export async function runForward(opts: ForwardOptions): Promise<ForwardResult> {
   const reporter = opts.reporter ?? silentReporter;
   const n = opts.n ?? config.forward.n;
   const ts = opts.t ?? config.forward.t;
+  // The whole config is checked, not only the parts this job uses: a bad model or sampler id in
+  // the file is reported now, not at the next command.
+  Job.validate(opts.app, config);
   const job = new Job(opts.app, config);
   const T = job.schedule.numTrainTimesteps;
   for (const t of ts) {
-    if (!Number.isInteger(t) || t < 0 || t >= T) throw new ConfigError('--t', `timestep ${t} is outside [0, ${T - 1}] for this schedule (T = ${T})`);
+    if (!Number.isInteger(t) || t < 0 || t >= T) {
+      job.dispose();
+      throw new ConfigError('--t', `timestep ${t} is outside [0, ${T - 1}] for this schedule (T = ${T})`);
+    }
   }
   const outDir = ensureOutDir(opts.outDir);
   const rng = job.rng.fork();

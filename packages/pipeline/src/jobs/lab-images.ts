@@ -68,6 +68,22 @@ export interface LabImagesResult {
   totalSeconds: number;
 }
 
+/** Longest prompt accepted (characters). */
+export const MAX_PROMPT_LENGTH = 200;
+
+/**
+ * A prompt is plain text of at most MAX_PROMPT_LENGTH characters without control characters;
+ * unknown words are allowed (they are reported, not rejected).
+ */
+export function checkPrompt(prompt: string): void {
+  if (typeof prompt !== 'string') throw new ConfigError('--prompt', `must be text, got ${typeof prompt}`);
+  if (prompt.length > MAX_PROMPT_LENGTH) throw new ConfigError('--prompt', `is ${prompt.length} characters long; at most ${MAX_PROMPT_LENGTH} are allowed`);
+  for (const ch of prompt) {
+    const code = ch.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f) throw new ConfigError('--prompt', `contains the control character U+${code.toString(16).padStart(4, '0').toUpperCase()}; use plain text`);
+  }
+}
+
 /** Where the shipped weights of a preset live (committed, published with the package). */
 export function shippedRunDir(preset: string): string {
   return fileURLToPath(new URL(`../../weights/${preset}`, import.meta.url));
@@ -175,6 +191,7 @@ export async function runLabImages(opts: LabImagesOptions): Promise<LabImagesRes
   if (!IMAGE_LAB_DATASETS.includes(opts.dataset)) {
     throw new ConfigError('--dataset', `unknown image dataset '${opts.dataset}'; available: ${IMAGE_LAB_DATASETS.join(', ')}`);
   }
+  for (const p of opts.prompts ?? []) checkPrompt(p);
   const phi = opts.guidanceRescale ?? 0;
   if (!(phi >= 0 && phi <= 1)) throw new ConfigError('--guidance-rescale', `must be a number in [0, 1] (0: off, 0.7: Lin et al.'s choice), got ${phi}`);
   const out = ensureOutDir(opts.outDir);

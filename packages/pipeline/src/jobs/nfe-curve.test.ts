@@ -49,7 +49,7 @@ describe('nfe-curve job', () => {
   });
 
   it('rejects unknown samplers and bad step lists with one-line messages', async () => {
-    expect(() => parseStepList('5,x')).toThrow("--steps: expects positive integers separated by commas (e.g. 5,10,20,50), got '5,x'");
+    expect(() => parseStepList('5,x')).toThrow("--steps: expects integers in [1, 100000] separated by commas (e.g. 5,10,20,50), got '5,x'");
     expect(parseStepList('20, 5,20,10')).toEqual([5, 10, 20]);
     await expect(runNfeCurve({ app: createApp(), runDir: '/nonexistent-run', samplers: ['ddim'], steps: [5] })).rejects.toThrow(/--run: '\/nonexistent-run' does not exist/);
   });

@@ -49,13 +49,10 @@ export interface NfeCurveResult {
 
 /** Parse '5,10,20' into sorted distinct positive integers; errors name the flag. */
 export function parseStepList(text: string, flag = '--steps'): number[] {
-  const vals = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map(Number);
-  if (vals.length === 0 || vals.some((v) => !Number.isInteger(v) || v < 1)) {
-    throw new ConfigError(flag, `expects positive integers separated by commas (e.g. 5,10,20,50), got '${text}'`);
+  const parts = text.split(',').map((s) => s.trim());
+  const vals = parts.map(Number);
+  if (parts.some((p) => !/^\d+$/.test(p)) || vals.some((v) => !Number.isInteger(v) || v < 1 || v > 100_000)) {
+    throw new ConfigError(flag, `expects integers in [1, 100000] separated by commas (e.g. 5,10,20,50), got '${text}'`);
   }
   return [...new Set(vals)].sort((a, b) => a - b);
 }

@@ -95,14 +95,15 @@ export function smooth(values: readonly number[], w: number): number[] {
  */
 export async function runTrain(opts: TrainOptions): Promise<TrainResult> {
   const reporter = opts.reporter ?? silentReporter;
-  const base = opts.resume ? resumedConfig(opts.resume) : opts.config;
+  const resuming = opts.resume !== undefined;
+  const base = resuming ? resumedConfig(opts.resume!) : opts.config;
   if (!base) throw new ConfigError('config', 'give a config, or resume a run');
   const config = applyOverrides(base, opts.steps, opts.set);
   Job.validate(opts.app, config);
   const outDir = opts.outDir ?? opts.resume;
   if (!outDir) throw new ConfigError('--out', 'an output directory is required');
-  const checkpoint = opts.resume ? readLatestCheckpoint(opts.resume) : null;
-  if (opts.resume && !checkpoint) {
+  const checkpoint = resuming ? readLatestCheckpoint(opts.resume!) : null;
+  if (resuming && !checkpoint) {
     throw new ConfigError('--resume', `'${opts.resume}' has no checkpoint to resume from; train with --checkpoint-every N to write them`);
   }
   if (checkpoint && checkpoint.step > config.train.steps) {
