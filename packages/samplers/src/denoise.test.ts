@@ -252,6 +252,11 @@ describe('denoise loop', () => {
     expect(run({})).toThrow(/^denoise: give exactly one of shape and xT$/);
     expect(run({ xT, shape: [2, 2] })).toThrow(/exactly one of shape and xT/);
     expect(run({ xT, guidanceScale: 2 })).toThrow(/^denoise\.guidanceScale: needs a condition \(cond\)$/);
+    const nan = tf.tensor2d([0, Number.NaN, 1, 2], [2, 2]);
+    expect(run({ xT: nan })).toThrow('denoise: xT contains NaN or Inf values; give finite input');
+    const inf = tf.tensor2d([0, Number.POSITIVE_INFINITY], [2, 1]);
+    expect(run({ xT, cond: inf, guidanceScale: 2 })).toThrow('denoise: cond contains NaN or Inf values; give finite input');
+    tf.dispose([nan, inf]);
     expect(run({ xT, guidanceRescale: 1.5 })).toThrow(/^denoise\.guidanceRescale: must be a number in \[0, 1\], got 1\.5$/);
     expect(run({ xT, guidanceRescale: Number.NaN })).toThrow(/^denoise\.guidanceRescale: must be a number in \[0, 1\], got NaN$/);
     expect(run({ xT, numSteps: 51 })).toThrow(/numInferenceSteps: must be an integer in \[1, 50\]/);

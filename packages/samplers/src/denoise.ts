@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type Denoiser, type Rng, type Sampler } from '@difflab/core';
+import { ConfigError, type Denoiser, NumericalError, type Rng, type Sampler } from '@difflab/core';
 
 /** What the loop needs of a model: a Denoiser, or any object with its `predict`. */
 export type DenoiseModel = Pick<Denoiser, 'predict' | 'predictAt'>;
@@ -93,6 +93,15 @@ function checkOptions(o: DenoiseOptions): void {
   if (o.guidanceScale !== undefined && !Number.isFinite(o.guidanceScale)) throw new ConfigError('denoise.guidanceScale', `must be a finite number, got ${o.guidanceScale}`);
   if (o.guidanceRescale !== undefined && !(o.guidanceRescale >= 0 && o.guidanceRescale <= 1)) {
     throw new ConfigError('denoise.guidanceRescale', `must be a number in [0, 1], got ${o.guidanceRescale}`);
+  }
+  // A caller's x_T and condition must be finite (one read-back each; skipped on WebGPU, which
+  // cannot read synchronously).
+  if (tf.getBackend() !== 'webgpu') {
+    for (const [name, t] of [['xT', o.xT], ['cond', o.cond]] as const) {
+      if (t && !tf.tidy(() => tf.all(tf.isFinite(t)).dataSync()[0])) {
+        throw new NumericalError(`denoise: ${name} contains NaN or Inf values; give finite input`);
+      }
+    }
   }
   if (o.cond && o.cond.shape[0] !== B) throw new ConfigError('denoise.cond', `has ${o.cond.shape[0]} rows for a batch of ${B}`);
 }
