@@ -31,6 +31,41 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   }
 }
 
+/**
+ * A file written in pieces, atomically: the pieces go to a temp file beside `path`; `commit()`
+ * fsyncs it and renames it over `path`; `abort()` removes it. Until commit, `path` is untouched.
+ */
+export function openAtomic(path: string): { write(bytes: Uint8Array): void; commit(): void; abort(): void } {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  const fd = openSync(tmp, 'w', 0o644);
+  let open = true;
+  let done = false;
+  const close = () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  return {
+    write(bytes) {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    },
+    commit() {
+      fsyncSync(fd);
+      close();
+      renameSync(tmp, path);
+      done = true;
+    },
+    /** Remove the temp file (a no-op after commit). */
+    abort() {
+      if (done) return;
+      close();
+      rmSync(tmp, { force: true });
+      done = true;
+    },
+  };
+}
+
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }

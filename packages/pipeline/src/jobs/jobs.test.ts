@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,6 +12,7 @@ import { runSample } from './sample.js';
 import { runAblate } from './ablate.js';
 import { recordingReporter } from '../reporter.js';
 
+const f32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 const tmp = () => mkdtempSync(join(tmpdir(), 'difflab-job-'));
 
 /** The default spiral setting, shrunk so that a test trains in seconds. */
@@ -157,6 +158,23 @@ describe('train and sample jobs (lab tasks 5-8)', () => {
     writeFileSync(file, JSON.stringify({ ...own, _class_name: 'FlowMatchEulerDiscreteScheduler' }));
     await expect(runSample({ app, runDir: run, schedulerConfig: file, outDir: join(dir, 'x') })).rejects.toThrow(/FlowMatchEulerDiscreteScheduler/);
     expect(existsSync(join(dir, 'x'))).toBe(false);
+  });
+
+  it('streams a large n in chunks into samples.bin; the first chunk is what is measured and drawn', async () => {
+    const app = createApp();
+    const run = (await runTrain({ app, config: tiny({ train: { steps: 10, batchSize: 64 } }), outDir: join(tmp(), 'r') })).runDir;
+    const before = tf.memory().numTensors;
+    const out = join(tmp(), 's');
+    const s = await runSample({ app, runDir: run, n: 250, chunkSize: 100, sampler: 'ddim', steps: 4, outDir: out, maxFrames: 2 });
+    expect(tf.memory().numTensors).toBe(before);
+    const all = f32(readFileSync(join(out, 'samples.bin')));
+    expect(all.length).toBe(500);
+    expect(Array.from(all.subarray(0, 200))).toEqual(Array.from(s.samples));
+    // the other chunks are other draws, not copies of the first
+    expect(Array.from(all.subarray(200, 400))).not.toEqual(Array.from(all.subarray(0, 200)));
+    const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    expect([m.n, m.metricPoints, m.chunkSize]).toEqual([250, 100, 100]);
+    expect(readdirSync(out).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('gives one-line errors for a missing or broken run directory', async () => {

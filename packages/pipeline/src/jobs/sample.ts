@@ -12,7 +12,7 @@ import { parseConfig, type PipelineConfig } from '../config.js';
 import { Job } from '../compose.js';
 import { samplerRefFor } from '../sampler-ref.js';
 import { fixedPoints, referencePoints } from './forward.js';
-import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
+import { ensureOutDir, openAtomic, writeFileAtomic, writeJsonAtomic } from '../io.js';
 import { silentReporter, type Reporter } from '../reporter.js';
 import { meanColumnVariance, meanNearestDistance, sharedLimits } from '../stats.js';
 import { onCpuBackend, readAndDispose, readAsync } from '../tensors.js';
@@ -39,7 +39,12 @@ export interface SampleOptions {
   maxFrames?: number;
   /** Points per cloud in the trace figures and the per-step metric (default 2000). */
   tracePoints?: number;
+  /** Samples per chunk when n is larger (default 50,000); see SAMPLE_CHUNK. */
+  chunkSize?: number;
 }
+
+/** Default chunk of a large sampling run: memory is bounded by this, not by n. */
+export const SAMPLE_CHUNK = 50_000;
 
 export interface TraceRow {
   index: number;
@@ -166,6 +171,8 @@ function pickIndices(count: number, k: number): number[] {
 export async function runSample(opts: SampleOptions): Promise<SampleResult> {
   const reporter = opts.reporter ?? silentReporter;
   const { job, config } = loadRun(opts.app, opts.runDir);
+  /** samples.bin until it is committed: removed if anything fails before. */
+  let pendingSamples: ReturnType<typeof openAtomic> | null = null;
   try {
     let sampler: Sampler;
     let samplerId: string;
@@ -185,7 +192,11 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
       sampler = registryOf(job.container).create<Sampler>('sampler', ref as PluginRef, job.container, 'sampler');
       samplerId = normalizeRef(ref as PluginRef).id;
     }
-    const n = opts.n ?? config.sample.n;
+    const total_n = opts.n ?? config.sample.n;
+    // Large n streams: the first chunk is traced, measured and drawn; every chunk is sampled on
+    // its own and appended to samples.bin, so memory stays bounded whatever n is.
+    const chunkSize = opts.chunkSize ?? SAMPLE_CHUNK;
+    const n = Math.min(total_n, chunkSize);
     const outDir = ensureOutDir(opts.outDir ?? join(opts.runDir, `samples-${samplerId}${opts.steps ? `-${opts.steps}` : ''}`));
     const model = job.getModel();
     const metrics: Metric[] = job.metrics();
@@ -214,10 +225,35 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
         reporter.progress({ label: `sample ${samplerId}`, step: index, total, rate: index / el, etaSec: ((total - index) * el) / index });
       }
     }
-    const seconds = (performance.now() - t0) / 1000;
+    let seconds = (performance.now() - t0) / 1000;
     if (!final) throw new ConfigError('--steps', 'the sampler produced no steps');
     const genData = await readAsync(final);
-    if (!genData.every(Number.isFinite)) reporter.log('warning: the samples contain NaN or Inf values');
+    let finite = genData.every(Number.isFinite);
+    const samplesPath = join(outDir, 'samples.bin');
+    const samplesOut = openAtomic(samplesPath);
+    pendingSamples = samplesOut;
+    try {
+      samplesOut.write(new Uint8Array(genData.buffer, genData.byteOffset, genData.byteLength));
+      for (let done = n, c = 1; done < total_n; c++) {
+        const m = Math.min(chunkSize, total_n - done);
+        let last: tf.Tensor | null = null;
+        for (const s of denoise({ sampler, model, shape: [m, ...model.sampleShape], rng: new Rng(config.seed + 12345 + c) })) {
+          last?.dispose();
+          last = s.prevSample.clone();
+        }
+        const part = await readAsync(last!);
+        finite &&= part.every(Number.isFinite);
+        samplesOut.write(new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+        done += m;
+        const el = (performance.now() - t0) / 1000;
+        reporter.progress({ label: `sample ${samplerId} (chunks of ${chunkSize})`, step: done, total: total_n, rate: done / el, etaSec: ((total_n - done) * el) / done });
+      }
+    } catch (e) {
+      samplesOut.abort();
+      throw e;
+    }
+    seconds = (performance.now() - t0) / 1000;
+    if (!finite) reporter.log('warning: the samples contain NaN or Inf values');
 
     const { report, trace, dataArr, traceDataArr } = await onCpuBackend(() => {
       const data = dataPoints(job, n);
@@ -313,7 +349,8 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
     const delays = gifIdx.map((_, k) => (k === gifIdx.length - 1 ? 2000 : 100));
     write('trace.gif', encodeGif(gifFrames, { delayMs: delays }));
 
-    write('samples.bin', new Uint8Array(genData.buffer.slice(genData.byteOffset, genData.byteOffset + genData.byteLength)));
+    samplesOut.commit();
+    files.push(samplesPath);
     const metricsPath = join(outDir, 'metrics.json');
     writeJsonAtomic(metricsPath, {
       run: opts.runDir,
@@ -322,20 +359,25 @@ export async function runSample(opts: SampleOptions): Promise<SampleResult> {
       steps: total,
       // one model evaluation per entry of the timesteps (second-order samplers repeat entries)
       nfe: total,
-      n,
+      n: total_n,
       seconds,
       dataVariance: meanColumnVariance(dataArr),
-      samplesFile: { file: 'samples.bin', dtype: 'float32', byteOrder: 'little-endian', shape: [n, model.sampleShape[0]] },
+      samplesFile: { file: 'samples.bin', dtype: 'float32', byteOrder: 'little-endian', shape: [total_n, model.sampleShape[0]] },
+      // metrics, figures and the trace use the first chunk (all samples when n <= chunkSize)
+      metricPoints: n,
+      chunkSize,
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       metrics: report,
       trace,
     });
     files.push(metricsPath);
     const samples = genData.slice();
     const dataCopy = dataArr.slice();
-    reporter.log(`${samplerId}, ${total} steps, ${n} samples in ${seconds.toFixed(1)} s: ${headline}`);
+    reporter.log(`${samplerId}, ${total} steps, ${total_n} samples in ${seconds.toFixed(1)} s: ${headline}`);
     for (const f of files) reporter.result(f);
-    return { outDir, sampler: samplerId, steps: total, n, seconds, metrics: report, trace, files, samples, data: dataCopy, dataVariance: meanColumnVariance(dataCopy) };
+    return { outDir, sampler: samplerId, steps: total, n: total_n, seconds, metrics: report, trace, files, samples, data: dataCopy, dataVariance: meanColumnVariance(dataCopy) };
   } finally {
+    (pendingSamples as ReturnType<typeof openAtomic> | null)?.abort();
     job.dispose();
   }
 }
