@@ -52,12 +52,40 @@ describe('images lab (lab Part 2, tasks 2 and 5)', () => {
     expect(m.promptClasses).toEqual(['7', '2', null]);
     expect(m.guidance.map((g: { guidance: number }) => g.guidance)).toEqual([0, 3]);
     expect(m.guidanceRescale).toBe(0.7);
+    expect(m.guidance[1].perAttribute).toBeNull(); // one attribute (the digit): the accuracy says it all
     // judged by the shipped mnist classifier: a histogram at guidance 0, an accuracy and a Frechet distance at 3
     expect(m.judge).toBe('mnist');
     expect(Object.values(m.emptyPromptHistogram as Record<string, number>).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     expect(m.guidance[1].conditionalAccuracy).toBeGreaterThanOrEqual(0);
     expect(m.guidance[1].conditionalAccuracy).toBeLessThanOrEqual(1);
     expect(m.guidance[1].frechet).toBeGreaterThan(0);
+  });
+
+  it('faces: the judged accuracy per attribute (expression, color, eyes, accessory)', async () => {
+    const out = tmp();
+    const res = await runLabImages({
+      app: createApp(),
+      dataset: 'faces',
+      config: loadConfigObject({
+        extends: 'faces-text',
+        dataset: { id: 'faces', options: { split: 'test', size: 200 } },
+        model: { id: 'patch-transformer', options: { patch: 8, width: 16, depth: 1, heads: 2, mlpRatio: 2, imageSize: 32, imageChannels: 3 } },
+        conditioner: { id: 'text', options: { dim: 16, width: 16, layers: 1, heads: 2 } },
+        train: { steps: 4, batchSize: 8, warmupSteps: 0, logEvery: 2, progressEvery: 2 },
+      }),
+      train: true,
+      outDir: out,
+      samplers: ['ddim'],
+      steps: 3,
+      guidance: [0, 3],
+      perClass: 2,
+    });
+    const row = res.guidance[1];
+    expect(Object.keys(row.perAttribute ?? {})).toEqual(['expression', 'color', 'eyes', 'accessory']);
+    for (const v of Object.values(row.perAttribute!)) expect(v).toBeGreaterThanOrEqual(0);
+    for (const v of Object.values(row.perAttribute!)) expect(v).toBeLessThanOrEqual(1);
+    // an exact match needs every attribute right: never above the worst attribute
+    expect(row.conditionalAccuracy!).toBeLessThanOrEqual(Math.min(...Object.values(row.perAttribute!)) + 1e-12);
   });
 
   it('rejects a guidance rescale outside [0, 1] before writing anything', async () => {

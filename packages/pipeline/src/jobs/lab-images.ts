@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DependencyContainer } from 'tsyringe';
 import { type Conditioner, ConfigError, type Dataset, normalizeRef, Rng, registryOf, type Sampler } from '@difflab/core';
-import { classHistogram, conditionalAccuracy, frechetDistance, type Judge, loadJudge } from '@difflab/metrics';
+import { classHistogram, conditionalAccuracy, decodeCombination, frechetDistance, type Judge, loadJudge } from '@difflab/metrics';
 import { denoise } from '@difflab/samplers';
 import { encodeGif, encodePng, imageGrid, panelGrid, type Raster } from '@difflab/viz';
 import type { PipelineConfig } from '../config.js';
@@ -50,6 +50,11 @@ export interface GuidanceRow {
   guidance: number;
   /** Fraction of images whose judged class is the prompted one. */
   conditionalAccuracy: number | null;
+  /**
+   * With a judge of several attributes (faces: expression, colour, eyes, accessory): per
+   * attribute, the fraction of images whose judged value is the prompted one.
+   */
+  perAttribute: Record<string, number> | null;
   /** Frechet distance of the judge's features against held-out data. */
   frechet: number | null;
   images: number;
@@ -301,6 +306,7 @@ export async function runLabImages(opts: LabImagesOptions): Promise<LabImagesRes
           seconds += r.seconds;
         }
         let acc: number | null = null;
+        let perAttribute: Record<string, number> | null = null;
         let fd: number | null = null;
         if (judge) {
           const x = tf.tensor4d(concat(all), [all.length * perClass, shape[0], shape[1], shape[2]]);
@@ -310,6 +316,14 @@ export async function runLabImages(opts: LabImagesOptions): Promise<LabImagesRes
             // prompts that name no class (e.g. a question) are drawn but not scored
             const scored = wanted.map((w, i) => [w, i]).filter(([w]) => w >= 0);
             acc = scored.length ? conditionalAccuracy(scored.map(([, i]) => labels[i]), scored.map(([w]) => w)) : null;
+            const attrs = judge.attributes;
+            if (scored.length && attrs.length > 1) {
+              perAttribute = {};
+              for (const [a, attr] of attrs.entries()) {
+                const hits = scored.filter(([w, i]) => decodeCombination(attrs, labels[i])[a] === decodeCombination(attrs, w)[a]).length;
+                perAttribute[attr.name] = hits / scored.length;
+              }
+            }
           }
           if (refFeatures) {
             const f = judge.features(x);
@@ -318,8 +332,9 @@ export async function runLabImages(opts: LabImagesOptions): Promise<LabImagesRes
           }
           x.dispose();
         }
-        guidanceRows.push({ guidance: g, conditionalAccuracy: acc, frechet: fd, images: all.length * perClass, seconds });
-        reporter.log(`guidance ${g}: ${acc === null ? '' : `conditional accuracy ${(100 * acc).toFixed(1)}%, `}${fd === null ? '' : `Frechet distance ${fd.toFixed(2)}, `}${all.length * perClass} images in ${seconds.toFixed(0)} s`);
+        guidanceRows.push({ guidance: g, conditionalAccuracy: acc, perAttribute, frechet: fd, images: all.length * perClass, seconds });
+        const perAttr = perAttribute ? `(${Object.entries(perAttribute).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(', ')}), ` : '';
+        reporter.log(`guidance ${g}: ${acc === null ? '' : `conditional accuracy ${(100 * acc).toFixed(1)}% ${perAttr}`}${fd === null ? '' : `Frechet distance ${fd.toFixed(2)}, `}${all.length * perClass} images in ${seconds.toFixed(0)} s`);
       }
     } finally {
       refFeatures?.dispose();
