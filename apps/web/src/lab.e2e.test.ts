@@ -261,6 +261,19 @@ async function imagesFlow(page: Page, backend: string, steps: number): Promise<v
   expect(bytes.subarray(0, 6).toString('latin1')).toBe('GIF89a');
   // one image descriptor (0x2c after a graphic control block) per step plus the final x_0
   expect(bytes.toString('latin1').split('\x21\xf9\x04').length - 1).toBe(steps + 1);
+
+  // the shipped faces model: RGB images, its own example prompts
+  await page.selectOption('#img-model', 'faces-text');
+  await page.waitForFunction(() => document.getElementById('img-status')?.dataset.model === 'faces-text', undefined, { timeout: 120_000 });
+  const facePrompt = await page.$eval('#prompt', (p) => (p as HTMLInputElement).value);
+  expect(facePrompt).toMatch(/face/);
+  await page.waitForFunction(() => document.getElementById('unknown')?.dataset.count === '0', undefined, { timeout: 30_000 });
+  await page.fill('#img-steps', String(steps));
+  await page.click('#generate');
+  await page.waitForFunction(() => document.getElementById('img-status')?.dataset.done === 'true' || document.getElementById('status')?.dataset.error, undefined, { timeout: 600_000 });
+  expect(await page.$eval('#status', (s) => s.textContent)).not.toMatch(/^error/);
+  expect(await page.$eval('#prompt-shown', (s) => s.textContent)).toBe(facePrompt);
+  await page.screenshot({ path: join(shots, `images-faces-${backend}.png`), fullPage: true });
   expect(dialogs).toEqual([]);
 }
 

@@ -216,7 +216,10 @@ function onMessage(m: FromWorker): void {
           return o;
         }),
       );
+      if (resetPrompt && m.examples.length) promptIn.value = m.examples[0];
+      resetPrompt = false;
       imgStatus.textContent = `${m.model} loaded`;
+      imgStatus.dataset.model = m.model;
       generateBtn.disabled = false;
       checkPrompt();
       break;
@@ -365,6 +368,8 @@ const exportWeightsBtn = $<HTMLButtonElement>('export-weights');
 /** Images per side (?img_n=, default 4). */
 const imgN = Math.max(1, Math.min(16, Number(params.get('img_n')) || 4));
 let imagesReady = false;
+/** After a model change: start from one of the new model's example prompts. */
+let resetPrompt = false;
 let imagesRequested = false;
 let imgShape: number[] = [28, 28, 1];
 /** The prompt's first image every few steps (then x_0): the step-by-step strip. */
@@ -456,6 +461,8 @@ promptIn.addEventListener('input', checkPrompt);
 generateBtn.addEventListener('click', generate);
 imgModelSel.addEventListener('change', () => {
   imagesReady = false;
+  resetPrompt = true;
+  delete imgStatus.dataset.model;
   generateBtn.disabled = true;
   send({ type: 'images-load', model: imgModelSel.value });
 });

@@ -17,6 +17,9 @@ import { createApp, Job, loadConfigObject, PRESETS, parseConfig, samplerRefFor, 
 import mnistConfig from '@difflab/pipeline/weights/mnist-text/config.json';
 import mnistModel from '@difflab/pipeline/weights/mnist-text/model.json';
 import mnistWeights from '@difflab/pipeline/weights/mnist-text/weights.bin?url';
+import facesConfig from '@difflab/pipeline/weights/faces-text/config.json';
+import facesModel from '@difflab/pipeline/weights/faces-text/model.json';
+import facesWeights from '@difflab/pipeline/weights/faces-text/weights.bin?url';
 import { startBackend } from '@difflab/runtime';
 import { denoise } from '@difflab/samplers';
 import { Trainer } from '@difflab/training';
@@ -31,9 +34,19 @@ let data: tf.Tensor2D | null = null;
 let started = false;
 
 /** Shipped image models: a run's config.json, model.json and the URL of its weights.bin. */
-const SHIPPED: Record<string, { config: unknown; model: unknown; weights: string; examples: string[] }> = {
-  'mnist-text': { config: mnistConfig, model: mnistModel, weights: mnistWeights, examples: [...Array(10).keys()].map((d) => `a handwritten ${d}`) },
+const SHIPPED: Record<string, { config: unknown; model: unknown; weights: string }> = {
+  'mnist-text': { config: mnistConfig, model: mnistModel, weights: mnistWeights },
+  'faces-text': { config: facesConfig, model: facesModel, weights: facesWeights },
 };
+
+/** Example prompts: a caption of every class (up to 10 classes), else of 8 classes spread out. */
+function examplePrompts(j: Job): string[] {
+  const ds = j.dataset;
+  const k = ds.classes?.length ?? 0;
+  if (!ds.captionsOfClass || k === 0) return [];
+  const picks = k <= 10 ? [...Array(k).keys()] : [...Array(8).keys()].map((i) => Math.floor((i * k) / 8));
+  return picks.map((c) => ds.captionsOfClass!(c)[0]);
+}
 let images: { id: string; job: Job } | null = null;
 
 async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
@@ -209,7 +222,7 @@ async function imagesLoad(id: string): Promise<void> {
     samplers: registryOf(job.container).ids('sampler'),
     sampler: normalizeRef(job.config.sampler).id,
     steps: sampler.numInferenceSteps ?? 50,
-    examples: shipped.examples,
+    examples: examplePrompts(job),
   });
 }
 
