@@ -186,10 +186,12 @@ async function exportImportFlow(page: Page): Promise<void> {
 
 /** The spiral settings from the registry: schedule and T rebuild the job (the t slider follows). */
 async function settingsFlow(page: Page): Promise<void> {
+  // two quick changes: the answer to the first must not overwrite the second (stale 'ready')
   await page.selectOption('#schedule', 'cosine');
   await page.fill('#T', '40');
   await page.$eval('#T', (el) => el.dispatchEvent(new Event('change')));
   await page.waitForFunction(() => (document.getElementById('t') as HTMLInputElement).max === '39', undefined, { timeout: 60_000 });
+  expect(await page.$eval('#T', (t) => (t as HTMLInputElement).value)).toBe('40');
   expect(await page.$eval('#schedule', (s) => (s as HTMLSelectElement).value)).toBe('cosine');
   await page.selectOption('#embedding', 'zero');
   await page.waitForFunction(() => !(document.getElementById('train') as HTMLButtonElement).disabled, undefined, { timeout: 60_000 });

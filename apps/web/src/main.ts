@@ -83,12 +83,21 @@ function drawForward(): void {
   scatter($('forward'), [{ xy: xt, color: 'rgba(31,119,180,0.6)' }]);
 }
 
+function setUnlessFocused(el: HTMLInputElement, value: string): void {
+  if (document.activeElement !== el) el.value = value;
+}
+
+/** Number of the latest init sent: a 'ready' for an older one is stale (settings changed since). */
+let initSeq = 0;
+
 function init(): void {
   trainBtn.disabled = true;
   sampleBtn.disabled = true;
   status.textContent = 'starting…';
+  initSeq += 1;
   send({
     type: 'init',
+    seq: initSeq,
     backend: backendSel.value as 'auto' | 'webgpu' | 'wasm',
     preset: presetSel.value || 'spiral-default',
     dataset: datasetSel.value || undefined,
@@ -106,6 +115,8 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => onMessage(ev.data);
 function onMessage(m: FromWorker): void {
   switch (m.type) {
     case 'ready':
+      if (m.seq !== initSeq) break;
+      status.dataset.ready = String(m.seq);
       badge.textContent = m.adapter ? `${m.backend}: ${m.adapter}` : m.backend;
       badge.dataset.backend = m.backend;
       setOptions(presetSel, m.menus.presets, m.config.preset);
@@ -113,9 +124,10 @@ function onMessage(m: FromWorker): void {
       setOptions(samplerSel, m.menus.samplers, m.config.sampler);
       setOptions(scheduleSel, m.menus.schedules, m.config.schedule);
       setOptions(embeddingSel, m.menus.embeddings, m.config.embedding);
-      tIn.value = String(m.config.T);
-      hiddenIn.value = String(m.config.hidden);
-      stepsIn.value = String(m.config.steps);
+      setUnlessFocused(tIn, String(m.config.T));
+      setUnlessFocused(hiddenIn, String(m.config.hidden));
+      // (a field the user is typing in keeps what they typed: its change event sends a new init)
+      setUnlessFocused(stepsIn, String(m.config.steps));
       data = m.data;
       abar = m.alphasCumprod;
       eps = normals(data.length, 7);

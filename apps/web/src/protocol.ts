@@ -2,6 +2,8 @@
 export type ToWorker =
   | {
       type: 'init';
+      /** Echoed in 'ready': the page ignores the answer to an older init (its settings changed since). */
+      seq: number;
       backend: 'auto' | 'webgpu' | 'wasm';
       preset: string;
       dataset?: string;
@@ -33,6 +35,7 @@ export type ToWorker =
 export type FromWorker =
   | {
       type: 'ready';
+      seq: number;
       backend: string;
       adapter?: string;
       notes: string[];

@@ -91,6 +91,7 @@ async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   const ref = (r: unknown) => (typeof r === 'string' ? r : (r as { id: string }).id);
   post({
     type: 'ready',
+    seq: m.seq,
     ...backend,
     menus: { presets, datasets: pointDatasets, samplers: reg.ids('sampler'), schedules: reg.ids('schedule'), embeddings: reg.ids('timestep-embedding') },
     slots: { timestepEmbedding: reg.ids('timestep-embedding'), inputEmbedding: reg.ids('input-embedding'), schedule: reg.ids('schedule'), sampler: reg.ids('sampler'), 'model.options.hidden': ['32', '64', '128', '256'] },
