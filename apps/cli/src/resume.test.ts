@@ -120,7 +120,7 @@ describe('interrupted training (SIGKILL) and --resume', () => {
     const dir = tmp();
     const r1 = spawnSync(process.execPath, [bin, 'train', '--resume', join(dir, 'missing')], { encoding: 'utf8' });
     expect(r1.status).toBe(2);
-    expect(r1.stderr.trim()).toMatch(/^difflab: --resume: '.*missing' does not exist; give a run directory written by 'difflab train'$/);
+    expect(r1.stderr.trim()).toMatch(/^difflab: --resume: '.*missing' does not exist; give a directory written by 'difflab train'$/);
     const r2 = spawnSync(process.execPath, [bin, 'train', '--resume', dir, '--config', 'spiral-default'], { encoding: 'utf8' });
     expect(r2.status).toBe(2);
     expect(r2.stderr.trim()).toBe('difflab: --resume: takes the config of the resumed run; leave out --config');

@@ -3,7 +3,7 @@
  * worker (worker.ts). User text is only ever set as textContent.
  */
 import { DATA_COLOR, encodeGif, imageGrid as gridRaster, linePlot, type Raster, SAMPLE_COLOR, scatterPlot, toImageData } from '@difflab/viz';
-import { imageGrid, lossCurve, scatter } from './plot.js';
+import { lossCurve, scatter } from './plot.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -404,10 +404,10 @@ function checkPrompt(): void {
 function onImagesStep(m: Extract<FromWorker, { type: 'images-step' }>): void {
   const size = imgSize();
   const cols = imgN;
-  imageGrid($('img-cond'), m.xt.subarray(0, imgN * size), imgN, imgShape, cols);
-  imageGrid($('img-empty'), m.xt.subarray(imgN * size), imgN, imgShape, cols);
-  imageGrid($('img-cond-x0'), m.x0.subarray(0, imgN * size), imgN, imgShape, cols);
-  imageGrid($('img-empty-x0'), m.x0.subarray(imgN * size), imgN, imgShape, cols);
+  drawImages($('img-cond'), m.xt.subarray(0, imgN * size), imgN, cols);
+  drawImages($('img-empty'), m.xt.subarray(imgN * size), imgN, cols);
+  drawImages($('img-cond-x0'), m.x0.subarray(0, imgN * size), imgN, cols);
+  drawImages($('img-empty-x0'), m.x0.subarray(imgN * size), imgN, cols);
   $('img-step').textContent = `${m.index + 1}/${m.total} (t = ${m.t})`;
   imgFrames.push(m.xt.slice());
   const every = Math.max(1, Math.ceil(m.total / 9));
@@ -419,13 +419,19 @@ function onImagesStep(m: Extract<FromWorker, { type: 'images-step' }>): void {
   imgStatus.dataset.step = String(m.index + 1);
 }
 
+/** Images [count, H, W, C] in [-1, 1] as a grid (@difflab/viz, as the CLI's figures and steps.gif). */
+function drawImages(canvas: HTMLCanvasElement, images: Float32Array, count: number, cols: number, scale = 3): void {
+  const [h, w, c] = imgShape;
+  putRaster(canvas, gridRaster(images, { n: count, h, w, c, cols, scale, padding: 2, range: [-1, 1] }));
+}
+
 function drawStrip(): void {
   const size = imgSize();
   const all = new Float32Array(strip.length * size);
   strip.forEach((f, i) => {
     all.set(f, i * size);
   });
-  imageGrid($('img-strip'), all, strip.length, imgShape, Math.max(1, strip.length), 2);
+  drawImages($('img-strip'), all, strip.length, Math.max(1, strip.length), 2);
 }
 
 function generate(): void {

@@ -58,32 +58,3 @@ export function lossCurve(canvas: HTMLCanvasElement, losses: number[]): void {
   line(smooth, '#d62728', 2);
 }
 
-/**
- * Images [count, h, w, c] (values in [-1, 1], c = 1 grey or 3 RGB) drawn as a grid of `cols`
- * columns, each image scaled up by `zoom` (nearest neighbour).
- */
-export function imageGrid(canvas: HTMLCanvasElement, images: Float32Array, count: number, shape: readonly number[], cols: number, zoom = 3, gap = 2): void {
-  const [h, w, c] = shape as [number, number, number];
-  const rows = Math.ceil(count / cols);
-  canvas.width = cols * (w * zoom + gap) - gap;
-  canvas.height = rows * (h * zoom + gap) - gap;
-  const g = canvas.getContext('2d')!;
-  g.fillStyle = '#fff';
-  g.fillRect(0, 0, canvas.width, canvas.height);
-  const img = g.createImageData(w * zoom, h * zoom);
-  const byte = (v: number) => Math.max(0, Math.min(255, Math.round(((v + 1) / 2) * 255)));
-  for (let k = 0; k < count; k++) {
-    const base = k * h * w * c;
-    for (let y = 0; y < h * zoom; y++) {
-      for (let x = 0; x < w * zoom; x++) {
-        const p = base + (Math.floor(y / zoom) * w + Math.floor(x / zoom)) * c;
-        const o = (y * w * zoom + x) * 4;
-        img.data[o] = byte(images[p]);
-        img.data[o + 1] = byte(images[p + (c === 3 ? 1 : 0)]);
-        img.data[o + 2] = byte(images[p + (c === 3 ? 2 : 0)]);
-        img.data[o + 3] = 255;
-      }
-    }
-    g.putImageData(img, (k % cols) * (w * zoom + gap), Math.floor(k / cols) * (h * zoom + gap));
-  }
-}

@@ -7,23 +7,16 @@ import { ConfigError } from '@difflab/core';
  * target, then fsync the directory. A reader sees the old file or the new one, never half.
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  const fd = openSync(tmp, 'w', 0o644);
+  const f = openAtomic(path);
   try {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    f.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    f.commit();
   } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
+    f.abort();
     throw e;
   }
-  closeSync(fd);
-  renameSync(tmp, path);
   try {
-    const dfd = openSync(dir, 'r');
+    const dfd = openSync(dirname(path), 'r');
     fsyncSync(dfd);
     closeSync(dfd);
   } catch {

@@ -103,18 +103,23 @@ function sameSchedule(fromFile: NoiseSchedule, run: NoiseSchedule, path: string)
   return run;
 }
 
-/** Read a run's config and weights back into a job with a ready model. */
-export function loadRun(app: DependencyContainer, runDir: string): { job: Job; config: PipelineConfig } {
-  if (!existsSync(runDir)) throw new ConfigError('--run', `'${runDir}' does not exist; give a directory written by 'difflab train'`);
+/** A run directory's config.json, validated; one-line errors name `field` (e.g. --run, --resume). */
+export function readRunConfig(runDir: string, field = '--run'): PipelineConfig {
+  if (!existsSync(runDir)) throw new ConfigError(field, `'${runDir}' does not exist; give a directory written by 'difflab train'`);
   const cfgPath = join(runDir, 'config.json');
-  if (!existsSync(cfgPath)) throw new ConfigError('--run', `'${runDir}' has no config.json; give a directory written by 'difflab train'`);
+  if (!existsSync(cfgPath)) throw new ConfigError(field, `'${runDir}' has no config.json; give a directory written by 'difflab train'`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(cfgPath, 'utf8'));
   } catch (e) {
     throw new FileFormatError(cfgPath, `not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
-  const config = parseConfig(raw, cfgPath);
+  return parseConfig(raw, cfgPath);
+}
+
+/** Read a run's config and weights back into a job with a ready model. */
+export function loadRun(app: DependencyContainer, runDir: string): { job: Job; config: PipelineConfig } {
+  const config = readRunConfig(runDir);
   Job.validate(app, config);
   const job = new Job(app, config);
   const modelPath = join(runDir, 'model.json');

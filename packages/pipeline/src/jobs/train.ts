@@ -1,16 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
-import { ConfigError, FileFormatError, NumericalError } from '@difflab/core';
+import { ConfigError, NumericalError } from '@difflab/core';
 import { loadWeights, saveWeights } from '@difflab/models';
 import { Trainer, type ProgressEvent as TrainProgress } from '@difflab/training';
-import { parseConfig } from '../config.js';
 import { listCheckpoints, readLatestCheckpoint, removeStaleTemporaries, writeCheckpoint } from '../checkpoint.js';
 import { encodePng, linePlot } from '@difflab/viz';
 import { loadConfigObject, type PipelineConfig, setPath } from '../config.js';
 import { Job } from '../compose.js';
 import { ensureOutDir, writeFileAtomic, writeJsonAtomic } from '../io.js';
 import { settle } from '../tensors.js';
+import { readRunConfig } from './sample.js';
 import { silentReporter, type Reporter } from '../reporter.js';
 
 export interface TrainOptions {
@@ -50,20 +49,6 @@ export interface TrainResult {
   files: string[];
 }
 
-/** The config of a run to resume: RUN/config.json, with one-line errors. */
-function resumedConfig(runDir: string): PipelineConfig {
-  if (!existsSync(runDir)) throw new ConfigError('--resume', `'${runDir}' does not exist; give a run directory written by 'difflab train'`);
-  const p = join(runDir, 'config.json');
-  if (!existsSync(p)) throw new ConfigError('--resume', `'${runDir}' has no config.json; give a run directory written by 'difflab train'`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(p, 'utf8'));
-  } catch (e) {
-    throw new FileFormatError(p, `not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-  return parseConfig(raw, p);
-}
-
 /** Apply `--steps` and `--set key=value` overrides and re-validate. */
 export function applyOverrides(config: PipelineConfig, steps?: number, set: readonly string[] = []): PipelineConfig {
   let raw = structuredClone(config) as unknown as Record<string, unknown>;
@@ -96,7 +81,7 @@ export function smooth(values: readonly number[], w: number): number[] {
 export async function runTrain(opts: TrainOptions): Promise<TrainResult> {
   const reporter = opts.reporter ?? silentReporter;
   const resuming = opts.resume !== undefined;
-  const base = resuming ? resumedConfig(opts.resume!) : opts.config;
+  const base = resuming ? readRunConfig(opts.resume!, '--resume') : opts.config;
   if (!base) throw new ConfigError('config', 'give a config, or resume a run');
   const config = applyOverrides(base, opts.steps, opts.set);
   Job.validate(opts.app, config);
