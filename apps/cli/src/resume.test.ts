@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runNode } from '../../../tools/vitest/spawn.js';
 import { listCheckpoints, readLatestCheckpoint } from '@difflab/pipeline';
 import { Rng } from '@difflab/core';
 
@@ -90,7 +91,7 @@ describe('interrupted training (SIGKILL) and --resume', () => {
     // at most the newest two checkpoints are kept, and a final resume runs to a given end
     expect(listCheckpoints(run).length).toBeLessThanOrEqual(2);
     const end = lastStep + 10;
-    const r = spawnSync(process.execPath, [bin, '-q', 'train', '--resume', run, '--steps', String(end)], { encoding: 'utf8', timeout: 120_000 });
+    const r = await runNode([bin, '-q', 'train', '--resume', run, '--steps', String(end)]);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(run, 'loss.json'), 'utf8')).steps).toBe(end);
     // the resume cleared the temporary directories that killed saves left
@@ -102,7 +103,7 @@ describe('interrupted training (SIGKILL) and --resume', () => {
     const cfg = config(dir, { model: { id: 'mlp', options: { hidden: 128, blocks: 3 } }, train: { steps: 500, batchSize: 256, logEvery: 50, progressEvery: 50 } });
     const a = join(dir, 'a');
     const b = join(dir, 'b');
-    const full = spawnSync(process.execPath, [bin, '-q', 'train', '--config', cfg, '--out', a, '--checkpoint-every', '250'], { encoding: 'utf8', timeout: 120_000 });
+    const full = await runNode([bin, '-q', 'train', '--config', cfg, '--out', a, '--checkpoint-every', '250']);
     expect(full.status, full.stderr).toBe(0);
     const p = start(['train', '--config', cfg, '--out', b, '--checkpoint-every', '250']);
     const t0 = Date.now();
@@ -110,18 +111,18 @@ describe('interrupted training (SIGKILL) and --resume', () => {
     p.child.kill('SIGKILL');
     await p.exited;
     expect(existsSync(join(b, 'loss.json'))).toBe(false); // it really stopped half-way
-    const res = spawnSync(process.execPath, [bin, '-q', 'train', '--resume', b], { encoding: 'utf8', timeout: 120_000 });
+    const res = await runNode([bin, '-q', 'train', '--resume', b]);
     expect(res.status, res.stderr).toBe(0);
     for (const f of ['raw/weights.bin', 'weights.bin']) expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
     expect(JSON.parse(readFileSync(join(b, 'loss.json'), 'utf8')).loss).toEqual(JSON.parse(readFileSync(join(a, 'loss.json'), 'utf8')).loss);
   }, 300_000);
 
-  it('gives one-line errors for a bad --resume', () => {
+  it('gives one-line errors for a bad --resume', async () => {
     const dir = tmp();
-    const r1 = spawnSync(process.execPath, [bin, 'train', '--resume', join(dir, 'missing')], { encoding: 'utf8' });
+    const r1 = await runNode([bin, 'train', '--resume', join(dir, 'missing')]);
     expect(r1.status).toBe(2);
     expect(r1.stderr.trim()).toMatch(/^difflab: --resume: '.*missing' does not exist; give a directory written by 'difflab train'$/);
-    const r2 = spawnSync(process.execPath, [bin, 'train', '--resume', dir, '--config', 'spiral-default'], { encoding: 'utf8' });
+    const r2 = await runNode([bin, 'train', '--resume', dir, '--config', 'spiral-default']);
     expect(r2.status).toBe(2);
     expect(r2.stderr.trim()).toBe('difflab: --resume: takes the config of the resumed run; leave out --config');
   });

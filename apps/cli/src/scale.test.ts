@@ -1,15 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runNode } from '../../../tools/vitest/spawn.js';
 
 const f32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 const bin = fileURLToPath(new URL('../bin/difflab.js', import.meta.url));
 
 describe('sampling at scale', () => {
-  it('streams 1,000,000 spiral points in chunks: peak RSS about that of 100,000 points', () => {
+  it('streams 1,000,000 spiral points in chunks: peak RSS about that of 100,000 points', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'difflab-scale-'));
     const cfg = join(dir, 'tiny.json');
     writeFileSync(
@@ -23,12 +23,12 @@ describe('sampling at scale', () => {
         metrics: ['sliced-w2'],
       }),
     );
-    const tr = spawnSync(process.execPath, [bin, '-q', 'train', '--config', cfg, '--out', join(dir, 'run')], { encoding: 'utf8', timeout: 120_000 });
+    const tr = await runNode([bin, '-q', 'train', '--config', cfg, '--out', join(dir, 'run')]);
     expect(tr.status, tr.stderr).toBe(0);
     const peak: Record<number, number> = {};
     for (const n of [100_000, 1_000_000]) {
       const out = join(dir, `s${n}`);
-      const r = spawnSync(process.execPath, [bin, '-q', 'sample', '--run', join(dir, 'run'), '--sampler', 'ddim', '--steps', '5', '--n', String(n), '--out', out], { encoding: 'utf8', timeout: 300_000 });
+      const r = await runNode([bin, '-q', 'sample', '--run', join(dir, 'run'), '--sampler', 'ddim', '--steps', '5', '--n', String(n), '--out', out], { timeout: 300_000 });
       expect(r.status, r.stderr).toBe(0);
       const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
       expect(m.n).toBe(n);

@@ -13,6 +13,7 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runNode } from '../../../tools/vitest/spawn.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const appDir = fileURLToPath(new URL('..', import.meta.url));
@@ -136,10 +137,11 @@ async function labFlow(backend: 'webgpu' | 'wasm', steps: number, n: number): Pr
 }
 
 /** A small spiral run trained by the CLI (same preset as the page), for the import test. */
-function cliRun(): string {
+async function cliRun(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'difflab-web-cli-'));
   const bin = fileURLToPath(new URL('../../cli/bin/difflab.js', import.meta.url));
-  execFileSync(process.execPath, [bin, '-q', 'train', '--config', 'spiral-default', '--steps', '20', '--out', dir], { stdio: 'pipe' });
+  const r = await runNode([bin, '-q', 'train', '--config', 'spiral-default', '--steps', '20', '--out', dir]);
+  if (r.status !== 0) throw new Error(`difflab train failed: ${r.stderr}`);
   return dir;
 }
 
@@ -172,7 +174,7 @@ async function exportImportFlow(page: Page): Promise<void> {
   await page.click('#export-weights');
   await until(['model.json', 'weights.bin']);
   const names = (path: string) => (JSON.parse(readFileSync(path, 'utf8')).weightsManifest[0].weights as { name: string }[]).map((e) => e.name).sort();
-  const run = cliRun();
+  const run = await cliRun();
   expect(names(files['model.json'])).toEqual(names(join(run, 'model.json')));
   await page.setInputFiles('#import-weights', [join(run, 'model.json'), join(run, 'weights.bin')]);
   await page.waitForFunction(() => document.getElementById('io')?.dataset.imported, undefined, { timeout: 60_000 });

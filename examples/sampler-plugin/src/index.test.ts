@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { createApp, Job, loadConfigObject, runTrain } from '@difflab/pipeline';
 import { DDIMSampler, denoise } from '@difflab/samplers';
 import { linearSchedule } from '@difflab/schedulers';
 import { describe, expect, it } from 'vitest';
+import { runNode } from '../../../tools/vitest/spawn.js';
 import { DdimHeunSampler, register } from './index.js';
 
 // Data N(mu, s^2): the exact epsilon-prediction is sqrt(1 - a) (x - sqrt(a) mu) / (a s^2 + 1 - a), and
@@ -106,10 +106,9 @@ describe('ddim-heun example plugin', () => {
       train: { steps: 200, batchSize: 128, lr: 3e-3, warmupSteps: 10, logEvery: 50, progressEvery: 100 },
     });
     const tr = await runTrain({ app: createApp(), config, outDir: join(dir, 'run') });
-    const r = spawnSync(
-      process.execPath,
+    const r = await runNode(
       [bin, 'sample', '--plugin', './examples/sampler-plugin', '--quiet', '--run', tr.runDir, '--sampler', 'ddim-heun', '--steps', '5', '--n', '300', '--out', join(dir, 'samples')],
-      { cwd: root, encoding: 'utf8', timeout: 120_000 },
+      { cwd: root },
     );
     expect(r.status, r.stderr).toBe(0);
     const metrics = JSON.parse(readFileSync(join(dir, 'samples', 'metrics.json'), 'utf8'));

@@ -54,8 +54,13 @@ async function expectSame(f: () => tf.Tensor | tf.Tensor[], tol = 0): Promise<vo
   got.forEach((g, i) => {
     expect(g.shape).toEqual(want[i].shape);
     expect(g.dtype).toBe(want[i].dtype);
-    if (tol === 0) expect(g.values).toEqual(want[i].values);
-    else {
+    if (tol === 0) {
+      // a plain loop finds the first difference; expect's deep equality over millions of entries
+      // blocks the worker for many seconds
+      const w = want[i].values;
+      const j = g.values.findIndex((v, k) => v !== w[k] && !(Number.isNaN(v) && Number.isNaN(w[k])));
+      expect(j === -1 ? 'equal' : `entry ${j}: ${g.values[j]} != ${w[j]}`).toBe('equal');
+    } else {
       g.values.forEach((v, j) => {
         const w = want[i].values[j];
         if (Number.isNaN(w)) expect(v).toBeNaN();
@@ -68,8 +73,10 @@ async function expectSame(f: () => tf.Tensor | tf.Tensor[], tol = 0): Promise<vo
 /** 0, 1, 2, ... as float32 with a fractional part, so misplaced values show. */
 const iota = (shape: number[], dtype: 'float32' | 'int32' | 'bool' = 'float32') => {
   const n = shape.reduce((a, b) => a * b, 1);
-  const v = Array.from({ length: n }, (_, i) => (dtype === 'float32' ? i + 0.25 : dtype === 'int32' ? i - 7 : i % 3 === 0 ? 1 : 0));
-  return tf.tensor(v, shape, dtype);
+  // typed arrays: tf.tensor flattens a plain array of millions of numbers slowly
+  if (dtype === 'float32') return tf.tensor(Float32Array.from({ length: n }, (_, i) => i + 0.25), shape, dtype);
+  if (dtype === 'int32') return tf.tensor(Int32Array.from({ length: n }, (_, i) => i - 7), shape, dtype);
+  return tf.tensor(Uint8Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0)), shape, dtype);
 };
 
 /** Deterministic pseudo-random values in [-1, 1). */
