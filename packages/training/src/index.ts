@@ -5,7 +5,7 @@ export { Adam, type AdamOptions, AdamW, createOptimizer, type OptimizerState } f
 export { clipFlatByGlobalNorm, clipGradNorm } from './clip.js';
 export { EMA, EMA_WARMUPS, type EmaOptions, type EmaState, type EmaWarmup } from './ema.js';
 export { assignFlat, flatten } from './flat.js';
-export { diffusionLoss, mseLoss, predictionTarget } from './loss.js';
+export { diffusionLoss, minSnrWeights, mseLoss, predictionTarget } from './loss.js';
 export { LR_DECAYS, type LrDecay, type LrScheduleOptions, learningRateAt } from './lr-schedule.js';
 export { emaOptionsSchema, type TrainingOptions, type TrainingOptionsInput, trainingOptionsSchema } from './options.js';
 export { type ProgressEvent, type RunOptions, type RunResult, Trainer, type TrainerInit, type TrainerState } from './trainer.js';

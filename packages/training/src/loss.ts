@@ -35,19 +35,54 @@ export function predictionTarget(
  * mean((pred - target)^2) with a hand-written gradient 2 (pred - target) / N with respect to
  * `pred` only (the target is a constant). Needs no registered tfjs gradient: tfjs-core in Node
  * registers none.
+ *
+ * With `rowWeights` (one constant per row of the batch, axis 0): mean_i(w_i mean_j(d_ij^2)),
+ * diffusers' `(F.mse_loss(pred, target, reduction='none').mean(dims) * weights).mean()`, with
+ * the gradient 2 w_i d_ij / N.
  */
-export function mseLoss(pred: tf.Tensor, target: tf.Tensor): tf.Scalar {
+export function mseLoss(pred: tf.Tensor, target: tf.Tensor, rowWeights?: ArrayLike<number>): tf.Scalar {
   if (pred.size !== target.size) throw new RangeError(`mseLoss: prediction [${pred.shape}] and target [${target.shape}] differ in size`);
   const n = pred.size;
+  const rows = pred.shape[0] ?? 1;
+  if (rowWeights && rowWeights.length !== rows) throw new RangeError(`mseLoss: ${rowWeights.length} row weights for a batch of ${rows}`);
   const op = tf.customGrad((p, save) => {
-    const diff = tf.sub(p as tf.Tensor, tf.reshape(target, (p as tf.Tensor).shape));
+    let diff = tf.sub(p as tf.Tensor, tf.reshape(target, (p as tf.Tensor).shape));
+    if (rowWeights) {
+      // sqrt(w) on the difference: mean((sqrt(w) d)^2) = mean(w d^2), gradient 2 w d / N
+      const shape = [rows, ...new Array<number>(Math.max(0, pred.rank - 1)).fill(1)];
+      diff = tf.mul(diff, tf.tensor(Float32Array.from(rowWeights, Math.sqrt), shape));
+    }
     (save as tf.GradSaveFunc)([diff]);
     return {
       value: tf.mean(tf.square(diff)) as tf.Scalar,
-      gradFunc: (dy: tf.Tensor, [d]: tf.Tensor[]) => tf.mul(d, tf.mul(dy, 2 / n)),
+      gradFunc: (dy: tf.Tensor, [d]: tf.Tensor[]) => {
+        const g = tf.mul(d, tf.mul(dy, 2 / n));
+        if (!rowWeights) return g;
+        const shape = [rows, ...new Array<number>(Math.max(0, pred.rank - 1)).fill(1)];
+        return tf.mul(g, tf.tensor(Float32Array.from(rowWeights, Math.sqrt), shape));
+      },
     };
   });
   return op(pred) as tf.Scalar;
+}
+
+/**
+ * Min-SNR-gamma weights (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting
+ * Strategy"; diffusers' training examples): SNR_t = abar_t / (1 - abar_t), and per row
+ * min(SNR_t, gamma) / SNR_t for epsilon, min(SNR_t, gamma) / (SNR_t + 1) for v_prediction,
+ * min(SNR_t, gamma) for sample (x_0) prediction.
+ */
+export function minSnrWeights(schedule: NoiseSchedule, t: readonly number[], gamma: number, predictionType: PredictionType): Float32Array {
+  if (!(gamma > 0)) throw new RangeError(`snrGamma must be positive, got ${gamma}`);
+  const abar = schedule.alphasCumprod;
+  return Float32Array.from(t, (ti) => {
+    const a = abar[ti] as number;
+    const snr = a / (1 - a);
+    const m = Math.min(snr, gamma);
+    if (predictionType === 'epsilon') return m / snr;
+    if (predictionType === 'v_prediction') return m / (snr + 1);
+    return m;
+  });
 }
 
 /**

@@ -32,6 +32,12 @@ export const trainingOptionsSchema = z
     gradClip: z.number().min(0).default(1),
     /** Fraction of each batch trained with the null condition (classifier-free guidance; used with a conditioner). */
     condDropout: z.number().min(0).max(1).default(0.1),
+    /**
+     * Min-SNR-gamma loss weighting (Hang et al. 2023; diffusers' `--snr_gamma`, 5 suggested):
+     * each row's loss is weighted by min(SNR_t, gamma) / SNR_t (epsilon), / (SNR_t + 1)
+     * (v_prediction) or 1 (sample), SNR_t = abar_t / (1 - abar_t). null: plain MSE.
+     */
+    snrGamma: z.number().positive().max(1e6).nullable().default(null),
     warmupSteps: z.number().int().min(0).default(0),
     decay: z.enum(LR_DECAYS).default('constant'),
     /** EMA of the weights; false turns it off. */

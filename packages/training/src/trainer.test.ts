@@ -34,6 +34,28 @@ describe('Trainer', () => {
     model.dispose();
   });
 
+  it('snrGamma weights each row by min(SNR, gamma) / SNR: a huge gamma is the plain loss, a small one lowers it, and it trains', async () => {
+    const first = (opts: Partial<TrainerInit>) => {
+      const { trainer, model } = makeTrainer(3, { batchSize: 32, ...opts });
+      const v = trainer.step();
+      trainer.dispose();
+      model.dispose();
+      return v;
+    };
+    const plain = first({});
+    expect(first({ snrGamma: 1e6 })).toBe(plain);
+    expect(first({ snrGamma: 0.05 })).toBeLessThan(0.9 * plain);
+    const { trainer, model } = makeTrainer(1, { snrGamma: 5 });
+    trainer.step();
+    const before = tf.memory().numTensors;
+    await trainer.run();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(mean(trainer.lossHistory.slice(-20))).toBeLessThan(0.7 * mean(trainer.lossHistory.slice(0, 20)));
+    trainer.dispose();
+    model.dispose();
+    expect(() => makeTrainer(1, { snrGamma: -1 })).toThrow(/snrGamma/);
+  });
+
   it('keeps tf.memory().numTensors constant over 1,000 steps (run and step)', async () => {
     const { trainer, model } = makeTrainer(2, { batchSize: 16, steps: 1000, logEvery: 7, progressEvery: 30 });
     trainer.step();

@@ -3,6 +3,7 @@
  *
  *   x_0 ~ dataset, t ~ U{0..T-1}, eps ~ N(0, I)
  *   loss = || target(eps, x_0, t) - model(sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t) ||^2
+ *          (per row times the Min-SNR-gamma weight when `snrGamma` is set)
  *   g = clip(grad loss); AdamW step with lr(step); EMA update
  *
  * One `step()` runs entirely inside `tf.tidy`; randomness comes from the trainer's `Rng`
@@ -25,7 +26,7 @@ import { type Adam, createOptimizer, type OptimizerState } from './adam.js';
 import { clipFlatByGlobalNorm } from './clip.js';
 import { EMA, type EmaState } from './ema.js';
 import { flatten } from './flat.js';
-import { mseLoss, predictionTarget } from './loss.js';
+import { minSnrWeights, mseLoss, predictionTarget } from './loss.js';
 import { learningRateAt } from './lr-schedule.js';
 import { type TrainingOptions, type TrainingOptionsInput, trainingOptionsSchema } from './options.js';
 
@@ -268,7 +269,8 @@ export class Trainer {
       // Conditioning dropout: the same rng decides which rows see the null condition.
       const drop = this.conditioner ? Array.from({ length: o.batchSize }, () => this.rng.uniform() < o.condDropout) : null;
       const cond = () => (this.conditioner ? this.conditioner.encodeBatch(batch, drop!) : batch.cond);
-      const { value, grads } = tf.variableGrads(() => mseLoss(this.model.predict(xt, tT, cond()), target), this.variables);
+      const weights = o.snrGamma === null ? undefined : minSnrWeights(this.schedule, t, o.snrGamma, this.model.predictionType);
+      const { value, grads } = tf.variableGrads(() => mseLoss(this.model.predict(xt, tT, cond()), target, weights), this.variables);
       let g = flatten(this.variables.map((v) => grads[v.name] ?? tf.zerosLike(v)));
       if (o.gradClip > 0) g = clipFlatByGlobalNorm(g, o.gradClip).grad;
       const params = this.optimizer.applyFlat(g, lr);
