@@ -76,7 +76,7 @@ describe('diffusionLoss', () => {
       const g = Array.from(tf.grad((p: tf.Tensor) => mseLoss(p, target, w))(tf.tensor2d(p0, [3, 2])).dataSync());
       const h = 1e-4;
       const fd = p0.map((_, k) => (value(p0.map((v, j) => (j === k ? v + h : v))) - value(p0.map((v, j) => (j === k ? v - h : v)))) / (2 * h));
-      g.forEach((gk, k) => expect(gk).toBeCloseTo(fd[k], 4));
+      for (const [k, gk] of g.entries()) expect(gk).toBeCloseTo(fd[k], 4);
       // all weights 1 is the plain loss
       expect(mseLoss(tf.tensor2d(p0, [3, 2]), target, [1, 1, 1]).dataSync()[0]).toBeCloseTo(mseLoss(tf.tensor2d(p0, [3, 2]), target).dataSync()[0], 6);
     });
