@@ -39,7 +39,10 @@ describe('sampling at scale', () => {
       peak[n] = m.peakRssMb;
     }
     console.info(`peak RSS: ${peak[100_000]} MB for 100,000 points, ${peak[1_000_000]} MB for 1,000,000`);
-    // bounded by the chunk, not by n: ten times the points, at most 25% more memory
-    expect(peak[1_000_000]).toBeLessThan(1.25 * peak[100_000]);
+    // bounded by the chunk, not by n. Sampling 1,000,000 points at once would hold the model's
+    // activations for all of them (each hidden activation of this model, 1e6 x 32 float32, is
+    // 128 MB, and a step holds several); streamed, ten times the points cost at most 100 MB more
+    // (measured: +0 to +74 MB; the spread is when the garbage collector runs on a busy machine)
+    expect(peak[1_000_000] - peak[100_000]).toBeLessThan(100);
   }, 600_000);
 });
