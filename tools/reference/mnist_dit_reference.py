@@ -32,6 +32,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# the benchmark's twin layers: diffusers' timestep embedding + MLP, MAE's 2-D positions, the block
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'bench'))
+from reference_torch import TBlock, TimeMLP, sincos_2d  # noqa: E402
+
 # the mnist-text preset; the environment can change a setting to try a recipe (DIT_WIDTH=128 ...)
 env = lambda k, v: type(v)(os.environ.get('DIT_' + k, v))
 W, DEPTH, HEADS, RATIO, PATCH, SIZE = env('WIDTH', 96), env('DEPTH', 4), env('HEADS', 4), env('RATIO', 4), env('PATCH', 4), 28
@@ -39,38 +43,15 @@ PRED = env('PRED', 'epsilon')  # or v_prediction
 COND_DIM, T, BATCH, LR, WARMUP, DROPOUT, EMA_DECAY = 128, 1000, env('BATCH', 64), env('LR', 1e-3), 200, 0.1, env('EMA', 0.999)
 
 
-def timestep_embedding(t, dim=128):
-    # diffusers get_timestep_embedding(t, dim, flip_sin_to_cos=True, downscale_freq_shift=0)
-    half = dim // 2
-    exponent = -math.log(10000) * torch.arange(half, dtype=torch.float32) / half
-    emb = t.float()[:, None] * torch.exp(exponent)[None, :]
-    return torch.cat([torch.cos(emb), torch.sin(emb)], dim=-1)
-
-
-def sincos_2d(w, g):
-    def one(d, pos):
-        omega = 1.0 / 10000 ** (np.arange(d // 2, dtype=np.float64) / (d // 2))
-        out = np.outer(pos, omega)
-        return np.concatenate([np.sin(out), np.cos(out)], axis=1)
-
-    ii, jj = np.meshgrid(np.arange(g), np.arange(g), indexing='ij')
-    emb = np.concatenate([one(w // 2, jj.reshape(-1)), one(w // 2, ii.reshape(-1))], axis=1)
-    return torch.tensor(emb, dtype=torch.float32)[None]
-
-
 def modulate(x, shift, scale):
     return x * (1 + scale[:, None]) + shift[:, None]
 
 
-class Block(nn.Module):
+class Block(TBlock):
+    """The benchmark's pre-norm block (same layers, same init order) with adaLN-Zero."""
+
     def __init__(self):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(W)
-        self.qkv = nn.Linear(W, 3 * W)
-        self.proj = nn.Linear(W, W)
-        self.norm2 = nn.LayerNorm(W)
-        self.fc1 = nn.Linear(W, RATIO * W)
-        self.fc2 = nn.Linear(RATIO * W, W)
+        super().__init__(W, HEADS, RATIO)
         self.ada = nn.Linear(4 * W, 6 * W)
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
@@ -78,20 +59,19 @@ class Block(nn.Module):
     def forward(self, h, c):
         b, n, _ = h.shape
         s1, sc1, g1, s2, sc2, g2 = self.ada(c).chunk(6, dim=1)
-        a = modulate(self.norm1(h), s1, sc1)
+        a = modulate(self.ln1(h), s1, sc1)
         q, k, v = self.qkv(a).reshape(b, n, 3, HEADS, W // HEADS).permute(2, 0, 3, 1, 4)
         att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(W // HEADS), dim=-1)
         y = self.proj((att @ v).transpose(1, 2).reshape(b, n, W))
         h = h + g1[:, None] * y
-        z = self.fc2(F.gelu(self.fc1(modulate(self.norm2(h), s2, sc2))))
+        z = self.fc2(F.gelu(self.fc1(modulate(self.ln2(h), s2, sc2))))
         return h + g2[:, None] * z
 
 
 class Model(nn.Module):
     def __init__(self):
         super().__init__()
-        self.t1 = nn.Linear(128, 4 * W)
-        self.t2 = nn.Linear(4 * W, 4 * W)
+        self.time = TimeMLP(W)
         self.cond = nn.Linear(COND_DIM, 4 * W)
         self.table = nn.Embedding(10, COND_DIM)  # the class-label conditioner, N(0, 1)
         self.patch_embed = nn.Linear(PATCH * PATCH, W)
@@ -102,13 +82,13 @@ class Model(nn.Module):
         nn.init.zeros_(self.ada_out.weight)
         nn.init.zeros_(self.ada_out.bias)
         self.proj_out = nn.Linear(W, PATCH * PATCH)
-        self.register_buffer('pos', sincos_2d(W, SIZE // PATCH))
+        self.register_buffer('pos', sincos_2d(W, SIZE // PATCH, SIZE // PATCH)[None])
 
     def forward(self, x, t, labels, keep):
         # x [B, 28, 28, 1] (NHWC as difflab); labels [B]; keep [B] float (0: null condition)
         b = x.shape[0]
         g = SIZE // PATCH
-        temb = self.t2(F.silu(self.t1(timestep_embedding(t))))
+        temb = self.time(t)
         temb = temb + self.cond(self.table(labels) * keep[:, None])
         tok = x.reshape(b, g, PATCH, g, PATCH).permute(0, 1, 3, 2, 4).reshape(b, g * g, PATCH * PATCH)
         h = self.patch_embed(tok) + self.pos + self.time_proj(F.silu(temb))[:, None]

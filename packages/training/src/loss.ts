@@ -47,19 +47,15 @@ export function mseLoss(pred: tf.Tensor, target: tf.Tensor, rowWeights?: ArrayLi
   if (rowWeights && rowWeights.length !== rows) throw new RangeError(`mseLoss: ${rowWeights.length} row weights for a batch of ${rows}`);
   const op = tf.customGrad((p, save) => {
     let diff = tf.sub(p as tf.Tensor, tf.reshape(target, (p as tf.Tensor).shape));
-    if (rowWeights) {
-      // sqrt(w) on the difference: mean((sqrt(w) d)^2) = mean(w d^2), gradient 2 w d / N
-      const shape = [rows, ...new Array<number>(Math.max(0, pred.rank - 1)).fill(1)];
-      diff = tf.mul(diff, tf.tensor(Float32Array.from(rowWeights, Math.sqrt), shape));
-    }
-    (save as tf.GradSaveFunc)([diff]);
+    // row weights as sqrt(w) on the difference: mean((sqrt(w) d)^2) = mean(w d^2), gradient 2 w d / N
+    const sqrtW = rowWeights ? tf.tensor(Float32Array.from(rowWeights, Math.sqrt), [rows, ...new Array<number>(Math.max(0, pred.rank - 1)).fill(1)]) : null;
+    if (sqrtW) diff = tf.mul(diff, sqrtW);
+    (save as tf.GradSaveFunc)(sqrtW ? [diff, sqrtW] : [diff]);
     return {
       value: tf.mean(tf.square(diff)) as tf.Scalar,
-      gradFunc: (dy: tf.Tensor, [d]: tf.Tensor[]) => {
+      gradFunc: (dy: tf.Tensor, [d, w]: tf.Tensor[]) => {
         const g = tf.mul(d, tf.mul(dy, 2 / n));
-        if (!rowWeights) return g;
-        const shape = [rows, ...new Array<number>(Math.max(0, pred.rank - 1)).fill(1)];
-        return tf.mul(g, tf.tensor(Float32Array.from(rowWeights, Math.sqrt), shape));
+        return w ? tf.mul(g, w) : g;
       },
     };
   });
