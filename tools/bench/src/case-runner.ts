@@ -4,7 +4,7 @@
 import 'reflect-metadata';
 import * as tf from '@tensorflow/tfjs-core';
 import { startBackend } from '@difflab/runtime';
-import { CASES, dispatches } from './cases.js';
+import { CASES, dispatches, issue } from './cases.js';
 
 const [name, ...rest] = process.argv.slice(2);
 const opt = (k: string, d: string) => {
@@ -47,6 +47,7 @@ try {
   }
   const res = await f(args);
   if (Number.isFinite(dispatches.perCall)) (res as Record<string, unknown>).dispatches_per_call = dispatches.perCall;
+  if (info.backend === 'webgpu' && issue.msPerCall.length) (res as Record<string, unknown>).issue_ms = issue.msPerCall;
   for (const n of info.notes) console.error(n);
   console.log(JSON.stringify({ case: name, backend: info.backend, ...(info.adapter ? { adapter: info.adapter } : {}), threads, ...res, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
 } catch (e) {

@@ -32,6 +32,11 @@ export interface CaseResult {
  */
 /** Programs dispatched (WebGPU: counted by the case runner), and per timed call of the last `timed`. */
 export const dispatches = { count: 0, perCall: Number.NaN };
+/**
+ * Host time per call spent issuing the work (the loop before the final read-back) in the last
+ * `timed`: on an asynchronous backend, issue time close to the total means the host is the bound.
+ */
+export const issue = { msPerCall: [] as number[] };
 
 async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, repeats: number): Promise<number[]> {
   const settle = async (t: tf.Tensor | void) => {
@@ -43,6 +48,7 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
   for (let i = 0; i < warmup; i++) await settle(fn());
   const counted = dispatches.count;
   const out: number[] = [];
+  issue.msPerCall = [];
   for (let r = 0; r < repeats; r++) {
     const t0 = performance.now();
     let last: tf.Tensor | void = undefined;
@@ -50,6 +56,7 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
       if (last) last.dispose();
       last = fn();
     }
+    issue.msPerCall.push((performance.now() - t0) / iters);
     await settle(last);
     out.push((performance.now() - t0) / iters);
   }
@@ -180,6 +187,8 @@ export const CASES: Record<string, (a: CaseArgs) => Promise<CaseResult>> = {
     return { ms: resident.map((u) => u / 1000), dispatch_us: resident, dispatch_scalar_upload_us: scalar, dispatch_tensor_upload_us: tensor };
   },
   'image-train-patch-transformer': (a) => imageTrain('patch-transformer', a),
+  'profile-patch-transformer': (a) => profileTrain('patch-transformer', a),
+  'profile-unet': (a) => profileTrain('unet', a),
   'image-train-unet': (a) => imageTrain('unet', a),
   'image-sample-unet': async (a) => {
     const { job, model } = imageJob('unet');
@@ -223,4 +232,42 @@ async function imageTrain(id: 'patch-transformer' | 'unet', a: CaseArgs): Promis
   const trainer = new Trainer({ model, schedule: job.schedule, dataset: randomImages(shape), rng: new Rng(0), ...config.train, batchSize: a.batch, warmupSteps: 0, decay: 'constant' });
   const ms = await timed(() => trainer.stepTensor(), a.warmup, a.iters, a.repeats);
   return { ms };
+}
+
+/**
+ * One training step under `tf.profile` after `warmup` steps: the device time per kernel name
+ * (WebGPU: timestamp queries, when the adapter has them; each program then runs in its own pass,
+ * so only the per-kernel times mean anything, not the step's total) and the count per kernel.
+ */
+async function profileTrain(id: 'patch-transformer' | 'unet', a: CaseArgs): Promise<CaseResult> {
+  const { job, model, shape, config } = imageJob(id);
+  const trainer = new Trainer({ model, schedule: job.schedule, dataset: randomImages(shape), rng: new Rng(0), ...config.train, batchSize: a.batch, warmupSteps: 0, decay: 'constant' });
+  for (let i = 0; i < a.warmup; i++) {
+    const l = trainer.stepTensor();
+    await l.data();
+    l.dispose();
+  }
+  const t0 = performance.now();
+  const info = await tf.profile(async () => {
+    const l = trainer.stepTensor();
+    await l.data();
+    return l;
+  });
+  const wall = performance.now() - t0;
+  const byName = new Map<string, { n: number; ms: number }>();
+  let total = 0;
+  const backend = tf.getBackend();
+  for (const k of info.kernels) {
+    // Scopes (custom gradients, named ops) are listed too, with their inner kernels' time: skip.
+    if (!tf.getKernel(k.name, backend)) continue;
+    const ms = Number(k.kernelTimeMs) || 0;
+    total += ms;
+    const e = byName.get(k.name) ?? { n: 0, ms: 0 };
+    e.n++;
+    e.ms += ms;
+    byName.set(k.name, e);
+  }
+  (info.result as tf.Tensor | undefined)?.dispose();
+  const top = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 25).map(([name, e]) => ({ name, n: e.n, ms: Number(e.ms.toFixed(3)) }));
+  return { ms: [wall], kernels: info.kernels.length, kernel_ms_total: total, top };
 }
