@@ -6,6 +6,7 @@ export { type BackendDescription, describeBackend } from './describe.js';
 export { type AdapterDescription, formatAdapter } from './gpu-types.js';
 export { type BackendLoader, isNodeRuntime, type StartBackendOptions, type StartedBackend, startBackend } from './start-backend.js';
 export { SWIFTSHADER_ICD } from './vulkan-paths.js';
+export { type DispatchCacheStats, dispatchCacheStats } from './webgpu-dispatch.js';
 export { enableWasmThreads, MAX_WASM_THREADS, type WasmThreadsResult } from './wasm-threads.js';
 export { registerWasmConvKernels, unregisterWasmConvKernels, WASM_CONV_KERNELS } from './wasm-kernels/conv-backprop.js';
 export { registerWasmSpeedKernels, unregisterWasmSpeedKernels, WASM_SPEED_KERNELS } from './wasm-kernels/speed-kernels.js';

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { type BackendChoice, parseBackendChoice, planBackends } from './choices.js';
 import { type AdapterDescription, describeAdapter, formatAdapter, type GpuAdapterLike, type GpuLike } from './gpu-types.js';
 import { registerWebGpuKernels, type WebGpuUtil } from './webgpu-kernels.js';
+import { type EngineLike, useCachedDispatch } from './webgpu-dispatch.js';
 import { useWriteBufferUploads } from './webgpu-uploads.js';
 import { SWIFTSHADER_ICD } from './vulkan-paths.js';
 import { registerWasmConvKernels } from './wasm-kernels/conv-backprop.js';
@@ -38,6 +39,12 @@ export interface StartBackendOptions {
    * created and destroyed per upload).
    */
   webgpuUploads?: 'write-buffer' | 'tfjs';
+  /**
+   * WebGPU: how programs are dispatched. `cached` (default): bind groups and uniform buffers are
+   * cached and reused (webgpu-dispatch.ts); `tfjs`: tfjs-webgpu's own path (a bind group and a
+   * uniform write per program).
+   */
+  webgpuDispatch?: 'cached' | 'tfjs';
   /** Extra backends by name, e.g. `{ webgl: () => import('@tensorflow/tfjs-backend-webgl') }`. */
   extraBackends?: Record<string, BackendLoader>;
 }
@@ -58,6 +65,7 @@ const optionsSchema = z
     powerPreference: z.enum(['low-power', 'high-performance']).optional(),
     swiftshader: z.union([z.boolean(), z.string().min(1)]).default(true),
     webgpuUploads: z.enum(['write-buffer', 'tfjs']).default('write-buffer'),
+    webgpuDispatch: z.enum(['cached', 'tfjs']).default('cached'),
     extraBackends: z.record(z.string(), z.custom<BackendLoader>((v) => typeof v === 'function', 'must be a function')).default({}),
   })
   .strict();
@@ -204,6 +212,9 @@ async function startWebGpu(platform: 'node' | 'browser', opts: Options, notes: s
   registerWebGpuKernels(webgpuModule.webgpu_util as unknown as WebGpuUtil);
   if (opts.webgpuUploads === 'write-buffer' && !useWriteBufferUploads(tf.engine().registry.webgpu)) {
     notes.push('webgpu: this tfjs-backend-webgpu is not the one difflab patches; its own upload path is used');
+  }
+  if (opts.webgpuDispatch === 'cached' && !useCachedDispatch(tf.engine().registry.webgpu, () => tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE'), tf.engine() as unknown as EngineLike)) {
+    notes.push('webgpu: this tfjs-backend-webgpu is not the one difflab patches; its own dispatch path is used');
   }
   if (description.software) notes.push(`webgpu: ${formatAdapter(description)} is a software (CPU) adapter: correct, but slow`);
   return formatAdapter(description);

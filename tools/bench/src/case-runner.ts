@@ -3,7 +3,7 @@
 // prints one JSON line like reference_torch.py.
 import 'reflect-metadata';
 import * as tf from '@tensorflow/tfjs-core';
-import { startBackend } from '@difflab/runtime';
+import { dispatchCacheStats, startBackend } from '@difflab/runtime';
 import { CASES, dispatches, issue } from './cases.js';
 
 const [name, ...rest] = process.argv.slice(2);
@@ -29,9 +29,11 @@ if (!f) {
 }
 try {
   const uploads = opt('webgpu-uploads', '');
+  const dispatch = opt('webgpu-dispatch', '');
   const info = await startBackend(backend, {
     ...(threads > 1 ? { wasmThreads: threads } : {}),
     ...(uploads === 'tfjs' || uploads === 'write-buffer' ? { webgpuUploads: uploads } : {}),
+    ...(dispatch === 'tfjs' || dispatch === 'cached' ? { webgpuDispatch: dispatch } : {}),
   });
   // tfjs-webgpu submits its command buffer every N dispatches (default 15).
   const submitBatch = opt('submit-batch', '');
@@ -48,6 +50,8 @@ try {
   const res = await f(args);
   if (Number.isFinite(dispatches.perCall)) (res as Record<string, unknown>).dispatches_per_call = dispatches.perCall;
   if (info.backend === 'webgpu' && issue.msPerCall.length) (res as Record<string, unknown>).issue_ms = issue.msPerCall;
+  const cache = dispatchCacheStats(tf.engine().registry.webgpu);
+  if (cache) (res as Record<string, unknown>).dispatch_cache = cache;
   for (const n of info.notes) console.error(n);
   console.log(JSON.stringify({ case: name, backend: info.backend, ...(info.adapter ? { adapter: info.adapter } : {}), threads, ...res, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
 } catch (e) {

@@ -164,6 +164,37 @@ export const CASES: Record<string, (a: CaseArgs) => Promise<CaseResult>> = {
     const flops = shapes.reduce((s, [m, k, n]) => s + 2 * m * k * n, 0);
     return { ms, gflops: flops / (Math.min(...ms) * 1e6) };
   },
+  'gemm-variants': async (a) => {
+    // The patch transformer's matmul shapes, [m, k] @ [k, n], with each operand stored plain or
+    // transposed (backprop's dW = X^T dY and dX = dY W^T): µs and GFLOP/s per variant.
+    const shapes = [
+      [3136, 96, 384],
+      [3136, 384, 96],
+      [96, 3136, 384],
+      [256, 49, 49],
+    ];
+    const rng = new Rng(0);
+    const variants: Record<string, number[]> = {};
+    const gflops: Record<string, number> = {};
+    for (const [m, k, n] of shapes) {
+      for (const [ta, tb] of [
+        [false, false],
+        [true, false],
+        [false, true],
+      ] as const) {
+        const batch = m === 256 ? 256 : 1;
+        const mm = m === 256 ? 49 : m;
+        const x = tf.tensor3d(rng.normalArray(batch * mm * k), ta ? [batch, k, mm] : [batch, mm, k]);
+        const y = tf.tensor3d(rng.normalArray(batch * k * n), tb ? [batch, n, k] : [batch, k, n]);
+        const name = `${batch > 1 ? `${batch}x` : ''}${mm}x${k}x${n}${ta ? ' tA' : ''}${tb ? ' tB' : ''}`;
+        const ms = await timed(() => tf.matMul(x, y, ta, tb), a.warmup, a.iters, a.repeats);
+        variants[name] = ms.map((v) => v * 1000);
+        gflops[name] = Math.round((2 * batch * mm * k * n) / (Math.min(...ms) * 1e6));
+        tf.dispose([x, y]);
+      }
+    }
+    return { ms: [0], us: variants, gflops };
+  },
   overheads: async (a) => {
     // Per-op costs of the backend, in microseconds: a chain of `iters` adds on resident [32, 64]
     // tensors (one dispatch each), the same with a fresh scalar per add (dispatch + upload of a
@@ -268,6 +299,17 @@ async function profileTrain(id: 'patch-transformer' | 'unet', a: CaseArgs): Prom
     byName.set(k.name, e);
   }
   (info.result as tf.Tensor | undefined)?.dispose();
+  // The matmuls by shapes (A, B): where their device time goes.
+  const mm = new Map<string, { n: number; ms: number }>();
+  for (const k of info.kernels) {
+    if (k.name !== 'BatchMatMul' && k.name !== '_FusedMatMul') continue;
+    const key = `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join(' ')}`;
+    const e = mm.get(key) ?? { n: 0, ms: 0 };
+    e.n++;
+    e.ms += Number(k.kernelTimeMs) || 0;
+    mm.set(key, e);
+  }
+  const matmuls = [...mm.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 20).map(([name, e]) => ({ name, n: e.n, ms: Number(e.ms.toFixed(3)) }));
   const top = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 25).map(([name, e]) => ({ name, n: e.n, ms: Number(e.ms.toFixed(3)) }));
-  return { ms: [wall], kernels: info.kernels.length, kernel_ms_total: total, top };
+  return { ms: [wall], kernels: info.kernels.length, kernel_ms_total: total, top, matmuls };
 }
