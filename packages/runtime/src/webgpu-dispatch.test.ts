@@ -108,6 +108,27 @@ describe('cached dispatch on webgpu (Dawn + SwiftShader)', () => {
     expect(s1.tidySubmits - s0.tidySubmits).toBe(lo.length);
   });
 
+  it('a repeated workload finds its buffers again: no new bind group after the first passes', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    await startBackend('webgpu');
+    const backend = tf.engine().registry.webgpu;
+    const a = tf.tensor1d(values(720, 3));
+    const img = tf.tensor4d(values(2 * 8 * 8 * 3, 5), [2, 8, 8, 3]);
+    const k = tf.tensor4d(values(3 * 3 * 3 * 4, 9), [3, 3, 3, 4]);
+    // Keep some results alive across passes, freed in a shifting order, as training keeps losses.
+    const kept: tf.Tensor[] = [];
+    const misses: number[] = [];
+    for (let pass = 0; pass < 8; pass++) {
+      const s0 = dispatchCacheStats(backend)!;
+      kept.push(work(a, img, k, -0.2));
+      if (kept.length > 2) kept.splice(pass % 2, 1)[0].dispose();
+      await kept[kept.length - 1].data();
+      misses.push(dispatchCacheStats(backend)!.bindGroupMisses - s0.bindGroupMisses);
+    }
+    tf.dispose([a, img, k, ...kept]);
+    expect(misses.slice(4)).toEqual([0, 0, 0, 0]);
+  });
+
   it('stays correct through cache resets (limits of 4 entries, new clip bounds every pass)', async (ctx) => {
     ctx.skip(!hasSwiftShader, SKIP_REASON);
     const lo = [-0.9, -0.5, -0.1, 0.3, -0.9];

@@ -19,7 +19,10 @@
  *   buffer that queued work uses only at the next submit (every 15 programs by default). So that
  *   a step repeated finds the same buffers in the same order, what is recorded is also submitted
  *   when an outermost `tf.tidy` ends (a training or sampling step): each step then starts on a
- *   fresh command encoder, and the bind groups of one step are those of the last.
+ *   fresh command encoder. And the pool hands out, of the free buffers of a size, the one created
+ *   first (tfjs-webgpu: the one freed last), so which buffer an op gets depends on which buffers
+ *   are free, not on the order they were freed in: from the second step on, a step's bind groups
+ *   are the last step's.
  * - Both caches are dropped whole when they pass their size limits (programs whose uniforms
  *   change every call, such as a learning rate, would otherwise grow them); the dropped uniform
  *   buffers are destroyed after the next submit (WebGPU keeps a destroyed buffer alive until the
@@ -55,7 +58,13 @@ interface PassLike {
   dispatchWorkgroups(x: number, y?: number, z?: number): void;
 }
 
+interface PoolLike {
+  freeBuffers: Map<string, object[]>;
+  acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): object;
+}
+
 interface BackendLike {
+  bufferManager: PoolLike;
   recordAndSubmit(program: ProgramLike, output: TensorInfoLike, inputs: TensorInfoLike[], uniforms?: UniformLike[]): void;
   tensorMap: { get(dataId: object): { resource: unknown; external?: boolean } | undefined };
   device: {
@@ -162,6 +171,30 @@ export function useCachedDispatch(backend: unknown, batchSize: () => number, eng
     state.bindGroups.clear();
     state.stats.resets++;
   };
+
+  // The pool: of the free buffers of a size and usage, hand out the oldest (lowest id).
+  const pool = b.bufferManager;
+  if (pool && pool.freeBuffers instanceof Map && typeof pool.acquireBuffer === 'function') {
+    const acquire = pool.acquireBuffer;
+    pool.acquireBuffer = function (this: PoolLike, size: number, bufferUsage: number, mappedAtCreation = false, reuse = true): object {
+      const free = reuse ? this.freeBuffers.get(`${size}_${bufferUsage}`) : undefined;
+      if (free && free.length > 1) {
+        // tfjs pops the last one: move the oldest there.
+        let best = free.length - 1;
+        let bestId = idOf(free[best]);
+        for (let i = 0; i < free.length - 1; i++) {
+          const id = idOf(free[i]);
+          if (id < bestId) {
+            best = i;
+            bestId = id;
+          }
+        }
+        const last = free.length - 1;
+        if (best !== last) [free[best], free[last]] = [free[last], free[best]];
+      }
+      return acquire.call(this, size, bufferUsage, mappedAtCreation, reuse);
+    };
+  }
 
   const original = b.recordAndSubmit;
   const originalSubmit = b.submitQueue;

@@ -24,6 +24,6 @@ fi
 echo "== bench ($(($(date +%s) - t0)) s so far)"
 timeout "$limit" "$node" .gpu/bench/bench.mjs --backends webgpu --python python3 --torch-device cuda --torch-threads 1 --rounds "${ROUNDS:-2}" \
   --runner .gpu/bench/case-runner.mjs --torch-script tools/bench/reference_torch.py --out "$out/bench-gpu.json" \
-  --cases "$cases"
+  --cases "$cases" ${BENCH_RUNNER_ARGS:+--runner-args "$BENCH_RUNNER_ARGS"}
 rc=$?
 echo "== done in $(($(date +%s) - t0)) s (bench exit $rc)"

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--backends wasm,cpu,webgpu] [--cases a,b] [--rounds N] [--out FILE]`
- *   [--torch-device cpu|cuda] [--python PATH] [--runner FILE] [--torch-script FILE]
+ *   [--torch-device cpu|cuda] [--python PATH] [--runner FILE] [--torch-script FILE] [--runner-args '...']
  *
  * `--torch-device cuda` times PyTorch on the GPU (synchronized); `--python` names a Python
  * that has torch (no apt-get then); `--runner` / `--torch-script` point at a bundled case runner
@@ -52,6 +52,8 @@ const it = (full: number, q: number) => (quick ? q : full);
 const torchScript = opt('torch-script', join(root, 'tools', 'bench', 'reference_torch.py'));
 const caseRunner = opt('runner', join(here, 'case-runner.js'));
 const torchDevice = opt('torch-device', 'cpu');
+// --runner-args '--submit-batch 32': extra arguments for every difflab case run.
+const runnerArgs = opt('runner-args', '').split(' ').filter(Boolean);
 
 const ALL: CaseSpec[] = [
   { name: 'spiral train step, batch 32', id: 'spiral-train', args: { batch: 32, iters: it(200, 50), warmup: 20, repeats: 3 }, unit: 'ms/step' },
@@ -60,7 +62,7 @@ const ALL: CaseSpec[] = [
   { name: 'spiral sample 10k, DDPM 50 steps', id: 'spiral-sample-ddpm', args: { repeats: it(2, 1) }, unit: 'ms/run', target: 1.0 },
   { name: 'spiral sample 10k, DDIM 20 steps', id: 'spiral-sample-ddim20', args: { repeats: it(2, 1) }, unit: 'ms/run', target: 1.0 },
   { name: 'spiral time to SW2 <= 3x floor', id: 'spiral-time-to-quality', args: { target: 3, 'max-steps': 20000 }, unit: 's to target', target: 1.0, full: true, rounds: 2 },
-  { name: 'patch transformer train step, batch 64', id: 'image-train-patch-transformer', args: { batch: 64, iters: it(6, 3), warmup: 2, repeats: it(2, 1) }, unit: 'ms/step', target: 1.0 },
+  { name: 'patch transformer train step, batch 64', id: 'image-train-patch-transformer', args: { batch: 64, iters: it(8, 3), warmup: it(8, 2), repeats: it(2, 1) }, unit: 'ms/step', target: 1.0 },
   { name: 'conv UNet train step, batch 64', id: 'image-train-unet', args: { batch: 64, iters: it(3, 2), warmup: 1, repeats: it(2, 1) }, unit: 'ms/step', target: 1.0 },
   { name: 'conv UNet sample 16 images, 50 steps', id: 'image-sample-unet', args: { repeats: 1 }, unit: 'ms/run', target: 1.0, full: true, rounds: 2 },
   // one backend and one torch thread count: the growth, not the speed, is the point
@@ -130,7 +132,7 @@ for (const c of cases) {
   for (let r = 0; r < caseRounds; r++) {
     // Alternate: difflab (each backend), then PyTorch, round after round.
     for (const b of c.firstBackendOnly ? backends.slice(0, 1) : backends) {
-      const res = runJson(process.execPath, [caseRunner, c.id, '--backend', b, ...cliArgs], process.env);
+      const res = runJson(process.execPath, [caseRunner, c.id, '--backend', b, ...cliArgs, ...runnerArgs], process.env);
       if (res.error) row.extra[`${b}.error`] = res.error;
       (row.difflab[b] ??= []).push(...caseValue(res, c.unit).map((v) => (c.unit === 's to target' ? v : v)));
       if (typeof res.peak_rss_mb === 'number') row.rss[b] = Math.max(row.rss[b] ?? 0, res.peak_rss_mb);

@@ -52,6 +52,7 @@ try {
   if (info.backend === 'webgpu' && issue.msPerCall.length) (res as Record<string, unknown>).issue_ms = issue.msPerCall;
   const cache = dispatchCacheStats(tf.engine().registry.webgpu);
   if (cache) (res as Record<string, unknown>).dispatch_cache = cache;
+  if (info.backend === 'webgpu') (res as Record<string, unknown>).submit_batch = tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');
   for (const n of info.notes) console.error(n);
   console.log(JSON.stringify({ case: name, backend: info.backend, ...(info.adapter ? { adapter: info.adapter } : {}), threads, ...res, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
 } catch (e) {
