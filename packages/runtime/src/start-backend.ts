@@ -45,6 +45,13 @@ export interface StartBackendOptions {
    * uniform write per program).
    */
   webgpuDispatch?: 'cached' | 'tfjs';
+  /**
+   * WebGPU: programs recorded before the command buffer is submitted (tfjs-webgpu's
+   * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, its default 15). Default 32: a submit costs ~100-190 µs of
+   * host time through Dawn in Node, and 32 trained the patch transformer fastest of 15 / 32 / 100
+   * on an H200 (tools/bench/RESULTS.md).
+   */
+  webgpuSubmitBatch?: number;
   /** Extra backends by name, e.g. `{ webgl: () => import('@tensorflow/tfjs-backend-webgl') }`. */
   extraBackends?: Record<string, BackendLoader>;
 }
@@ -66,6 +73,7 @@ const optionsSchema = z
     swiftshader: z.union([z.boolean(), z.string().min(1)]).default(true),
     webgpuUploads: z.enum(['write-buffer', 'tfjs']).default('write-buffer'),
     webgpuDispatch: z.enum(['cached', 'tfjs']).default('cached'),
+    webgpuSubmitBatch: z.number().int().min(1).max(10_000).default(32),
     extraBackends: z.record(z.string(), z.custom<BackendLoader>((v) => typeof v === 'function', 'must be a function')).default({}),
   })
   .strict();
@@ -213,6 +221,7 @@ async function startWebGpu(platform: 'node' | 'browser', opts: Options, notes: s
   if (opts.webgpuUploads === 'write-buffer' && !useWriteBufferUploads(tf.engine().registry.webgpu)) {
     notes.push('webgpu: this tfjs-backend-webgpu is not the one difflab patches; its own upload path is used');
   }
+  tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', opts.webgpuSubmitBatch);
   if (opts.webgpuDispatch === 'cached' && !useCachedDispatch(tf.engine().registry.webgpu, () => tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE'), tf.engine() as unknown as EngineLike)) {
     notes.push('webgpu: this tfjs-backend-webgpu is not the one difflab patches; its own dispatch path is used');
   }

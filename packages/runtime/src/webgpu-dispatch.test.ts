@@ -155,4 +155,15 @@ describe('cached dispatch on webgpu (Dawn + SwiftShader)', () => {
     const err = await startBackend('webgpu', { webgpuDispatch: 'fast' as 'tfjs' }).catch((e) => e);
     expect((err as Error).message).toMatch(/webgpuDispatch/);
   });
+
+  it('submits every 32 programs by default; webgpuSubmitBatch sets it, 0 is refused naming the option', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    await startBackend('webgpu');
+    expect(tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE')).toBe(32);
+    await startBackend('webgpu', { webgpuSubmitBatch: 15 });
+    expect(tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE')).toBe(15);
+    const err = await startBackend('webgpu', { webgpuSubmitBatch: 0 }).catch((e) => e);
+    expect((err as Error).message).toMatch(/webgpuSubmitBatch/);
+    await startBackend('webgpu');
+  });
 });

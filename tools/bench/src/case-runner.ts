@@ -7,8 +7,9 @@ import { dispatchCacheStats, startBackend } from '@difflab/runtime';
 import { CASES, dispatches, issue } from './cases.js';
 
 const [name, ...rest] = process.argv.slice(2);
+// The last occurrence wins: the bench's --runner-args come after a case's own arguments.
 const opt = (k: string, d: string) => {
-  const i = rest.indexOf(`--${k}`);
+  const i = rest.lastIndexOf(`--${k}`);
   return i >= 0 ? rest[i + 1] : d;
 };
 // `wasm:2` = the wasm backend with 2 threads (difflab's threaded build in Node).
