@@ -1,20 +1,10 @@
-import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startBackend } from './start-backend.js';
-import { SWIFTSHADER_ICD } from './vulkan-paths.js';
+import { SWIFTSHADER_SKIP_REASON as SKIP_REASON, hasSwiftShader, lcgValues as values } from './testing/swiftshader.js';
 import { DISPATCH_CACHE_LIMITS, dispatchCacheStats, layoutUniforms, setDispatchCacheLimits } from './webgpu-dispatch.js';
 
-const SKIP_REASON = `no SwiftShader Vulkan driver at ${SWIFTSHADER_ICD} (install Debian's chromium package)`;
-const hasSwiftShader = existsSync(SWIFTSHADER_ICD);
 
-function values(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
 
 afterAll(async () => {
   await startBackend('wasm');

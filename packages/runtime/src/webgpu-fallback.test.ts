@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startBackend } from './start-backend.js';
+import { hasSwiftShader, SWIFTSHADER_SKIP_REASON } from './testing/swiftshader.js';
 import { probeVulkan, SWIFTSHADER_ICD, VULKAN_DRIVER_VARS } from './vulkan.js';
 
 /*
@@ -12,7 +13,6 @@ import { probeVulkan, SWIFTSHADER_ICD, VULKAN_DRIVER_VARS } from './vulkan.js';
  * startBackend retries with SwiftShader and says so in its notes. Own file: Dawn is created once
  * per process, and this test needs to be the first to create it.
  */
-const hasSwiftShader = existsSync(SWIFTSHADER_ICD);
 const explicit = VULKAN_DRIVER_VARS.filter((v) => process.env[v]);
 const dir = mkdtempSync(join(tmpdir(), 'difflab-vk-'));
 const saved = process.env.XDG_DATA_DIRS;
@@ -27,7 +27,7 @@ afterAll(async () => {
 
 describe('webgpu in Node with a broken installed Vulkan driver', () => {
   it('falls back to SwiftShader and reports it', async (ctx) => {
-    ctx.skip(!hasSwiftShader, `no SwiftShader Vulkan driver at ${SWIFTSHADER_ICD} (install Debian's chromium package)`);
+    ctx.skip(!hasSwiftShader, SWIFTSHADER_SKIP_REASON);
     ctx.skip(explicit.length > 0, `${explicit.join(', ')} set: the user's Vulkan choice is left alone`);
     const realDrivers = (await probeVulkan()).systemIcds.length > 0;
     mkdirSync(join(dir, 'vulkan', 'icd.d'), { recursive: true });

@@ -1,27 +1,16 @@
-import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DIFFLAB_KERNELS, erf64 } from '@difflab/core';
 import { describeBackend } from './describe.js';
 import { startBackend } from './start-backend.js';
-import { SWIFTSHADER_ICD } from './vulkan-paths.js';
+import { SWIFTSHADER_SKIP_REASON as SKIP_REASON, hasSwiftShader, lcgValues as values } from './testing/swiftshader.js';
 
 /*
  * WebGPU in Node through Dawn (the `webgpu` package) on SwiftShader, the software Vulkan driver
  * that Debian's chromium package ships. CI installs chromium; without it these tests are skipped
  * (with the reason shown), and a machine with a GPU driver runs them on that driver instead.
  */
-const SKIP_REASON = `no SwiftShader Vulkan driver at ${SWIFTSHADER_ICD} (install Debian's chromium package)`;
-const hasSwiftShader = existsSync(SWIFTSHADER_ICD);
 
-/** Deterministic values in [-1, 1) from a 32-bit LCG (Numerical Recipes constants). */
-function values(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
 
 /** Run `fn` on a backend and bring the numbers back as plain arrays. */
 async function on(backend: 'cpu' | 'webgpu', fn: () => tf.Tensor): Promise<number[]> {
