@@ -92,9 +92,21 @@ class Ema:
         torch._foreach_add_(self.shadow, [p.detach() for p in self.params], alpha=1 - d)
 
 
+# difflab's spiral data, when the bench passes --data (written by the case runner's `spiral-data`):
+# {'data', 'ref', 'directions', 'floor'}; then both sides train on the same points and measure the
+# same sliced W2.
+SPIRAL_DATA = None
+
+
+def spiral_points(key, seed):
+    if SPIRAL_DATA is not None:
+        return torch.tensor(SPIRAL_DATA[key], dtype=torch.float32).reshape(-1, 2)
+    return swiss_roll(10000, seed=seed)
+
+
 def spiral_trainer(batch, T=50, b1=0.2, seed=0):
     torch.manual_seed(seed)
-    data = swiss_roll(10000)
+    data = spiral_points('data', 0)
     model = MLP()
     abar = linear_alphas_cumprod(T, 1e-4, b1)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
@@ -171,9 +183,13 @@ def ddpm_sample(model, abar, n, steps=None, clip=2.0, eta_ddim=None):
 
 
 def sliced_w2(a, b, projections=256, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    d = torch.randn(a.shape[1], projections, generator=g, device='cpu').to(a.device)
-    d = d / d.norm(dim=0, keepdim=True)
+    if SPIRAL_DATA is not None:
+        # difflab's directions ([P, 2] row-major), so both sides compute one metric.
+        d = torch.tensor(SPIRAL_DATA['directions'], dtype=torch.float32).reshape(-1, a.shape[1]).T.contiguous().to(a.device)
+    else:
+        g = torch.Generator().manual_seed(seed)
+        d = torch.randn(a.shape[1], projections, generator=g, device='cpu').to(a.device)
+        d = d / d.norm(dim=0, keepdim=True)
     pa, _ = torch.sort(a @ d, 0)
     pb, _ = torch.sort(b @ d, 0)
     return float(((pa - pb) ** 2).mean().sqrt())
@@ -357,7 +373,12 @@ def main():
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--target', type=float, default=3.0)
     ap.add_argument('--max-steps', type=int, default=20000)
+    ap.add_argument('--data', default=None, help="difflab's spiral data (JSON from the case runner's spiral-data)")
     a = ap.parse_args()
+    if a.data:
+        global SPIRAL_DATA
+        with open(a.data) as f:
+            SPIRAL_DATA = json.load(f)
     torch.set_num_threads(a.threads)
     global DEVICE
     DEVICE = torch.device(a.device)
@@ -380,8 +401,9 @@ def main():
     elif a.case == 'spiral-time-to-quality':
         model, abar, data, step = spiral_trainer(256)
         ema = step.ema
-        ref_b = swiss_roll(10000, seed=1000)
+        ref_b = spiral_points('ref', 1000)
         floor = sliced_w2(ref_b, data)
+        res['floor'] = floor
         t0 = time.perf_counter()
         trained = 0
         ratio = float('inf')

@@ -121,10 +121,19 @@ if (wanted && cases.length === 0) throw new Error(`--cases: none of ${wanted.joi
 console.log(`difflab bench${quick ? ' --quick' : ''}: ${cases.length} cases, backends ${backends.join(', ')}, ${rounds} round(s); ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}, load ${loadavg()[0].toFixed(2)}`);
 
 /** Per-case values copied from a runner's JSON line into the row's `extra`. */
-const EXTRA_KEYS = ['steps', 'ratio', 'tensorGrowth', 'gflops', 'rss_1k_mb', 'rss_end_mb', 'rss_growth_mb', 'device_name', 'peak_gpu_mb', 'adapter', 'dispatch_us', 'dispatch_scalar_upload_us', 'dispatch_tensor_upload_us', 'dispatches_per_call'];
+const EXTRA_KEYS = ['steps', 'ratio', 'floor', 'tensorGrowth', 'gflops', 'rss_1k_mb', 'rss_end_mb', 'rss_growth_mb', 'device_name', 'peak_gpu_mb', 'adapter', 'dispatch_us', 'dispatch_scalar_upload_us', 'dispatch_tensor_upload_us', 'dispatches_per_call'];
 type Row = { case: string; id: string; unit: string; target?: number; torch: number[]; torchByThreads: Record<number, number[]>; torchRss?: number; difflab: Record<string, number[]>; rss: Record<string, number>; extra: Record<string, unknown> };
 const rows: Row[] = [];
 const started = performance.now();
+// PyTorch trains the spiral cases on difflab's own points and measures difflab's sliced W2
+// (same reference draw, same directions), so the time-to-quality floor is one number for both.
+const spiralData = join(dirname(outFile), 'spiral-data.json');
+let torchSpiralArgs: string[] = [];
+if (py && cases.some((c) => c.id.startsWith('spiral-'))) {
+  const res = runJson(process.execPath, [caseRunner, 'spiral-data', '--out', spiralData], process.env);
+  if (res.error) console.error(`spiral data for PyTorch: ${res.error}; PyTorch draws its own swiss roll`);
+  else torchSpiralArgs = ['--data', spiralData];
+}
 for (const c of cases) {
   const row: Row = { case: c.name, id: c.id, unit: c.unit, target: c.target, torch: [], torchByThreads: {}, difflab: {}, rss: {}, extra: {} };
   const cliArgs = Object.entries(c.args).flatMap(([k, v]) => [`--${k}`, String(v)]);
@@ -144,7 +153,8 @@ for (const c of cases) {
       // Every thread count in the first round; then only the faster one so far.
       const fastest = Object.entries(row.torchByThreads).sort((p, q) => median(p[1]) - median(q[1]))[0];
       for (const th of r === 0 || !fastest ? (c.torchThreads ?? torchThreads) : [Number(fastest[0])]) {
-        const res = runJson(py, [torchScript, c.id, ...cliArgs, '--threads', String(th), '--device', torchDevice], torchEnv);
+        const dataArgs = c.id.startsWith('spiral-') ? torchSpiralArgs : [];
+        const res = runJson(py, [torchScript, c.id, ...cliArgs, ...dataArgs, '--threads', String(th), '--device', torchDevice], torchEnv);
         if (res.error) row.extra[`torch${th}.error`] = res.error;
         (row.torchByThreads[th] ??= []).push(...caseValue(res, c.unit));
         if (typeof res.peak_rss_mb === 'number') row.torchRss = Math.max(row.torchRss ?? 0, res.peak_rss_mb);

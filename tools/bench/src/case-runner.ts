@@ -22,6 +22,7 @@ const args = {
   repeats: Number(opt('repeats', '3')),
   target: Number(opt('target', '3')),
   maxSteps: Number(opt('max-steps', '20000')),
+  ...(opt('out', '') ? { out: opt('out', '') } : {}),
 };
 const f = CASES[name];
 if (!f) {
