@@ -15,7 +15,12 @@
  *   [xhat, rstd], rstd = 1 / sqrt(mean((x - mean x)^2) + eps) with shape [..., 1], xhat = (x - mean x) rstd.
  * - `DifflabLayerNormGrad`: inputs { dy, xhat, rstd } -> dx = rstd (dy - mean(dy) - xhat mean(dy xhat)).
  *
- * `@difflab/runtime` registers all five for the webgpu backend (WGSL) and the first three for wasm.
+ * - `DifflabConv2DFilterGrad`: inputs { x [B, H, W, Cin], dy [B, Ho, Wo, Cout] }, attrs { filterHeight,
+ *   filterWidth, strideHeight, strideWidth, padTop, padLeft } -> dW [filterHeight, filterWidth, Cin, Cout],
+ *   dW[kh, kw, ci, co] = sum_{b, oh, ow} x[b, oh strideHeight + kh - padTop, ow strideWidth + kw - padLeft, ci]
+ *   dy[b, oh, ow, co] (x is zero outside its bounds): the filter gradient of an NHWC convolution.
+ *
+ * `@difflab/runtime` registers all six for the webgpu backend (WGSL) and the first three for wasm.
  */
 export const DIFFLAB_KERNELS = {
   gelu: 'DifflabGelu',
@@ -23,4 +28,5 @@ export const DIFFLAB_KERNELS = {
   adam: 'DifflabAdam',
   layerNorm: 'DifflabLayerNorm',
   layerNormGrad: 'DifflabLayerNormGrad',
+  conv2dFilterGrad: 'DifflabConv2DFilterGrad',
 } as const;

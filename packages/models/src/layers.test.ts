@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Rng } from '@difflab/core';
+import { DIFFLAB_KERNELS, Rng } from '@difflab/core';
 import {
   attention,
   concatChannels,
@@ -95,6 +95,61 @@ describe('conv2d layer (hand-written gradient as forward convolutions)', () => {
       p.bias.dispose();
     });
   }
+
+  it("uses the backend's DifflabConv2DFilterGrad kernel for dW when one is registered (with the conv's geometry)", async () => {
+    // A plain-loop kernel on the cpu backend stands in for the WebGPU one of @difflab/runtime.
+    const calls: Record<string, number>[] = [];
+    tf.registerKernel({
+      kernelName: DIFFLAB_KERNELS.conv2dFilterGrad,
+      backendName: 'cpu',
+      kernelFunc: ({ inputs, attrs, backend }) => {
+        const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+        const a = attrs as unknown as Record<string, number>;
+        calls.push({ ...a });
+        const cpu = backend as unknown as { readSync(id: object): Float32Array; makeTensorInfo(s: number[], d: string, v: Float32Array): tf.TensorInfo };
+        const xv = cpu.readSync(x.dataId);
+        const yv = cpu.readSync(dy.dataId);
+        const [B, H, W, Cin] = x.shape;
+        const [, Ho, Wo, Cout] = dy.shape;
+        const out = new Float32Array(a.filterHeight * a.filterWidth * Cin * Cout);
+        for (let b = 0; b < B; b++)
+          for (let oh = 0; oh < Ho; oh++)
+            for (let ow = 0; ow < Wo; ow++)
+              for (let kh = 0; kh < a.filterHeight; kh++)
+                for (let kw = 0; kw < a.filterWidth; kw++) {
+                  const ih = oh * a.strideHeight + kh - a.padTop;
+                  const iw = ow * a.strideWidth + kw - a.padLeft;
+                  if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                  for (let ci = 0; ci < Cin; ci++)
+                    for (let co = 0; co < Cout; co++)
+                      out[((kh * a.filterWidth + kw) * Cin + ci) * Cout + co] += xv[((b * H + ih) * W + iw) * Cin + ci] * yv[((b * Ho + oh) * Wo + ow) * Cout + co];
+                }
+        return cpu.makeTensorInfo([a.filterHeight, a.filterWidth, Cin, Cout], 'float32', out);
+      },
+    });
+    const x = randn([2, 7, 9, 2], 4);
+    const up = randn([2, 4, 5, 3], 5);
+    const p = createConv2d(2, 3, 3, new Rng(6), { stride: 2, padding: 1 });
+    const dw = (withKernel: boolean) =>
+      onCpu(() =>
+        tf.tidy(() => {
+          if (!withKernel) tf.unregisterKernel(DIFFLAB_KERNELS.conv2dFilterGrad, 'cpu');
+          const f = (wi: tf.Tensor) => tf.sum(tf.mul(conv2d(tf.tensor4d(x.data, x.shape as [number, number, number, number]), { ...p, weight: wi as tf.Variable }), tf.tensor(up.data, up.shape)));
+          return tf.grad(f)(p.weight).dataSync().slice();
+        }),
+      );
+    try {
+      const fromKernel = await dw(true);
+      expect(calls).toEqual([{ filterHeight: 3, filterWidth: 3, strideHeight: 2, strideWidth: 2, padTop: 1, padLeft: 1 }]);
+      const fromConv = await dw(false);
+      expect(calls.length).toBe(1);
+      expect(maxRelErr(fromKernel, fromConv)).toBeLessThan(1e-5);
+    } finally {
+      if (tf.getKernel(DIFFLAB_KERNELS.conv2dFilterGrad, 'cpu')) tf.unregisterKernel(DIFFLAB_KERNELS.conv2dFilterGrad, 'cpu');
+      p.weight.dispose();
+      p.bias.dispose();
+    }
+  });
 
   it('initialises as torch nn.Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in k k, weight [k, k, in, out]', () => {
     const p = createConv2d(16, 32, 3, new Rng(0));

@@ -323,7 +323,9 @@ function dilateSpatial(dy: tf.Tensor4D, s: number): tf.Tensor4D {
  *   dx[i] = sum_k dy_dilated[i + p - k] W[k];
  * - dW = conv2d(x^T, dy^T, dilation s): x [B, H, W, Cin] as a batch of Cin images with B channels,
  *   dy [B, Ho, Wo, Cout] as a [Ho, Wo, B, Cout] filter, so out[ci, kh, kw, co] =
- *   sum_{b, oh, ow} x_pad[b, kh + s oh, kw + s ow, ci] dy[b, oh, ow, co] = dW[kh, kw, ci, co].
+ *   sum_{b, oh, ow} x_pad[b, kh + s oh, kw + s ow, ci] dy[b, oh, ow, co] = dW[kh, kw, ci, co];
+ *   or, where the backend registers `DifflabConv2DFilterGrad` (@difflab/runtime does for WebGPU,
+ *   where the convolution above has too few workgroups for its long reduction), that kernel.
  */
 export function conv2dGrads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, stride: number, padding: number): { dx: tf.Tensor4D; dw: tf.Tensor4D } {
   const [, h, wd] = x.shape;
@@ -334,6 +336,11 @@ export function conv2dGrads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, str
   // dx: correlation of the dilated dy (length ho*s) with the flipped filter, padded to h + k - 1.
   const wFlip = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
   const dx = convPadded(dilateSpatial(dy, s), wFlip, k - 1 - p, h + p - ho * s, k - 1 - p, wd + p - wo * s);
+  // A backend with difflab's filter-gradient kernel (WebGPU: a split-K GEMM) computes dW directly.
+  if (tf.getKernel(DIFFLAB_KERNELS.conv2dFilterGrad, tf.getBackend())) {
+    const attrs = { filterHeight: k, filterWidth: k, strideHeight: s, strideWidth: s, padTop: p, padLeft: p };
+    return { dx, dw: tf.engine().runKernel(DIFFLAB_KERNELS.conv2dFilterGrad, { x, dy }, attrs) as tf.Tensor4D };
+  }
   // dW: the padded x needs length (ho - 1) s + k so that the output is k x k.
   const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
   const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;

@@ -11,6 +11,8 @@
  * - `DifflabAdam` {p, g, m, v} -> [p', m', v']: 3 programs, each recomputing m' and v' (was ~14).
  * - `DifflabLayerNorm` {x} attrs {eps} -> [xhat, rstd] over the last axis: 2 programs, one
  *   invocation per row (was 7); `DifflabLayerNormGrad` {dy, xhat, rstd} -> dx: 1 program (was 7).
+ * - `DifflabConv2DFilterGrad` {x, dy} -> dW: a split-K implicit GEMM and the sum of its partials
+ *   (`webgpu-conv-filter-grad.ts`), in place of a forward convolution with a B Ho Wo-long loop.
  *
  * Same formulas, in float32, as the composites (DIFFLAB_KERNELS documents them). WGSL has no
  * erf: it is the rational approximation x P(x^2) / Q(x^2) on [-4, 4] of XLA's float32 ErfImpl
@@ -19,6 +21,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS } from '@difflab/core';
+import { conv2dFilterGradKernel } from './webgpu-conv-filter-grad.js';
 
 /** What this module uses of tfjs-backend-webgpu's backend (4.22). */
 interface WebGpuBackendLike {
@@ -213,7 +216,7 @@ const MARK = Symbol.for('difflab.webgpuKernel');
  */
 export function registerWebGpuKernels(util: WebGpuUtil): string[] {
   const added: string[] = [];
-  for (const k of [...geluKernels(util), adamKernel(util), ...layerNormKernels(util)]) {
+  for (const k of [...geluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel()]) {
     const existing = tf.getKernel(k.kernelName, 'webgpu');
     if (existing && (existing.kernelFunc as unknown as Record<symbol, unknown>)[MARK]) continue;
     if (existing) tf.unregisterKernel(k.kernelName, 'webgpu');

@@ -130,7 +130,7 @@ const started = performance.now();
 const spiralData = join(dirname(outFile), 'spiral-data.json');
 let torchSpiralArgs: string[] = [];
 if (py && cases.some((c) => c.id.startsWith('spiral-'))) {
-  const res = runJson(process.execPath, [caseRunner, 'spiral-data', '--out', spiralData], process.env);
+  const res = runJson(process.execPath, [caseRunner, 'spiral-data', '--backend', backends[0], '--out', spiralData], process.env);
   if (res.error) console.error(`spiral data for PyTorch: ${res.error}; PyTorch draws its own swiss roll`);
   else torchSpiralArgs = ['--data', spiralData];
 }

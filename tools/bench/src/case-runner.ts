@@ -37,6 +37,11 @@ try {
     ...(uploads === 'tfjs' || uploads === 'write-buffer' ? { webgpuUploads: uploads } : {}),
     ...(dispatch === 'tfjs' || dispatch === 'cached' ? { webgpuDispatch: dispatch } : {}),
   });
+  // --without-kernels DifflabConv2DFilterGrad,...: run the ops' composite fallbacks (ablation).
+  for (const k of opt('without-kernels', '').split(',').filter(Boolean)) {
+    if (!tf.getKernel(k, info.backend)) throw new Error(`--without-kernels: no kernel '${k}' is registered for ${info.backend}`);
+    tf.unregisterKernel(k, info.backend);
+  }
   // tfjs-webgpu submits its command buffer every N dispatches (default 15).
   const submitBatch = opt('submit-batch', '');
   if (submitBatch) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(submitBatch));
