@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS, erf64 } from '@difflab/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmSpeedKernels, unregisterWasmSpeedKernels, WASM_SPEED_KERNELS } from './speed-kernels.js';
-import { blockSwap } from './speed-reduce.js';
+import { blockSwap, sumPlan } from './speed-reduce.js';
 
 // Every op below runs on wasm with the speed kernels and is compared with the same op on the
 // tfjs-backend-cpu reference backend (exact for copies; float32 tolerances for arithmetic).
@@ -276,6 +276,17 @@ describe('Sum over leading axes, Transpose of adjacent axis blocks (SIMD module)
     await expectSame(() => tf.sum(noise([9, 6], 14), 1), 2e-6);
     await expectSame(() => tf.sum(noise([9, 6], 15)), 2e-6);
     await expectSame(() => tf.sum(iota([9, 6], 'int32'), 0));
+  });
+  it('sums over a block of middle axes like the cpu backend (GroupNorm channel sums)', async () => {
+    await expectSame(() => tf.sum(noise([16, 1024, 32], 16), 1, true), 2e-5);
+    await expectSame(() => tf.sum(noise([3, 4, 5, 6], 17), [1, 2]), 2e-6);
+    await expectSame(() => tf.sum(noise([3, 4, 5, 6], 18), [2, 1], true), 2e-6);
+    await expectSame(() => tf.sum(noise([3, 4, 5, 6], 19), [1, 3]), 2e-6);
+    expect(sumPlan([16, 1024, 32], [1])).toEqual([16, 1024, 32]);
+    expect(sumPlan([3, 4, 5, 6], [0, 1])).toEqual([1, 12, 30]);
+    expect(sumPlan([3, 4, 5, 6], [1, 2])).toEqual([3, 20, 6]);
+    expect(sumPlan([3, 4, 5, 6], [2, 3])).toBeNull();
+    expect(sumPlan([3, 4, 5, 6], [1, 3])).toBeNull();
   });
   it('transposes adjacent axis blocks exactly like the cpu backend, other permutations too', async () => {
     for (const [shape, perm] of [

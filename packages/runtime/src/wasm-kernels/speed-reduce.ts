@@ -3,7 +3,9 @@
  *
  * - Sum: tfjs-backend-wasm 4.22 reduces only innermost axes, so a sum over axis 0 (every bias
  *   gradient: dL/db = sum over the batch) first transposes the whole tensor. Here a sum over
- *   the leading axes [0 .. k-1] is one pass of column sums (float32, rows in order).
+ *   the leading axes [0 .. k-1] is one pass of column sums (float32, rows in order), and a sum
+ *   over a contiguous block of middle axes (GroupNorm's per-sample channel sums of [B, HW, C])
+ *   is that pass for each leading block.
  * - Transpose: the backend's generic loop costs ~7 ns per value on a [256, 128] matrix. Every
  *   permutation that swaps two adjacent blocks of axes, [batch.., A.., B.., inner..] ->
  *   [batch.., B.., A.., inner..] (2-D transposes, the last-two-axes swap of backprop, attention's
@@ -17,22 +19,36 @@ import type { WasmBackend } from './speed-heap.js';
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
+/**
+ * [outer, rows, cols] when `axes` (sorted, distinct) are one contiguous block [a, e) of x's axes
+ * that leaves at least one axis after it: the sum is then, for each of the `outer` leading
+ * blocks, the column sums of a [rows, cols] matrix. Null otherwise (e.g. only trailing axes,
+ * which tfjs-backend-wasm reduces fast itself).
+ */
+export function sumPlan(shape: readonly number[], axes: readonly number[]): [number, number, number] | null {
+  const k = axes.length;
+  if (k === 0) return null;
+  const a = axes[0];
+  const e = a + k;
+  if (axes.some((ax, i) => ax !== a + i) || e >= shape.length) return null;
+  return [prod(shape.slice(0, a)), prod(shape.slice(a, e)), prod(shape.slice(e))];
+}
+
 export function makeSumKernel(original: KernelConfig): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const { x } = args.inputs as { x: TensorInfo };
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
     if (x.dtype !== 'float32' || !simdMathAvailable()) return original.kernelFunc(args);
     const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((a, b) => a - b);
-    const k = axes.length;
-    // leading axes only, and not all of them
-    if (k === 0 || k >= x.shape.length || axes.some((a, i) => a !== i)) return original.kernelFunc(args);
-    const rows = prod(x.shape.slice(0, k));
-    const rest = x.shape.slice(k);
-    const cols = prod(rest);
-    if (rows * cols === 0) return original.kernelFunc(args);
+    const plan = sumPlan(x.shape, axes);
+    if (!plan || plan[0] * plan[1] * plan[2] === 0) return original.kernelFunc(args);
+    const [outer, rows, cols] = plan;
     const backend = args.backend as WasmBackend;
-    const out = backend.makeOutput(keepDims ? [...new Array(k).fill(1), ...rest] : rest, 'float32');
-    simdColumnSum(backend.typedArrayFromHeap(x) as Float32Array, rows, cols, backend.typedArrayFromHeap(out) as Float32Array);
+    const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    const out = backend.makeOutput(outShape, 'float32');
+    const xv = backend.typedArrayFromHeap(x) as Float32Array;
+    const ov = backend.typedArrayFromHeap(out) as Float32Array;
+    for (let o = 0; o < outer; o++) simdColumnSum(xv.subarray(o * rows * cols, (o + 1) * rows * cols), rows, cols, ov.subarray(o * cols, (o + 1) * cols));
     return out;
   };
   return { kernelName: tf.Sum, backendName: 'wasm', setupFunc: original.setupFunc, kernelFunc };
