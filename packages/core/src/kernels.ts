@@ -20,7 +20,14 @@
  *   dW[kh, kw, ci, co] = sum_{b, oh, ow} x[b, oh strideHeight + kh - padTop, ow strideWidth + kw - padLeft, ci]
  *   dy[b, oh, ow, co] (x is zero outside its bounds): the filter gradient of an NHWC convolution.
  *
- * `@difflab/runtime` registers all six for the webgpu backend (WGSL) and the first three for wasm.
+ * - `DifflabGroupNorm`: inputs { x [B, M, C], gamma [C], beta [C] }, attrs { groups, eps } -> [y, stats]:
+ *   stats [B, groups, 2] = (mean, rstd = 1 / sqrt(var + eps)) of each sample's group (M C / groups
+ *   values, biased variance), y = (x - mean) rstd gamma + beta (torch nn.GroupNorm on NHWC x
+ *   reshaped to [B, H W, C]).
+ * - `DifflabGroupNormGrad`: inputs { dy, x, stats, gamma }, attrs { groups } -> [dx, dgamma, dbeta]
+ *   of that y.
+ *
+ * `@difflab/runtime` registers all of them for the webgpu backend (WGSL) and the first three for wasm.
  */
 export const DIFFLAB_KERNELS = {
   gelu: 'DifflabGelu',
@@ -29,4 +36,6 @@ export const DIFFLAB_KERNELS = {
   layerNorm: 'DifflabLayerNorm',
   layerNormGrad: 'DifflabLayerNormGrad',
   conv2dFilterGrad: 'DifflabConv2DFilterGrad',
+  groupNorm: 'DifflabGroupNorm',
+  groupNormGrad: 'DifflabGroupNormGrad',
 } as const;

@@ -173,6 +173,55 @@ describe('conv2d layer (hand-written gradient as forward convolutions)', () => {
 });
 
 describe('normalisation layers', () => {
+  it("routes GroupNorm through the backend's DifflabGroupNorm / DifflabGroupNormGrad kernels when registered", async () => {
+    // Stand-ins on the cpu backend: the forward returns x + 1 and stats, the backward marked values,
+    // so the test sees the attributes, the saved tensors and the gradients' order (x, gamma, beta).
+    const seen: { fwd?: Record<string, number>; bwd?: { attrs: Record<string, number>; shapes: number[][] } } = {};
+    const cpu = (b: unknown) => b as { readSync(id: object): Float32Array; makeTensorInfo(s: number[], d: string, v: Float32Array): tf.TensorInfo };
+    const fill = (b: unknown, shape: number[], f: (i: number) => number) => cpu(b).makeTensorInfo(shape, 'float32', Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, (_, i) => f(i)));
+    tf.registerKernel({
+      kernelName: DIFFLAB_KERNELS.groupNorm,
+      backendName: 'cpu',
+      kernelFunc: ({ inputs, attrs, backend }) => {
+        const { x } = inputs as { x: tf.TensorInfo };
+        seen.fwd = { ...(attrs as unknown as Record<string, number>) };
+        const xv = cpu(backend).readSync(x.dataId);
+        return [fill(backend, x.shape, (i) => xv[i] + 1), fill(backend, [x.shape[0], seen.fwd.groups, 2], () => 0.5)];
+      },
+    });
+    tf.registerKernel({
+      kernelName: DIFFLAB_KERNELS.groupNormGrad,
+      backendName: 'cpu',
+      kernelFunc: ({ inputs, attrs, backend }) => {
+        const { dy, x, stats, gamma } = inputs as Record<string, tf.TensorInfo>;
+        seen.bwd = { attrs: { ...(attrs as unknown as Record<string, number>) }, shapes: [dy.shape, x.shape, stats.shape, gamma.shape] };
+        return [fill(backend, x.shape, () => 2), fill(backend, gamma.shape, () => 3), fill(backend, gamma.shape, () => 4)];
+      },
+    });
+    try {
+      const p = createNorm(8);
+      const out = await onCpu(() =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(randn([2, 3, 3, 8], 9).data, [2, 3, 3, 8]);
+          const y = groupNorm(x, p, 4, 1e-3);
+          const f = (xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => groupNorm(xi as tf.Tensor4D, { weight: gi as tf.Variable, bias: bi as tf.Variable }, 4, 1e-3);
+          const [dx, dg, db] = tf.grads(f)([x, p.weight, p.bias], tf.onesLike(x));
+          return { y: Array.from(tf.sub(y, x).dataSync()), dx: Array.from(dx.dataSync()), dg: Array.from(dg.dataSync()), db: Array.from(db.dataSync()), shapes: [dx.shape, dg.shape, db.shape] };
+        }),
+      );
+      expect(seen.fwd).toEqual({ groups: 4, eps: 1e-3 });
+      expect(seen.bwd).toEqual({ attrs: { groups: 4 }, shapes: [[2, 9, 8], [2, 9, 8], [2, 4, 2], [8]] });
+      expect(out.y.every((v) => Math.abs(v - 1) < 1e-6)).toBe(true);
+      expect(out.shapes).toEqual([[2, 3, 3, 8], [8], [8]]);
+      expect([out.dx.every((v) => v === 2), out.dg.every((v) => v === 3), out.db.every((v) => v === 4)]).toEqual([true, true, true]);
+      p.weight.dispose();
+      p.bias.dispose();
+    } finally {
+      tf.unregisterKernel(DIFFLAB_KERNELS.groupNorm, 'cpu');
+      tf.unregisterKernel(DIFFLAB_KERNELS.groupNormGrad, 'cpu');
+    }
+  });
+
   /** float64 reference of torch GroupNorm on NHWC data. */
   function groupNormRef(x: Float32Array, [b, h, w, c]: number[], groups: number, gamma: number[], beta: number[], eps: number): number[] {
     const out = new Array<number>(x.length);

@@ -221,6 +221,8 @@ const groupNormCache = new Map<string, (x: tf.Tensor3D, gamma: tf.Tensor, beta: 
  * pooled per group (biased variance E[x^2] - E[x]^2, as torch's biased estimate);
  * no transposes. Backward, with xhat = (x - mu) rstd, g = dy gamma, n = M C/groups:
  * dx = rstd (g - mean_group(g) - xhat mean_group(g xhat)), dgamma = sum dy xhat, dbeta = sum dy.
+ * Where the backend registers `DifflabGroupNorm` / `DifflabGroupNormGrad` (@difflab/runtime does
+ * for WebGPU) those kernels do both passes (two-pass mean and variance there).
  */
 function groupNormOp(groups: number, eps: number): (x: tf.Tensor3D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor3D {
   const key = `${groups}/${eps}`;
@@ -230,6 +232,16 @@ function groupNormOp(groups: number, eps: number): (x: tf.Tensor3D, gamma: tf.Te
       const x = xi as tf.Tensor3D;
       const gamma = gammaI as tf.Tensor1D;
       const beta = betaI as tf.Tensor1D;
+      if (tf.getKernel(DIFFLAB_KERNELS.groupNorm, tf.getBackend())) {
+        // WebGPU (@difflab/runtime): the forward in 2 programs, the gradient in 5.
+        const [y, stats] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNorm, { x, gamma, beta }, { groups, eps }) as unknown as tf.Tensor[];
+        (save as tf.GradSaveFunc)([x, stats, gamma]);
+        return {
+          value: y as tf.Tensor3D,
+          gradFunc: (dy: tf.Tensor, [sx, sstats, sgamma]: tf.Tensor[]) =>
+            tf.engine().runKernel(DIFFLAB_KERNELS.groupNormGrad, { dy, x: sx, stats: sstats, gamma: sgamma }, { groups }) as unknown as tf.Tensor[],
+        };
+      }
       const [, m, c] = x.shape;
       const n = (m * c) / groups;
       const mean = groupMeanPerChannel(channelSums(x), groups, n);

@@ -13,6 +13,8 @@
  *   invocation per row (was 7); `DifflabLayerNormGrad` {dy, xhat, rstd} -> dx: 1 program (was 7).
  * - `DifflabConv2DFilterGrad` {x, dy} -> dW: a split-K implicit GEMM and the sum of its partials
  *   (`webgpu-conv-filter-grad.ts`), in place of a forward convolution with a B Ho Wo-long loop.
+ * - `DifflabGroupNorm` {x, gamma, beta} -> [y, stats] and `DifflabGroupNormGrad` -> [dx, dgamma,
+ *   dbeta]: 2 and 5 programs (was ~24 and ~25; `webgpu-group-norm.ts`).
  *
  * Same formulas, in float32, as the composites (DIFFLAB_KERNELS documents them). WGSL has no
  * erf: it is the rational approximation x P(x^2) / Q(x^2) on [-4, 4] of XLA's float32 ErfImpl
@@ -22,6 +24,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import * as tf from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import { conv2dFilterGradKernel } from './webgpu-conv-filter-grad.js';
+import { groupNormKernels } from './webgpu-group-norm.js';
 
 /** What this module uses of tfjs-backend-webgpu's backend (4.22). */
 interface WebGpuBackendLike {
@@ -216,7 +219,7 @@ const MARK = Symbol.for('difflab.webgpuKernel');
  */
 export function registerWebGpuKernels(util: WebGpuUtil): string[] {
   const added: string[] = [];
-  for (const k of [...geluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel()]) {
+  for (const k of [...geluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...groupNormKernels()]) {
     const existing = tf.getKernel(k.kernelName, 'webgpu');
     if (existing && (existing.kernelFunc as unknown as Record<symbol, unknown>)[MARK]) continue;
     if (existing) tf.unregisterKernel(k.kernelName, 'webgpu');

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The UNet's WebGPU training step with and without difflab's split-K filter-gradient kernel
-# (DifflabConv2DFilterGrad, packages/runtime/src/webgpu-conv-filter-grad.ts), device time per
-# kernel with it, then the bench (every difflab case after 20 warmup steps, submit batch 32).
-# Needs .gpu/ from pack.sh (carried). ~200 s. Usage, from the repo root:
+# The UNet's WebGPU training step with all of difflab's kernels, without the split-K filter
+# gradient (DifflabConv2DFilterGrad, packages/runtime/src/webgpu-conv-filter-grad.ts) and without
+# the fused GroupNorm (packages/runtime/src/webgpu-group-norm.ts); device time per kernel; then the
+# bench (every difflab case after 20 warmup steps, submit batch 32).
+# Needs .gpu/ from pack.sh (carried). ~260 s: run with timeout_s ~340. Usage, from the repo root:
 #   bash tools/bench/gpu/conv.sh OUT_DIR [bench seconds]
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
@@ -13,12 +14,18 @@ t0=$(date +%s)
 {
   source tools/bench/gpu/setup.sh
   r() { timeout 90 "$DIFFLAB_NODE" .gpu/bench/case-runner.mjs "$@" --backend webgpu 2>/dev/null | tee -a "$out/conv.jsonl"; }
-  for k in without with without with; do
-    echo "== UNet train step, batch 64, $k the filter-gradient kernel ($(($(date +%s) - t0)) s)"
-    if [ $k = without ]; then r image-train-unet --batch 64 --iters 10 --warmup 10 --repeats 2 --without-kernels DifflabConv2DFilterGrad
-    else r image-train-unet --batch 64 --iters 10 --warmup 10 --repeats 2; fi
+  # all difflab kernels; without the split-K filter gradient; without the fused GroupNorm (twice, alternating)
+  for round in 1 2; do
+    for v in all no-conv-filter-grad no-group-norm; do
+      echo "== UNet train step, batch 64, $v ($(($(date +%s) - t0)) s)"
+      case $v in
+        all) r image-train-unet --batch 64 --iters 10 --warmup 10 --repeats 2 ;;
+        no-conv-filter-grad) r image-train-unet --batch 64 --iters 10 --warmup 10 --repeats 2 --without-kernels DifflabConv2DFilterGrad ;;
+        no-group-norm) r image-train-unet --batch 64 --iters 10 --warmup 10 --repeats 2 --without-kernels DifflabGroupNorm,DifflabGroupNormGrad ;;
+      esac
+    done
   done
-  echo "== device time per kernel, UNet, with the kernel ($(($(date +%s) - t0)) s)"
+  echo "== device time per kernel, UNet, all kernels ($(($(date +%s) - t0)) s)"
   r profile-unet --batch 64 --warmup 5
 } 2>&1 | tee "$out/conv.log"
 echo "== bench ($(($(date +%s) - t0)) s)"

@@ -152,15 +152,21 @@ function withMemory(bytes: number): SimdExports {
   return m;
 }
 
-/** out[j] = sum over i of x[i * cols + j] (the sum over a tensor's leading axes), in float32. */
-export function simdColumnSum(x: Float32Array, rows: number, cols: number, out: Float32Array): void {
-  if (x.length !== rows * cols || out.length !== cols) throw new RangeError(`simdColumnSum: ${x.length} values and ${out.length} outputs do not fit ${rows} x ${cols}`);
+/**
+ * out[o * cols + j] = sum over i of x[(o * rows + i) * cols + j] for o < outer (the sum over a
+ * block of axes with `outer` values before it; outer 1: a tensor's leading axes), in float32.
+ * One copy in and out, one module call per outer block.
+ */
+export function simdColumnSum(x: Float32Array, rows: number, cols: number, out: Float32Array, outer = 1): void {
+  if (x.length !== outer * rows * cols || out.length !== outer * cols) {
+    throw new RangeError(`simdColumnSum: ${x.length} values and ${out.length} outputs do not fit ${outer} x ${rows} x ${cols}`);
+  }
   const dst = BASE + ((x.length * 4 + 15) & ~15);
-  const m = withMemory(dst - BASE + cols * 4);
+  const m = withMemory(dst - BASE + out.length * 4);
   const heap = new Float32Array(m.memory.buffer);
   heap.set(x, BASE >> 2);
-  m.colSum(BASE, dst, rows, cols);
-  out.set(heap.subarray(dst >> 2, (dst >> 2) + cols));
+  for (let o = 0; o < outer; o++) m.colSum(BASE + o * rows * cols * 4, dst + o * cols * 4, rows, cols);
+  out.set(heap.subarray(dst >> 2, (dst >> 2) + out.length));
 }
 
 /**

@@ -46,9 +46,7 @@ export function makeSumKernel(original: KernelConfig): KernelConfig {
     const backend = args.backend as WasmBackend;
     const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
     const out = backend.makeOutput(outShape, 'float32');
-    const xv = backend.typedArrayFromHeap(x) as Float32Array;
-    const ov = backend.typedArrayFromHeap(out) as Float32Array;
-    for (let o = 0; o < outer; o++) simdColumnSum(xv.subarray(o * rows * cols, (o + 1) * rows * cols), rows, cols, ov.subarray(o * cols, (o + 1) * cols));
+    simdColumnSum(backend.typedArrayFromHeap(x) as Float32Array, rows, cols, backend.typedArrayFromHeap(out) as Float32Array, outer);
     return out;
   };
   return { kernelName: tf.Sum, backendName: 'wasm', setupFunc: original.setupFunc, kernelFunc };
