@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--backends wasm,cpu,webgpu] [--cases a,b] [--rounds N] [--out FILE]`
  *   [--torch-device cpu|cuda] [--python PATH] [--runner FILE] [--torch-script FILE] [--runner-args '...']
+ *   [--default-malloc]
  *
  * `--torch-device cuda` times PyTorch on the GPU (synchronized); `--python` names a Python
  * that has torch (no apt-get then); `--runner` / `--torch-script` point at a bundled case runner
@@ -110,7 +111,17 @@ function caseValue(r: Record<string, unknown>, unit: CaseSpec['unit']): number[]
 }
 
 const py = ensureTorch();
-const torchEnv = { ...process.env };
+// glibc's malloc gives a large freed block back to the kernel (heap trim) and PyTorch frees its
+// temporaries after every op, so each op page-faults its output in again; on this VM a page fault
+// is slow, and the same PyTorch run took 1.0-7 s (DDPM sampling) or 2.2-7.4 s (UNet sampling)
+// from one process to the next. Both sides run with trimming off (what jemalloc or tcmalloc users
+// get), so the reference is PyTorch's stable speed; difflab's wasm heap never shrinks and does
+// not change. --default-malloc keeps glibc's defaults.
+const mallocEnv: Record<string, string> = flag('default-malloc')
+  ? {}
+  : { MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20), MALLOC_TRIM_THRESHOLD_: String(2 ** 32), MALLOC_TOP_PAD_: String(256 * 2 ** 20) };
+const runnerEnv = { ...process.env, ...mallocEnv };
+const torchEnv: NodeJS.ProcessEnv = { ...process.env, ...mallocEnv };
 // OpenBLAS settings that slow a current BLAS down on some CPUs (see the project's notes).
 delete torchEnv.OPENBLAS_CORETYPE;
 delete torchEnv.OPENBLAS_L2_SIZE;
@@ -131,7 +142,7 @@ const started = performance.now();
 const spiralData = join(dirname(outFile), 'spiral-data.json');
 let torchSpiralArgs: string[] = [];
 if (py && cases.some((c) => c.id.startsWith('spiral-'))) {
-  const res = runJson(process.execPath, [caseRunner, 'spiral-data', '--backend', backends[0], '--out', spiralData], process.env);
+  const res = runJson(process.execPath, [caseRunner, 'spiral-data', '--backend', backends[0], '--out', spiralData], runnerEnv);
   if (res.error) console.error(`spiral data for PyTorch: ${res.error}; PyTorch draws its own swiss roll`);
   else torchSpiralArgs = ['--data', spiralData];
 }
@@ -142,7 +153,7 @@ for (const c of cases) {
   for (let r = 0; r < caseRounds; r++) {
     // Alternate: difflab (each backend), then PyTorch, round after round.
     for (const b of c.firstBackendOnly ? backends.slice(0, 1) : backends) {
-      const res = runJson(process.execPath, [caseRunner, c.id, '--backend', b, ...cliArgs, ...runnerArgs], process.env);
+      const res = runJson(process.execPath, [caseRunner, c.id, '--backend', b, ...cliArgs, ...runnerArgs], runnerEnv);
       if (res.error) row.extra[`${b}.error`] = res.error;
       (row.difflab[b] ??= []).push(...caseValue(res, c.unit).map((v) => (c.unit === 's to target' ? v : v)));
       if (typeof res.peak_rss_mb === 'number') row.rss[b] = Math.max(row.rss[b] ?? 0, res.peak_rss_mb);
@@ -193,6 +204,7 @@ function writeResult(table?: string): number {
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, load: loadavg(), node: process.version },
     torch: torchVersion,
     torchDevice,
+    malloc: mallocEnv,
     seconds,
     rows: rows.map((r) => ({
       ...r,
