@@ -47,7 +47,8 @@ const opt = (k: string, d: string) => {
 const quick = flag('quick');
 const backends = opt('backends', 'wasm,wasm:2').split(',');
 const rounds = Number(opt('rounds', quick ? '1' : '3'));
-const torchThreads = opt('torch-threads', '1,2').split(',').map(Number);
+// --quick times PyTorch with one thread only (the faster for 10 of 11 cases in the last full run).
+const torchThreads = opt('torch-threads', quick ? '1' : '1,2').split(',').map(Number);
 const outFile = opt('out', join(root, 'out', 'bench', quick ? 'bench-quick.json' : 'bench.json'));
 const it = (full: number, q: number) => (quick ? q : full);
 const torchScript = opt('torch-script', join(root, 'tools', 'bench', 'reference_torch.py'));
