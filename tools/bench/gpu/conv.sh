@@ -9,6 +9,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../../.."
 out=${1:?OUT_DIR}
 limit=${2:-170}
+# UNET_BATCH=2 for a dry run here (DIFFLAB_LOCAL=1 VK_ICD_FILENAMES=...swiftshader...): batch 64 takes minutes a step on SwiftShader.
+batch=${UNET_BATCH:-64}
 mkdir -p "$out"
 t0=$(date +%s)
 {
@@ -17,16 +19,16 @@ t0=$(date +%s)
   # all difflab kernels; without the split-K filter gradient; without the fused GroupNorm (twice, alternating)
   for round in 1 2; do
     for v in all no-conv-filter-grad no-group-norm; do
-      echo "== UNet train step, batch 64, $v ($(($(date +%s) - t0)) s)"
+      echo "== UNet train step, batch $batch, $v ($(($(date +%s) - t0)) s)"
       case $v in
-        all) r image-train-unet --batch 64 --iters 10 --warmup 10 --repeats 2 ;;
-        no-conv-filter-grad) r image-train-unet --batch 64 --iters 10 --warmup 10 --repeats 2 --without-kernels DifflabConv2DFilterGrad ;;
-        no-group-norm) r image-train-unet --batch 64 --iters 10 --warmup 10 --repeats 2 --without-kernels DifflabGroupNorm,DifflabGroupNormGrad ;;
+        all) r image-train-unet --batch "$batch" --iters 10 --warmup 10 --repeats 2 ;;
+        no-conv-filter-grad) r image-train-unet --batch "$batch" --iters 10 --warmup 10 --repeats 2 --without-kernels DifflabConv2DFilterGrad ;;
+        no-group-norm) r image-train-unet --batch "$batch" --iters 10 --warmup 10 --repeats 2 --without-kernels DifflabGroupNorm,DifflabGroupNormGrad ;;
       esac
     done
   done
   echo "== device time per kernel, UNet, all kernels ($(($(date +%s) - t0)) s)"
-  r profile-unet --batch 64 --warmup 5
+  r profile-unet --batch "$batch" --warmup 5
 } 2>&1 | tee "$out/conv.log"
 echo "== bench ($(($(date +%s) - t0)) s)"
 ROUNDS=1 BENCH_RUNNER_ARGS="--submit-batch 32 --warmup 20" bash tools/bench/gpu/run.sh "$out/bench" "$limit" image-train-patch-transformer,image-train-unet,spiral-train,spiral-sample-ddpm,spiral-sample-ddim20,image-sample-unet,gemm 0
