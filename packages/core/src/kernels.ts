@@ -27,6 +27,9 @@
  * - `DifflabGroupNormGrad`: inputs { dy, x, stats, gamma }, attrs { groups } -> [dx, dgamma, dbeta]
  *   of that y.
  *
+ * - `DifflabSilu`: inputs { x } -> y = x sigmoid(x) (torch nn.SiLU); `DifflabSiluGrad`: inputs { dy, x }
+ *   -> dx = dy s (1 + x (1 - s)), s = sigmoid(x) recomputed.
+ *
  * `@difflab/runtime` registers all of them for the webgpu backend (WGSL) and the first three for wasm.
  */
 export const DIFFLAB_KERNELS = {
@@ -38,4 +41,6 @@ export const DIFFLAB_KERNELS = {
   conv2dFilterGrad: 'DifflabConv2DFilterGrad',
   groupNorm: 'DifflabGroupNorm',
   groupNormGrad: 'DifflabGroupNormGrad',
+  silu: 'DifflabSilu',
+  siluGrad: 'DifflabSiluGrad',
 } as const;

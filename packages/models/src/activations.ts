@@ -12,7 +12,8 @@
  * - `gelu_tanh`: torch's `nn.GELU(approximate='tanh')`,
  *   0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))).
  * - `relu`: fused into the matmul kernel (`tf.fused.matMul` activation 'relu').
- * - `silu`: z sigmoid(z) (torch `nn.SiLU`).
+ * - `silu`: z sigmoid(z) (torch `nn.SiLU`); d/dz = s (1 + z (1 - s)). With `DifflabSilu` /
+ *   `DifflabSiluGrad` (@difflab/runtime registers them for WebGPU) one kernel each.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS } from '@difflab/core';
@@ -61,6 +62,8 @@ export function activationForward(act: DenseActivation, z: tf.Tensor2D): Activat
       return { y: tf.mul(tf.mul(z, 0.5), tf.add(th, 1)), saved: [z, th] };
     }
     case 'silu': {
+      // WebGPU (@difflab/runtime): one program; the gradient recomputes the sigmoid.
+      if (hasKernel(DIFFLAB_KERNELS.silu) && hasKernel(DIFFLAB_KERNELS.siluGrad)) return { y: tf.engine().runKernel(DIFFLAB_KERNELS.silu, { x: z }, {}) as tf.Tensor2D, saved: [z] };
       const s = tf.sigmoid(z) as tf.Tensor2D;
       return { y: tf.mul(z, s), saved: [z, s] };
     }
@@ -90,6 +93,7 @@ export function activationBackward(act: DenseActivation, dy: tf.Tensor2D, saved:
       return tf.mul(dy, d);
     }
     case 'silu': {
+      if (saved.length === 1) return tf.engine().runKernel(DIFFLAB_KERNELS.siluGrad, { dy, x: saved[0] }, {}) as tf.Tensor2D;
       const [z, s] = saved;
       // s (1 + z (1 - s))
       const d = tf.mul(s, tf.add(tf.mul(z, tf.sub(1, s)), 1));

@@ -15,6 +15,7 @@ export {
   type Conv2dParams,
   conv2d,
   conv2dGrads,
+  conv2dInputGrad,
   createConv2d,
   createLinear,
   createNorm,

@@ -5,6 +5,7 @@ import {
   attention,
   concatChannels,
   conv2d,
+  conv2dInputGrad,
   createConv2d,
   createLinear,
   createNorm,
@@ -95,6 +96,23 @@ describe('conv2d layer (hand-written gradient as forward convolutions)', () => {
       p.bias.dispose();
     });
   }
+
+  it("dx through tfjs' Conv2DBackpropInput (WebGPU's path) equals the forward-convolution form (wasm's) for every geometry", async () => {
+    for (const c of cases) {
+      const ho = Math.floor((c.h + 2 * c.padding - c.k) / c.stride) + 1;
+      const wo = Math.floor((c.w + 2 * c.padding - c.k) / c.stride) + 1;
+      const w = randn([c.k, c.k, c.cin, c.cout], 7);
+      const dy = randn([2, ho, wo, c.cout], 8);
+      const xShape: [number, number, number, number] = [2, c.h, c.w, c.cin];
+      const [a, b] = await onCpu(() =>
+        [true, false].map((via) =>
+          tf.tidy(() => conv2dInputGrad(xShape, tf.tensor4d(w.data, w.shape as [number, number, number, number]), tf.tensor4d(dy.data, dy.shape as [number, number, number, number]), c.stride, c.padding, via).dataSync().slice()),
+        ),
+      );
+      expect(a.length).toBe(2 * c.h * c.w * c.cin);
+      expect(maxRelErr(a, b)).toBeLessThan(1e-5);
+    }
+  });
 
   it("uses the backend's DifflabConv2DFilterGrad kernel for dW when one is registered (with the conv's geometry)", async () => {
     // A plain-loop kernel on the cpu backend stands in for the WebGPU one of @difflab/runtime.

@@ -351,9 +351,7 @@ export function conv2dGrads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, str
   const [, ho, wo] = dy.shape;
   const s = stride;
   const p = padding;
-  // dx: correlation of the dilated dy (length ho*s) with the flipped filter, padded to h + k - 1.
-  const wFlip = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-  const dx = convPadded(dilateSpatial(dy, s), wFlip, k - 1 - p, h + p - ho * s, k - 1 - p, wd + p - wo * s);
+  const dx = conv2dInputGrad(x.shape, w, dy, s, p);
   // A backend with difflab's filter-gradient kernel (WebGPU: a split-K GEMM) computes dW directly.
   if (tf.getKernel(DIFFLAB_KERNELS.conv2dFilterGrad, tf.getBackend())) {
     const attrs = { filterHeight: k, filterWidth: k, strideHeight: s, strideWidth: s, padTop: p, padLeft: p };
@@ -364,6 +362,24 @@ export function conv2dGrads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, str
   const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
   const dwT = convPadded(xt, f, p, (ho - 1) * s + k - h - p, p, (wo - 1) * s + k - wd - p, s); // [Cin, k, k, Cout]
   return { dx, dw: tf.transpose(dwT, [1, 2, 0, 3]) };
+}
+
+/**
+ * dx of y = conv2d(x, W, stride s, symmetric padding p) for x of shape `xShape`. On WebGPU
+ * (`viaBackpropInput`, the default there) tfjs' Conv2DBackpropInput (`tf.conv2dTranspose`), one
+ * program; elsewhere a forward convolution of the zero-dilated dy with the flipped filter, padded
+ * to h + k - 1 (tfjs-backend-wasm's forward convolution is its fast one).
+ */
+export function conv2dInputGrad(xShape: [number, number, number, number], w: tf.Tensor4D, dy: tf.Tensor4D, stride: number, padding: number, viaBackpropInput = gpuLike()): tf.Tensor4D {
+  if (viaBackpropInput) return tf.conv2dTranspose(dy, w, xShape, stride, padding);
+  const [, h, wd] = xShape;
+  const k = w.shape[0];
+  const [, ho, wo] = dy.shape;
+  const s = stride;
+  const p = padding;
+  // correlation of the dilated dy (length ho*s) with the flipped filter, padded to h + k - 1
+  const wFlip = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+  return convPadded(dilateSpatial(dy, s), wFlip, k - 1 - p, h + p - ho * s, k - 1 - p, wd + p - wo * s);
 }
 
 const convCache = new Map<string, (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D>();

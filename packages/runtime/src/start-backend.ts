@@ -216,12 +216,16 @@ async function startWebGpu(platform: 'node' | 'browser', opts: Options, notes: s
   if (opts.powerPreference) tf.env().set('WEBGPU_USE_LOW_POWER_GPU', opts.powerPreference === 'low-power');
   await activate('webgpu', `the WebGPU device could not be created on ${formatAdapter(description)}; use --backend wasm`);
   lastAdapter = description;
-  // difflab's fused kernels (GELU, Adam, LayerNorm) as WGSL programs: fewer dispatches per step.
+  // difflab's fused kernels (GELU, SiLU, Adam, LayerNorm, GroupNorm, conv filter gradient) as WGSL
+  // programs: fewer dispatches per step.
   registerWebGpuKernels(webgpuModule.webgpu_util as unknown as WebGpuUtil);
   if (opts.webgpuUploads === 'write-buffer' && !useWriteBufferUploads(tf.engine().registry.webgpu)) {
     notes.push('webgpu: this tfjs-backend-webgpu is not the one difflab patches; its own upload path is used');
   }
   tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', opts.webgpuSubmitBatch);
+  // Conv2DBackpropInput (a conv layer's dx in @difflab/models) as tfjs-webgpu's implicit-GEMM
+  // program rather than its default naive one (one invocation per dx value looping over k k Cout).
+  tf.env().set('WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE', false);
   if (opts.webgpuDispatch === 'cached' && !useCachedDispatch(tf.engine().registry.webgpu, () => tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE'), tf.engine() as unknown as EngineLike)) {
     notes.push('webgpu: this tfjs-backend-webgpu is not the one difflab patches; its own dispatch path is used');
   }

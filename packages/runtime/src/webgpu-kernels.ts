@@ -8,6 +8,7 @@
  *
  * - `DifflabGelu` {x} -> [y, cdf]: 2 programs (was 5 ops).
  * - `DifflabGeluGrad` {dy, x, cdf} -> dx: 1 program (was 8).
+ * - `DifflabSilu` {x} -> y and `DifflabSiluGrad` {dy, x} -> dx: 1 program each (was 2 and 5).
  * - `DifflabAdam` {p, g, m, v} -> [p', m', v']: 3 programs, each recomputing m' and v' (was ~14).
  * - `DifflabLayerNorm` {x} attrs {eps} -> [xhat, rstd] over the last axis: 2 programs, one
  *   invocation per row (was 7); `DifflabLayerNormGrad` {dy, xhat, rstd} -> dx: 1 program (was 7).
@@ -127,6 +128,21 @@ function geluKernels(util: WebGpuUtil): KernelConfig[] {
   return [kernel(DIFFLAB_KERNELS.gelu, forward), kernel(DIFFLAB_KERNELS.geluGrad, backward)];
 }
 
+function siluKernels(util: WebGpuUtil): KernelConfig[] {
+  const sig = (v: string) => `(1.0 / (1.0 + exp(-${v})))`;
+  const forward: KernelFunc = ({ inputs, backend }) => {
+    const { x } = inputs as { x: TensorInfo };
+    const body = `let v = X[index]; setOutputAtIndex(index, v * ${sig('v')});`;
+    return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(flat(util, x.shape, ['X'], 'difflab_silu', body), [x], 'float32');
+  };
+  const backward: KernelFunc = ({ inputs, backend }) => {
+    const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+    const body = `let v = X[index]; let s = ${sig('v')}; setOutputAtIndex(index, DY[index] * (s * (v * (1.0 - s) + 1.0)));`;
+    return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(flat(util, x.shape, ['DY', 'X'], 'difflab_silu_grad', body), [dy, x], 'float32');
+  };
+  return [kernel(DIFFLAB_KERNELS.silu, forward), kernel(DIFFLAB_KERNELS.siluGrad, backward)];
+}
+
 function adamKernel(util: WebGpuUtil): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
     const { p, g, m, v } = inputs as { p: TensorInfo; g: TensorInfo; m: TensorInfo; v: TensorInfo };
@@ -219,7 +235,7 @@ const MARK = Symbol.for('difflab.webgpuKernel');
  */
 export function registerWebGpuKernels(util: WebGpuUtil): string[] {
   const added: string[] = [];
-  for (const k of [...geluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...groupNormKernels()]) {
+  for (const k of [...geluKernels(util), ...siluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...groupNormKernels()]) {
     const existing = tf.getKernel(k.kernelName, 'webgpu');
     if (existing && (existing.kernelFunc as unknown as Record<symbol, unknown>)[MARK]) continue;
     if (existing) tf.unregisterKernel(k.kernelName, 'webgpu');

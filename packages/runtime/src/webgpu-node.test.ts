@@ -182,6 +182,25 @@ describe("difflab's fused kernels on webgpu (WGSL) against the composite formula
     expect(maxAbsDiff(await on('webgpu', f), await on('cpu', f))).toBeLessThan(1e-6);
   });
 
+  it('DifflabSilu / DifflabSiluGrad: x sigmoid(x) and dy s (1 + x (1 - s)) match the cpu composite within 1e-6', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    const xv = values(2 * 999, 13).map((v) => 20 * v); // [-20, 20): the saturated tails too
+    const dyv = values(2 * 999, 14);
+    const f = (grad: boolean) => () => {
+      const x = tf.tensor2d(xv, [2, 999]);
+      const dy = tf.tensor2d(dyv, [2, 999]);
+      if (tf.getBackend() === 'webgpu') return run(grad ? DIFFLAB_KERNELS.siluGrad : DIFFLAB_KERNELS.silu, grad ? { dy, x } : { x }) as tf.Tensor;
+      const s = tf.sigmoid(x);
+      return grad ? tf.mul(dy, tf.mul(s, tf.add(tf.mul(x, tf.sub(1, s)), 1))) : tf.mul(x, s);
+    };
+    for (const grad of [false, true]) {
+      const gpu = await on('webgpu', f(grad));
+      const cpu = await on('cpu', f(grad));
+      const scale = Math.max(...cpu.map(Math.abs));
+      expect(maxAbsDiff(gpu, cpu) / scale).toBeLessThan(1e-6);
+    }
+  });
+
   it('DifflabAdam: one AdamW step (and one L2 step) equals the op-by-op update on cpu within 1e-7', async (ctx) => {
     ctx.skip(!hasSwiftShader, SKIP_REASON);
     const n = 1500;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The UNet's WebGPU training step with all of difflab's kernels, without the split-K filter
 # gradient (DifflabConv2DFilterGrad, packages/runtime/src/webgpu-conv-filter-grad.ts) and without
-# the fused GroupNorm (packages/runtime/src/webgpu-group-norm.ts); device time per kernel; then the
+# the fused GroupNorm (packages/runtime/src/webgpu-group-norm.ts), and with tfjs-webgpu's naive
+# Conv2DBackpropInput (dx) instead of its implicit GEMM; device time per kernel; then the
 # bench (every difflab case after 20 warmup steps, submit batch 32).
 # Needs .gpu/ from pack.sh (carried). ~260 s: run with timeout_s ~340. Usage, from the repo root:
 #   bash tools/bench/gpu/conv.sh OUT_DIR [bench seconds]
@@ -18,12 +19,13 @@ t0=$(date +%s)
   r() { timeout 90 "$DIFFLAB_NODE" .gpu/bench/case-runner.mjs "$@" --backend webgpu 2>/dev/null | tee -a "$out/conv.jsonl"; }
   # all difflab kernels; without the split-K filter gradient; without the fused GroupNorm (twice, alternating)
   for round in 1 2; do
-    for v in all no-conv-filter-grad no-group-norm; do
+    for v in all no-conv-filter-grad no-group-norm naive-dx; do
       echo "== UNet train step, batch $batch, $v ($(($(date +%s) - t0)) s)"
       case $v in
         all) r image-train-unet --batch "$batch" --iters 10 --warmup 10 --repeats 2 ;;
         no-conv-filter-grad) r image-train-unet --batch "$batch" --iters 10 --warmup 10 --repeats 2 --without-kernels DifflabConv2DFilterGrad ;;
         no-group-norm) r image-train-unet --batch "$batch" --iters 10 --warmup 10 --repeats 2 --without-kernels DifflabGroupNorm,DifflabGroupNormGrad ;;
+        naive-dx) r image-train-unet --batch "$batch" --iters 10 --warmup 10 --repeats 2 --tf-flags WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=true ;;
       esac
     done
   done

@@ -42,6 +42,12 @@ try {
     if (!tf.getKernel(k, info.backend)) throw new Error(`--without-kernels: no kernel '${k}' is registered for ${info.backend}`);
     tf.unregisterKernel(k, info.backend);
   }
+  // --tf-flags NAME=VALUE,...: tfjs environment flags after the backend started (ablations,
+  // e.g. WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=true).
+  for (const kv of opt('tf-flags', '').split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    tf.env().set(k, v === 'true' ? true : v === 'false' ? false : Number(v));
+  }
   // tfjs-webgpu submits its command buffer every N dispatches (default 15).
   const submitBatch = opt('submit-batch', '');
   if (submitBatch) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(submitBatch));
