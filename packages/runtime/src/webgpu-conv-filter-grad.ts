@@ -20,6 +20,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS } from '@difflab/core';
+import { ElementwiseProgram, type WebGpuBackendLike } from './webgpu-program.js';
 
 export interface Conv2DFilterGradAttrs {
   filterHeight: number;
@@ -28,11 +29,6 @@ export interface Conv2DFilterGradAttrs {
   strideWidth: number;
   padTop: number;
   padLeft: number;
-}
-
-interface WebGpuBackendLike {
-  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: 'float32', uniforms?: { type: 'float32' | 'int32'; data: number[] }[]): TensorInfo;
-  disposeData(dataId: object): void;
 }
 
 /** Output tile (rows and columns) and K step of the GEMM program. */
@@ -148,35 +144,6 @@ class FilterGradGemmProgram {
   }
 }
 
-/** dW [KH, KW, Cin, Cout] = the sum of the S partials, in order. */
-class SumSplitsProgram {
-  readonly variableNames = ['P'];
-  readonly uniforms = 'splits : i32,';
-  readonly workgroupSize: [number, number, number] = [64, 1, 1];
-  readonly size = true;
-  readonly dispatchLayout = { x: [0] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey = 'difflab_conv2d_filter_grad_sum';
-  constructor(
-    readonly outputShape: number[],
-    size: number,
-  ) {
-    const groups = Math.ceil(size / 64);
-    // Past 65,535 workgroups in x, spread them over y (getGlobalIndex flattens x, y, z).
-    this.dispatch = groups <= 65535 ? [groups, 1, 1] : [65535, Math.ceil(groups / 65535), 1];
-  }
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          var s = 0.0;
-          for (var k = 0; k < uniforms.splits; k++) { s = s + P[k * uniforms.size + index]; }
-          setOutputAtIndex(index, s);
-        }
-      }`;
-  }
-}
-
 export function conv2dFilterGradKernel(): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
@@ -204,7 +171,9 @@ export function conv2dFilterGradKernel(): KernelConfig {
       i32(plan.tilesPerSplit),
     ]);
     const outShape = [a.filterHeight, a.filterWidth, Cin, Cout];
-    const out = b.runWebGPUProgram(new SumSplitsProgram(outShape, M * Cout), [partial], 'float32', [i32(plan.splits)]);
+    // dW = the sum of the S partials, in order
+    const sum = 'var s = 0.0; for (var k = 0; k < uniforms.splits; k++) { s = s + P[k * uniforms.size + index]; } setOutputAtIndex(index, s);';
+    const out = b.runWebGPUProgram(new ElementwiseProgram(['P'], 'difflab_conv2d_filter_grad_sum', 'splits : i32,', outShape, sum), [partial], 'float32', [i32(plan.splits)]);
     b.disposeData(partial.dataId);
     return out;
   };

@@ -17,11 +17,8 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS } from '@difflab/core';
+import { ElementwiseProgram, type WebGpuBackendLike } from './webgpu-program.js';
 
-interface WebGpuBackendLike {
-  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: 'float32', uniforms?: { type: 'float32' | 'int32'; data: number[] }[]): TensorInfo;
-  disposeData(dataId: object): void;
-}
 
 const REDUCE = 256;
 const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
@@ -73,32 +70,6 @@ class GroupReduceProgram {
         let lid = i32(localIndex);
         let n = uniforms.M * uniforms.Cg;
         ${this.body}
-      }`;
-  }
-}
-
-/** One invocation per element of an output of `shape`. */
-class ElementwiseProgram {
-  readonly workgroupSize: [number, number, number] = [64, 1, 1];
-  readonly size = true;
-  readonly dispatchLayout = { x: [0] };
-  readonly dispatch: [number, number, number];
-  constructor(
-    readonly variableNames: string[],
-    readonly shaderKey: string,
-    readonly uniforms: string,
-    readonly outputShape: number[],
-    private readonly body: string,
-  ) {
-    const groups = Math.ceil(outputShape.reduce((a, b) => a * b, 1) / 64);
-    this.dispatch = groups <= 65535 ? [groups, 1, 1] : [65535, Math.ceil(groups / 65535), 1];
-  }
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          ${this.body}
-        }
       }`;
   }
 }

@@ -26,11 +26,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import { conv2dFilterGradKernel } from './webgpu-conv-filter-grad.js';
 import { groupNormKernels } from './webgpu-group-norm.js';
+import type { WebGpuBackendLike } from './webgpu-program.js';
 
-/** What this module uses of tfjs-backend-webgpu's backend (4.22). */
-interface WebGpuBackendLike {
-  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: 'float32', uniforms?: { type: 'float32' | 'int32'; data: number[] }[]): TensorInfo;
-}
 
 /** `webgpu_util` of tfjs-backend-webgpu: dispatch sizes for a flat layout. */
 export interface WebGpuUtil {
