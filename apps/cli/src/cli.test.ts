@@ -46,6 +46,18 @@ describe('difflab CLI', () => {
     expect(r.stdout.trim().split('\n')).toHaveLength(3);
   });
 
+  it('names where the wasm matmuls run on the backend line; --no-native-blas keeps them in WebAssembly', async () => {
+    const dir = tmp();
+    const built = existsSync(fileURLToPath(new URL('../../../packages/runtime/dist/native/difflab-blas.node', import.meta.url)));
+    const on = await difflab('--backend', 'wasm', 'forward', '--t', '0,1', '--n', '200', '--out', join(dir, 'a'));
+    expect(on.code, on.stderr).toBe(0);
+    expect(on.stderr.split('\n')[0]).toBe(built ? 'backend: wasm (OpenBLAS matmul)' : 'backend: wasm');
+    const off = await difflab('--backend', 'wasm', '--no-native-blas', 'forward', '--t', '0,1', '--n', '200', '--out', join(dir, 'b'));
+    expect(off.code, off.stderr).toBe(0);
+    expect(off.stderr.split('\n')[0]).toBe('backend: wasm');
+    expect(readFileSync(join(dir, 'a', 'forward.json'), 'utf8')).toBe(readFileSync(join(dir, 'b', 'forward.json'), 'utf8'));
+  });
+
   it('gives one-line errors with exit code 2 for bad input', async () => {
     const dir = tmp();
     const bad = join(dir, 'bad.json');

@@ -23,6 +23,7 @@ import { createReporter } from './reporter.js';
 interface GlobalOpts {
   backend: BackendChoice;
   threads?: number;
+  nativeBlas?: boolean;
   plugin: string[];
   quiet: boolean;
 }
@@ -72,11 +73,12 @@ function collect(v: string, prev: string[]): string[] {
 /** Start the backend and the app (built-in plugins + --plugin modules) for a command. */
 async function setup(cmd: Command): Promise<{ g: GlobalOpts; reporter: Reporter; app: ReturnType<typeof createApp> }> {
   const g = cmd.optsWithGlobals() as GlobalOpts;
-  const info = await startBackend(g.backend, g.threads && g.threads > 1 ? { wasmThreads: g.threads } : {});
+  const info = await startBackend(g.backend, { ...(g.threads && g.threads > 1 ? { wasmThreads: g.threads } : {}), nativeBlas: g.nativeBlas !== false });
   // The backend line is printed before the job's first output, so that an input error found
   // before any work is still the only line the user sees.
-  const threads = describeBackend().threads;
-  const detail = info.adapter ?? (threads && threads > 1 ? `${threads} threads` : undefined);
+  const { threads, matmul } = describeBackend();
+  const wasmDetail = [threads && threads > 1 ? `${threads} threads` : '', matmul === 'openblas' ? 'OpenBLAS matmul' : ''].filter(Boolean).join(', ');
+  const detail = info.adapter ?? (wasmDetail || undefined);
   const reporter = createReporter(g.quiet, `backend: ${info.backend}${detail ? ` (${detail})` : ''}`);
   const extra = await loadPlugins(g.plugin ?? []);
   const app = createApp(extra);
@@ -91,6 +93,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKEND_CHOICES]).default('auto'))
     .option('--threads <n>', 'wasm backend threads (Node: opt-in threaded build; 1 = single-threaded)', intArg('--threads', 1, 8))
+    .option('--no-native-blas', 'wasm in Node: run matmuls in WebAssembly, not on the native OpenBLAS addon')
     .option('--plugin <module>', 'load a plugin package (exports register(container)); repeatable', collect, [])
     .option('-q, --quiet', 'print only errors and final paths', false)
     .showHelpAfterError('(run with --help for usage)')

@@ -7,9 +7,11 @@
  * - Conv2d weight `[kh, kw, in, out]` (torch `[out, in, kh, kw]`), bias `[out]`.
  * - LayerNorm / GroupNorm weight and bias `[C]`.
  *
- * Why the hand-written gradients (`tf.customGrad`): tfjs' registered gradient of MatMul uses
- * matmuls with transposeA / transposeB, which the wasm backend runs 3-6x slower than a plain
- * matmul after an explicit transpose; and its Conv2D gradient needs `Conv2DBackpropFilter`, which
+ * Why the hand-written gradients (`tf.customGrad`): a linear layer's gradient is two matmuls
+ * with transposeA / transposeB and a column sum, nothing else (difflab's wasm matmul kernels
+ * handle the flags: OpenBLAS reads the operands transposed, the WebAssembly fallback transposes
+ * explicitly, since tfjs-backend-wasm's own transposed path is ~10x slower than its plain one);
+ * and tfjs' Conv2D gradient needs `Conv2DBackpropFilter`, which
  * the wasm backend lacks, and `Conv2DBackpropInput`, which it runs ~8x slower than a forward
  * conv. Here both conv gradients are forward convolutions (see `conv2d`), so the models train
  * on every backend with no extra kernel registration.
@@ -83,35 +85,26 @@ export function columnSums(x: tf.Tensor): tf.Tensor1D {
 }
 
 /**
- * WebGPU runs matmul's transposeA / transposeB inside the matmul shader and pays per dispatch
- * (~50 µs of host time each on an H100 through Dawn, tools/bench/RESULTS.md), so there the
- * gradients use the flags instead of explicit transposes, which wasm needs for speed.
+ * WebGPU pays per dispatch (~50 µs of host time each on an H100 through Dawn,
+ * tools/bench/RESULTS.md) and reduces over any axis in one program, so there sums and conv dx
+ * take the one-program forms.
  */
 function gpuLike(): boolean {
   return tf.getBackend() === 'webgpu';
 }
 
-function swapLast2(x: tf.Tensor): tf.Tensor {
-  const r = x.rank;
-  if (r === 2) return tf.transpose(x);
-  const perm = Array.from({ length: r }, (_, i) => i);
-  perm[r - 2] = r - 1;
-  perm[r - 1] = r - 2;
-  return tf.transpose(x, perm);
-}
-
 /**
- * a @ b (2-D, or batched 3-D with equal batch) as a plain matmul, with a gradient that also uses
- * plain matmuls after explicit transposes: da = dy b^T, db = a^T dy.
+ * a @ b (2-D, or batched 3-D with equal batch), with the gradient da = dy b^T, db = a^T dy as
+ * matmuls with transposeA / transposeB: WebGPU and difflab's OpenBLAS kernel (wasm in Node) read
+ * the operands transposed at no cost, and difflab's WebAssembly matmul kernel transposes
+ * explicitly first (tfjs-backend-wasm's own transposed path is ~10x slower), so no backend needs
+ * a separate Transpose op here.
  */
 export const matmul = tf.customGrad((a, b, save) => {
   (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
   return {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) =>
-      gpuLike()
-        ? [tf.matMul(dy as tf.Tensor2D, sb as tf.Tensor2D, false, true), tf.matMul(sa as tf.Tensor2D, dy as tf.Tensor2D, true, false)]
-        : [tf.matMul(dy as tf.Tensor2D, swapLast2(sb) as tf.Tensor2D), tf.matMul(swapLast2(sa) as tf.Tensor2D, dy as tf.Tensor2D)],
+    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor2D, sb as tf.Tensor2D, false, true), tf.matMul(sa as tf.Tensor2D, dy as tf.Tensor2D, true, false)],
   };
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
@@ -121,8 +114,7 @@ const linear2d = tf.customGrad((x, w, b, save) => {
     value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b as tf.Tensor }),
     gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => {
       const d = dy as tf.Tensor2D;
-      if (gpuLike()) return [tf.matMul(d, sw as tf.Tensor2D, false, true), tf.matMul(sx as tf.Tensor2D, d, true, false), columnSums(d)];
-      return [tf.matMul(d, tf.transpose(sw as tf.Tensor2D)), tf.matMul(tf.transpose(sx as tf.Tensor2D), d), columnSums(d)];
+      return [tf.matMul(d, sw as tf.Tensor2D, false, true), tf.matMul(sx as tf.Tensor2D, d, true, false), columnSums(d)];
     },
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;

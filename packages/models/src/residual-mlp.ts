@@ -14,8 +14,8 @@
  * Why: (1) tfjs-core in Node registers no gradient functions (they live in
  * `@tensorflow/tfjs-core/dist/register_all_gradients`, an ESM file plain Node cannot load), so a
  * model whose backward pass needs none of them trains with tfjs-core alone; (2) one tape node
- * instead of ~30, and plain matmuls after explicit transposes instead of tfjs' transposed
- * matmuls, which the wasm backend runs several times slower.
+ * instead of ~30; the transposed products are matmuls with transposeA / transposeB, which
+ * difflab's wasm kernels run without a Transpose op (OpenBLAS) or transpose first (WebAssembly).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { activationBackward, activationForward, type ActivationName } from './activations.js';
@@ -74,20 +74,20 @@ export function residualMlp(parts: readonly tf.Tensor2D[], layers: readonly Dens
       const actOf = (i: number) => acts.slice(i * perAct, (i + 1) * perAct);
       const grads: tf.Tensor[] = new Array(2 * L);
       const dOut = dy as tf.Tensor2D;
-      grads[2 * (L - 1)] = tf.matMul(tf.transpose(hsv[nBlocks]), dOut);
+      grads[2 * (L - 1)] = tf.matMul(hsv[nBlocks], dOut, true, false);
       grads[2 * (L - 1) + 1] = tf.sum(dOut, 0);
-      let dh: tf.Tensor2D = tf.matMul(dOut, tf.transpose(ws[L - 1]));
+      let dh: tf.Tensor2D = tf.matMul(dOut, ws[L - 1], false, true);
       for (let k = nBlocks - 1; k >= 0; k--) {
         const dz = activationBackward(act, dh, actOf(k + 1));
-        grads[2 * (k + 1)] = tf.matMul(tf.transpose(hsv[k]), dz);
+        grads[2 * (k + 1)] = tf.matMul(hsv[k], dz, true, false);
         grads[2 * (k + 1) + 1] = tf.sum(dz, 0);
-        dh = tf.add(dh, tf.matMul(dz, tf.transpose(ws[k + 1]))) as tf.Tensor2D;
+        dh = tf.add(dh, tf.matMul(dz, ws[k + 1], false, true)) as tf.Tensor2D;
       }
       const dz = activationBackward(act, dh, actOf(0));
-      grads[0] = tf.matMul(tf.transpose(fs), dz);
+      grads[0] = tf.matMul(fs, dz, true, false);
       grads[1] = tf.sum(dz, 0);
       if (!inputGrad) return grads;
-      const df = tf.matMul(dz, tf.transpose(ws[0]));
+      const df = tf.matMul(dz, ws[0], false, true);
       return [...(nParts === 1 ? [df] : tf.split(df, widths, 1)), ...grads];
     };
     return { value: y, gradFunc };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdapterDescription } from './gpu-types.js';
 import { lastStartedAdapter } from './start-backend.js';
+import { nativeMatMulActive } from './wasm-kernels/native-matmul.js';
 
 export interface BackendDescription {
   /** The active tfjs backend, or undefined when none has been set yet. */
@@ -11,6 +12,8 @@ export interface BackendDescription {
   simd?: boolean;
   /** wasm: threads of the wasm backend (1 in Node). */
   threads?: number;
+  /** wasm: where BatchMatMul / _FusedMatMul run: 'openblas' (difflab's native addon, Node) or 'wasm'. */
+  matmul?: 'openblas' | 'wasm';
 }
 
 /**
@@ -34,6 +37,7 @@ export function describeBackend(): BackendDescription {
     if (typeof flags.WASM_HAS_SIMD_SUPPORT === 'boolean') out.simd = flags.WASM_HAS_SIMD_SUPPORT;
     const count = instance.wasm?.tfjs?.getThreadsCount?.();
     if (typeof count === 'number') out.threads = count;
+    out.matmul = nativeMatMulActive() ? 'openblas' : 'wasm';
   }
   return out;
 }

@@ -9,6 +9,8 @@ export { SWIFTSHADER_ICD } from './vulkan-paths.js';
 export { type DispatchCacheStats, dispatchCacheStats } from './webgpu-dispatch.js';
 export { enableWasmThreads, MAX_WASM_THREADS, type WasmThreadsResult } from './wasm-threads.js';
 export { registerWasmConvKernels, unregisterWasmConvKernels, WASM_CONV_KERNELS } from './wasm-kernels/conv-backprop.js';
+export { type LoadedBlas, loadNativeBlas, type NativeBlas } from './wasm-kernels/native-blas.js';
+export { nativeMatMulActive, registerNativeMatMul, unregisterNativeMatMul } from './wasm-kernels/native-matmul.js';
 export { registerWasmSpeedKernels, unregisterWasmSpeedKernels, WASM_SPEED_KERNELS } from './wasm-kernels/speed-kernels.js';
 
 /** This package adds no plugins (a backend is process-wide, not per job); kept for uniformity. */

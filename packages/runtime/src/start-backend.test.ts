@@ -5,6 +5,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { describeBackend } from './describe.js';
 import { formatAdapter } from './gpu-types.js';
 import { startBackend } from './start-backend.js';
+import { loadNativeBlas } from './wasm-kernels/native-blas.js';
+
+const NATIVE = await loadNativeBlas();
 
 // 3x4 times 4x2 with fractional entries; reference by the schoolbook triple loop in float64.
 const A = [
@@ -57,7 +60,20 @@ describe('startBackend (Node)', () => {
     const r = await startBackend('wasm');
     expect(r.backend).toBe('wasm');
     expect(r.notes).toContain('wasm: SIMD on, 1 thread(s)');
-    expect(describeBackend()).toEqual({ name: 'wasm', simd: true, threads: 1 });
+    expect(describeBackend()).toEqual({ name: 'wasm', simd: true, threads: 1, matmul: NATIVE.blas ? 'openblas' : 'wasm' });
+    expectClose(await matmulOnActiveBackend(), REF, 1e-6);
+  });
+
+  it('wasm: matmuls on the native OpenBLAS addon when it was built, and nativeBlas: false turns it off', async () => {
+    const on = await startBackend('wasm');
+    expect(on.notes).toContain(`wasm: ${NATIVE.note}`);
+    if (NATIVE.blas) expect(NATIVE.note).toMatch(/^matmuls on native OpenBLAS \(\S+ kernels, \d+ thread\(s\)\)$/);
+    const off = await startBackend('wasm', { nativeBlas: false });
+    expect(describeBackend().matmul).toBe('wasm');
+    if (NATIVE.blas) expect(off.notes).toContain('wasm: native OpenBLAS matmul off (nativeBlas: false); matmuls in WebAssembly');
+    expectClose(await matmulOnActiveBackend(), REF, 1e-6);
+    await startBackend('wasm');
+    expect(describeBackend().matmul).toBe(NATIVE.blas ? 'openblas' : 'wasm');
     expectClose(await matmulOnActiveBackend(), REF, 1e-6);
   });
 

@@ -25,6 +25,12 @@ export interface StartBackendOptions {
   wasmPaths?: string | Record<string, string>;
   /** Threads for the wasm backend (browser: needs cross-origin isolation; Node: difflab's threaded build, opt-in). */
   wasmThreads?: number;
+  /**
+   * Node, wasm backend: run BatchMatMul / _FusedMatMul on the system's OpenBLAS through difflab's
+   * native addon (native/blas.c) when it was built (gcc and libopenblas-dev at build time).
+   * Default true; `false` keeps every matmul in WebAssembly.
+   */
+  nativeBlas?: boolean;
   /** Which WebGPU adapter to ask for. Default: high-performance. */
   powerPreference?: 'low-power' | 'high-performance';
   /**
@@ -69,6 +75,7 @@ const optionsSchema = z
   .object({
     wasmPaths: z.union([z.string(), z.record(z.string(), z.string())]).optional(),
     wasmThreads: z.number().int().min(1).optional(),
+    nativeBlas: z.boolean().default(true),
     powerPreference: z.enum(['low-power', 'high-performance']).optional(),
     swiftshader: z.union([z.boolean(), z.string().min(1)]).default(true),
     webgpuUploads: z.enum(['write-buffer', 'tfjs']).default('write-buffer'),
@@ -174,6 +181,15 @@ async function startWasm(platform: 'node' | 'browser', opts: Options, notes: str
       ? 'the .wasm files did not load; serve node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm and pass wasmPaths (their URL prefix)'
       : 'the wasm module did not load; reinstall @tensorflow/tfjs-backend-wasm or use --backend cpu';
   await activate('wasm', hint);
+  if (platform === 'node') {
+    const { unregisterNativeMatMul, registerNativeMatMul } = await import('./wasm-kernels/native-matmul.js');
+    if (opts.nativeBlas) {
+      const { loadNativeBlas } = await import('./wasm-kernels/native-blas.js');
+      const { blas, note } = await loadNativeBlas();
+      if (blas) registerNativeMatMul(blas);
+      notes.push(`wasm: ${note}`);
+    } else if (unregisterNativeMatMul()) notes.push('wasm: native OpenBLAS matmul off (nativeBlas: false); matmuls in WebAssembly');
+  }
   const flags = tf.env().getFlags();
   const simd = flags.WASM_HAS_SIMD_SUPPORT === true;
   notes.push(`wasm: SIMD ${simd ? 'on' : 'off'}, ${wasm.getThreadsCount()} thread(s)`);

@@ -249,6 +249,7 @@ export const CASES: Record<string, (a: CaseArgs) => Promise<CaseResult>> = {
   'image-train-patch-transformer': (a) => imageTrain('patch-transformer', a),
   'profile-patch-transformer': (a) => profileTrain('patch-transformer', a),
   'profile-unet': (a) => profileTrain('unet', a),
+  'profile-spiral': (a) => profileStep(spiralTrainer(a.batch).trainer, a),
   'image-train-unet': (a) => imageTrain('unet', a),
   'image-sample-unet': async (a) => {
     const { job, model } = imageJob('unet');
@@ -302,6 +303,10 @@ async function imageTrain(id: 'patch-transformer' | 'unet', a: CaseArgs): Promis
 async function profileTrain(id: 'patch-transformer' | 'unet', a: CaseArgs): Promise<CaseResult> {
   const { job, model, shape, config } = imageJob(id);
   const trainer = new Trainer({ model, schedule: job.schedule, dataset: randomImages(shape), rng: new Rng(0), ...config.train, batchSize: a.batch, warmupSteps: 0, decay: 'constant' });
+  return profileStep(trainer, a);
+}
+
+async function profileStep(trainer: Trainer, a: CaseArgs): Promise<CaseResult> {
   for (let i = 0; i < a.warmup; i++) {
     const l = trainer.stepTensor();
     await l.data();

@@ -1,0 +1,64 @@
+/**
+ * Loads difflab-blas (native/blas.c, built by scripts/build-native.mjs into
+ * dist/native/difflab-blas.node): OpenBLAS's sgemm on tensors in tfjs-backend-wasm's heap.
+ * Node only; this module imports node: builtins lazily, so a browser bundle never loads it.
+ */
+
+/** The addon's functions (see native/blas.c for the exact contract). */
+export interface NativeBlas {
+  /**
+   * For i < batch: C_i = op(A_i) op(B_i) (+ bias row) (relu when flags & 4); flags & 1 transposes
+   * A, flags & 2 transposes B. Offsets and strides count float32 elements of `heap`; stride 0
+   * broadcasts; biasOff < 0: no bias. Throws a RangeError when an operand lies outside `heap`.
+   */
+  gemm(
+    heap: Float32Array,
+    flags: number,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    aOff: number,
+    aStride: number,
+    bOff: number,
+    bStride: number,
+    cOff: number,
+    biasOff: number,
+    biasStride: number,
+  ): void;
+  /** The linked OpenBLAS: build configuration, the CPU kernel it chose, its thread count. */
+  info(): { config: string; corename: string; threads: number };
+  setThreads(n: number): void;
+}
+
+export interface LoadedBlas {
+  blas: NativeBlas | null;
+  /** What was loaded, or why nothing was (one line). */
+  note: string;
+}
+
+/** Where the build puts the addon, relative to this module (src/ or dist/ of the package). */
+const ADDON = '../../dist/native/difflab-blas.node';
+
+let loaded: LoadedBlas | undefined;
+
+/** Load the addon once per process; `blas` is null (and `note` says why) when it cannot load. */
+export async function loadNativeBlas(): Promise<LoadedBlas> {
+  if (loaded) return loaded;
+  try {
+    const { createRequire } = await import('node:module');
+    const { existsSync } = await import('node:fs');
+    const { fileURLToPath } = await import('node:url');
+    const path = fileURLToPath(new URL(ADDON, import.meta.url));
+    if (!existsSync(path)) {
+      loaded = { blas: null, note: 'native OpenBLAS matmul not built (npm run build -w @difflab/runtime needs gcc and libopenblas-dev); matmuls in WebAssembly' };
+    } else {
+      const blas = createRequire(import.meta.url)(path) as NativeBlas;
+      const { corename, threads } = blas.info();
+      loaded = { blas, note: `matmuls on native OpenBLAS (${corename} kernels, ${threads} thread(s))` };
+    }
+  } catch (e) {
+    loaded = { blas: null, note: `native OpenBLAS matmul failed to load (${String((e as Error)?.message ?? e).split('\n')[0]}); matmuls in WebAssembly` };
+  }
+  return loaded;
+}
