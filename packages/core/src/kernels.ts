@@ -19,6 +19,10 @@
  *   filterWidth, strideHeight, strideWidth, padTop, padLeft } -> dW [filterHeight, filterWidth, Cin, Cout],
  *   dW[kh, kw, ci, co] = sum_{b, oh, ow} x[b, oh strideHeight + kh - padTop, ow strideWidth + kw - padLeft, ci]
  *   dy[b, oh, ow, co] (x is zero outside its bounds): the filter gradient of an NHWC convolution.
+ * - `DifflabConv2DInputGrad`: inputs { dy [B, Ho, Wo, Cout], filter [kh, kw, Cin, Cout] }, attrs
+ *   { inputShape [B, H, W, Cin], strideHeight, strideWidth, padTop, padLeft } -> dx [B, H, W, Cin],
+ *   dx[b, ih, iw, ci] = sum of dy[b, oh, ow, co] filter[kh, kw, ci, co] over oh strideHeight + kh -
+ *   padTop = ih, ow strideWidth + kw - padLeft = iw: the input gradient of the same convolution.
  *
  * - `DifflabGroupNorm`: inputs { x [B, M, C], gamma [C], beta [C] }, attrs { groups, eps } -> [y, stats]:
  *   stats [B, groups, 2] = (mean, rstd = 1 / sqrt(var + eps)) of each sample's group (M C / groups
@@ -30,7 +34,9 @@
  * - `DifflabSilu`: inputs { x } -> y = x sigmoid(x) (torch nn.SiLU); `DifflabSiluGrad`: inputs { dy, x }
  *   -> dx = dy s (1 + x (1 - s)), s = sigmoid(x) recomputed.
  *
- * `@difflab/runtime` registers all of them for the webgpu backend (WGSL) and the first three for wasm.
+ * `@difflab/runtime` registers them for the webgpu backend (WGSL; all but the input gradient, for
+ * which tfjs-webgpu's Conv2DBackpropInput is used), and for wasm the first three (WebAssembly SIMD)
+ * and, in Node with its OpenBLAS addon, the two convolution gradients.
  */
 export const DIFFLAB_KERNELS = {
   gelu: 'DifflabGelu',
@@ -39,6 +45,7 @@ export const DIFFLAB_KERNELS = {
   layerNorm: 'DifflabLayerNorm',
   layerNormGrad: 'DifflabLayerNormGrad',
   conv2dFilterGrad: 'DifflabConv2DFilterGrad',
+  conv2dInputGrad: 'DifflabConv2DInputGrad',
   groupNorm: 'DifflabGroupNorm',
   groupNormGrad: 'DifflabGroupNormGrad',
   silu: 'DifflabSilu',

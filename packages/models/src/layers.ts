@@ -335,7 +335,8 @@ function dilateSpatial(dy: tf.Tensor4D, s: number): tf.Tensor4D {
  *   dy [B, Ho, Wo, Cout] as a [Ho, Wo, B, Cout] filter, so out[ci, kh, kw, co] =
  *   sum_{b, oh, ow} x_pad[b, kh + s oh, kw + s ow, ci] dy[b, oh, ow, co] = dW[kh, kw, ci, co];
  *   or, where the backend registers `DifflabConv2DFilterGrad` (@difflab/runtime does for WebGPU,
- *   where the convolution above has too few workgroups for its long reduction), that kernel.
+ *   where the convolution above has too few workgroups for its long reduction, and for wasm in
+ *   Node with its OpenBLAS addon: im2col(x)^T dy), that kernel.
  */
 export function conv2dGrads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, stride: number, padding: number): { dx: tf.Tensor4D; dw: tf.Tensor4D } {
   const [, h, wd] = x.shape;
@@ -344,7 +345,7 @@ export function conv2dGrads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, str
   const s = stride;
   const p = padding;
   const dx = conv2dInputGrad(x.shape, w, dy, s, p);
-  // A backend with difflab's filter-gradient kernel (WebGPU: a split-K GEMM) computes dW directly.
+  // A backend with difflab's filter-gradient kernel (WebGPU: a split-K GEMM; wasm + OpenBLAS) computes dW directly.
   if (tf.getKernel(DIFFLAB_KERNELS.conv2dFilterGrad, tf.getBackend())) {
     const attrs = { filterHeight: k, filterWidth: k, strideHeight: s, strideWidth: s, padTop: p, padLeft: p };
     return { dx, dw: tf.engine().runKernel(DIFFLAB_KERNELS.conv2dFilterGrad, { x, dy }, attrs) as tf.Tensor4D };
@@ -357,13 +358,19 @@ export function conv2dGrads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, str
 }
 
 /**
- * dx of y = conv2d(x, W, stride s, symmetric padding p) for x of shape `xShape`. On WebGPU
- * (`viaBackpropInput`, the default there) tfjs' Conv2DBackpropInput (`tf.conv2dTranspose`), one
- * program; elsewhere a forward convolution of the zero-dilated dy with the flipped filter, padded
- * to h + k - 1 (tfjs-backend-wasm's forward convolution is its fast one).
+ * dx of y = conv2d(x, W, stride s, symmetric padding p) for x of shape `xShape`. Where the backend
+ * registers `DifflabConv2DInputGrad` (@difflab/runtime does for wasm in Node with its OpenBLAS
+ * addon: col2im of dy W^T), that kernel; on WebGPU tfjs' Conv2DBackpropInput
+ * (`tf.conv2dTranspose`), one program; elsewhere a forward convolution of the zero-dilated dy with
+ * the flipped filter, padded to h + k - 1 (tfjs-backend-wasm's forward convolution is its fast
+ * one). `viaBackpropInput` true / false forces the second / third form.
  */
-export function conv2dInputGrad(xShape: [number, number, number, number], w: tf.Tensor4D, dy: tf.Tensor4D, stride: number, padding: number, viaBackpropInput = gpuLike()): tf.Tensor4D {
-  if (viaBackpropInput) return tf.conv2dTranspose(dy, w, xShape, stride, padding);
+export function conv2dInputGrad(xShape: [number, number, number, number], w: tf.Tensor4D, dy: tf.Tensor4D, stride: number, padding: number, viaBackpropInput?: boolean): tf.Tensor4D {
+  if (viaBackpropInput === undefined && tf.getKernel(DIFFLAB_KERNELS.conv2dInputGrad, tf.getBackend())) {
+    const attrs = { inputShape: xShape, strideHeight: stride, strideWidth: stride, padTop: padding, padLeft: padding };
+    return tf.engine().runKernel(DIFFLAB_KERNELS.conv2dInputGrad, { dy, filter: w }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  }
+  if (viaBackpropInput ?? gpuLike()) return tf.conv2dTranspose(dy, w, xShape, stride, padding);
   const [, h, wd] = xShape;
   const k = w.shape[0];
   const [, ho, wo] = dy.shape;

@@ -10,6 +10,7 @@ export { type DispatchCacheStats, dispatchCacheStats } from './webgpu-dispatch.j
 export { enableWasmThreads, MAX_WASM_THREADS, type WasmThreadsResult } from './wasm-threads.js';
 export { registerWasmConvKernels, unregisterWasmConvKernels, WASM_CONV_KERNELS } from './wasm-kernels/conv-backprop.js';
 export { type LoadedBlas, loadNativeBlas, type NativeBlas } from './wasm-kernels/native-blas.js';
+export { registerNativeConv, unregisterNativeConv } from './wasm-kernels/native-conv.js';
 export { nativeMatMulActive, registerNativeMatMul, unregisterNativeMatMul } from './wasm-kernels/native-matmul.js';
 export { registerWasmSpeedKernels, unregisterWasmSpeedKernels, WASM_SPEED_KERNELS } from './wasm-kernels/speed-kernels.js';
 

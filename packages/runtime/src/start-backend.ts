@@ -26,9 +26,10 @@ export interface StartBackendOptions {
   /** Threads for the wasm backend (browser: needs cross-origin isolation; Node: difflab's threaded build, opt-in). */
   wasmThreads?: number;
   /**
-   * Node, wasm backend: run BatchMatMul / _FusedMatMul on the system's OpenBLAS through difflab's
-   * native addon (native/blas.c) when it was built (gcc and libopenblas-dev at build time).
-   * Default true; `false` keeps every matmul in WebAssembly.
+   * Node, wasm backend: run matmuls and convolutions (BatchMatMul, _FusedMatMul, Conv2D,
+   * FusedConv2D, and the convolution gradients difflab's models use) on the system's OpenBLAS
+   * through difflab's native addon (native/blas.c) when it was built (gcc and libopenblas-dev at
+   * build time). Default true; `false` keeps them in WebAssembly.
    */
   nativeBlas?: boolean;
   /** Which WebGPU adapter to ask for. Default: high-performance. */
@@ -183,12 +184,19 @@ async function startWasm(platform: 'node' | 'browser', opts: Options, notes: str
   await activate('wasm', hint);
   if (platform === 'node') {
     const { unregisterNativeMatMul, registerNativeMatMul } = await import('./wasm-kernels/native-matmul.js');
+    const { unregisterNativeConv, registerNativeConv } = await import('./wasm-kernels/native-conv.js');
     if (opts.nativeBlas) {
       const { loadNativeBlas } = await import('./wasm-kernels/native-blas.js');
       const { blas, note } = await loadNativeBlas();
-      if (blas) registerNativeMatMul(blas);
+      if (blas) {
+        registerNativeMatMul(blas);
+        registerNativeConv(blas);
+      }
       notes.push(`wasm: ${note}`);
-    } else if (unregisterNativeMatMul()) notes.push('wasm: native OpenBLAS matmul off (nativeBlas: false); matmuls in WebAssembly');
+    } else if (unregisterNativeMatMul()) {
+      unregisterNativeConv();
+      notes.push('wasm: native OpenBLAS off (nativeBlas: false); matmuls and convolutions in WebAssembly');
+    }
   }
   const flags = tf.env().getFlags();
   const simd = flags.WASM_HAS_SIMD_SUPPORT === true;

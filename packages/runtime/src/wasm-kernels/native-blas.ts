@@ -26,6 +26,35 @@ export interface NativeBlas {
     biasOff: number,
     biasStride: number,
   ): void;
+  /**
+   * y[B,Ho,Wo,Cout] = conv(x[B,H,W,Cin], w[kh,kw,Cin,Cout]) (NHWC, tfjs' cross-correlation), plus
+   * bias[Cout] when biasOff >= 0, relu when flags & 4.
+   */
+  conv2d(
+    heap: Float32Array,
+    xOff: number,
+    B: number,
+    H: number,
+    W: number,
+    Cin: number,
+    wOff: number,
+    kh: number,
+    kw: number,
+    Cout: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+    Ho: number,
+    Wo: number,
+    yOff: number,
+    biasOff: number,
+    flags: number,
+  ): void;
+  /** dw[kh,kw,Cin,Cout] of that convolution from x and dy[B,Ho,Wo,Cout]. */
+  convFilterGrad(heap: Float32Array, xOff: number, B: number, H: number, W: number, Cin: number, dyOff: number, Ho: number, Wo: number, Cout: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dwOff: number): void;
+  /** dx[B,H,W,Cin] of that convolution from dy[B,Ho,Wo,Cout] and w. */
+  convInputGrad(heap: Float32Array, dyOff: number, B: number, Ho: number, Wo: number, Cout: number, wOff: number, kh: number, kw: number, Cin: number, sh: number, sw: number, pt: number, pl: number, H: number, W: number, dxOff: number): void;
   /** The linked OpenBLAS: build configuration, the CPU kernel it chose, its thread count. */
   info(): { config: string; corename: string; threads: number };
   setThreads(n: number): void;
@@ -51,14 +80,14 @@ export async function loadNativeBlas(): Promise<LoadedBlas> {
     const { fileURLToPath } = await import('node:url');
     const path = fileURLToPath(new URL(ADDON, import.meta.url));
     if (!existsSync(path)) {
-      loaded = { blas: null, note: 'native OpenBLAS matmul not built (npm run build -w @difflab/runtime needs gcc and libopenblas-dev); matmuls in WebAssembly' };
+      loaded = { blas: null, note: 'native OpenBLAS addon not built (npm run build -w @difflab/runtime needs gcc and libopenblas-dev); matmuls and convolutions in WebAssembly' };
     } else {
       const blas = createRequire(import.meta.url)(path) as NativeBlas;
       const { corename, threads } = blas.info();
-      loaded = { blas, note: `matmuls on native OpenBLAS (${corename} kernels, ${threads} thread(s))` };
+      loaded = { blas, note: `matmuls and convolutions on native OpenBLAS (${corename} kernels, ${threads} thread(s))` };
     }
   } catch (e) {
-    loaded = { blas: null, note: `native OpenBLAS matmul failed to load (${String((e as Error)?.message ?? e).split('\n')[0]}); matmuls in WebAssembly` };
+    loaded = { blas: null, note: `native OpenBLAS addon failed to load (${String((e as Error)?.message ?? e).split('\n')[0]}); matmuls and convolutions in WebAssembly` };
   }
   return loaded;
 }

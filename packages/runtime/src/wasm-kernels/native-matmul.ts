@@ -16,7 +16,7 @@ import type { WasmBackend } from './speed-heap.js';
 let heapCache: Float32Array | null = null;
 
 /** A Float32Array over the whole wasm heap (take it after any allocation: the heap may grow). */
-function heapF32(backend: WasmBackend): Float32Array {
+export function heapF32(backend: WasmBackend): Float32Array {
   const buffer = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer;
   if (!heapCache || heapCache.buffer !== buffer) heapCache = new Float32Array(buffer);
   return heapCache;

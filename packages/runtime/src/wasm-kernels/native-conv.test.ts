@@ -1,0 +1,181 @@
+import { DIFFLAB_KERNELS } from '@difflab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadNativeBlas, type NativeBlas } from './native-blas.js';
+import { registerNativeConv, unregisterNativeConv } from './native-conv.js';
+
+// The convolutions on difflab-blas against float64 loops written from the definitions (NHWC,
+// tfjs' cross-correlation, symmetric or 'same' padding). Skipped, with the reason, where the
+// addon was not built.
+const { blas, note } = await loadNativeBlas();
+const SKIP = blas ? false : note;
+
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+interface Geom {
+  B: number;
+  H: number;
+  W: number;
+  Cin: number;
+  Cout: number;
+  k: number;
+  s: number;
+  p: number;
+}
+const outSize = (n: number, g: Geom) => Math.floor((n + 2 * g.p - g.k) / g.s) + 1;
+
+/** Calls f(b, oh, ow, i, j, ih, iw) for every in-bounds tap. */
+function taps(g: Geom, f: (b: number, oh: number, ow: number, i: number, j: number, ih: number, iw: number) => void): void {
+  const Ho = outSize(g.H, g);
+  const Wo = outSize(g.W, g);
+  for (let b = 0; b < g.B; b++)
+    for (let oh = 0; oh < Ho; oh++)
+      for (let ow = 0; ow < Wo; ow++)
+        for (let i = 0; i < g.k; i++)
+          for (let j = 0; j < g.k; j++) {
+            const ih = oh * g.s - g.p + i;
+            const iw = ow * g.s - g.p + j;
+            if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W) f(b, oh, ow, i, j, ih, iw);
+          }
+}
+
+function refForward(g: Geom, x: Float32Array, w: Float32Array, bias?: Float32Array, relu = false): Float64Array {
+  const Ho = outSize(g.H, g);
+  const Wo = outSize(g.W, g);
+  const y = new Float64Array(g.B * Ho * Wo * g.Cout);
+  taps(g, (b, oh, ow, i, j, ih, iw) => {
+    for (let ci = 0; ci < g.Cin; ci++) {
+      const xv = x[((b * g.H + ih) * g.W + iw) * g.Cin + ci];
+      for (let co = 0; co < g.Cout; co++) y[((b * Ho + oh) * Wo + ow) * g.Cout + co] += xv * w[((i * g.k + j) * g.Cin + ci) * g.Cout + co];
+    }
+  });
+  if (bias) for (let r = 0; r < y.length; r++) y[r] += bias[r % g.Cout];
+  if (relu) for (let r = 0; r < y.length; r++) y[r] = Math.max(0, y[r]);
+  return y;
+}
+
+function refGrads(g: Geom, x: Float32Array, w: Float32Array, dy: Float32Array): { dx: Float64Array; dw: Float64Array } {
+  const Ho = outSize(g.H, g);
+  const Wo = outSize(g.W, g);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length);
+  taps(g, (b, oh, ow, i, j, ih, iw) => {
+    for (let ci = 0; ci < g.Cin; ci++) {
+      const xi = ((b * g.H + ih) * g.W + iw) * g.Cin + ci;
+      for (let co = 0; co < g.Cout; co++) {
+        const d = dy[((b * Ho + oh) * Wo + ow) * g.Cout + co];
+        const wi = ((i * g.k + j) * g.Cin + ci) * g.Cout + co;
+        dx[xi] += d * w[wi];
+        dw[wi] += d * x[xi];
+      }
+    }
+  });
+  return { dx, dw };
+}
+
+function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  expect(got.length).toBe(want.length);
+  let d = 0;
+  for (let i = 0; i < got.length; i++) d = Math.max(d, Math.abs(got[i] - want[i]));
+  return d;
+}
+
+const GEOMS: Geom[] = [
+  { B: 2, H: 9, W: 7, Cin: 5, Cout: 6, k: 3, s: 1, p: 1 },
+  { B: 3, H: 8, W: 8, Cin: 4, Cout: 3, k: 3, s: 2, p: 1 },
+  { B: 2, H: 6, W: 5, Cin: 3, Cout: 4, k: 1, s: 1, p: 0 }, // pointwise: no im2col
+  { B: 1, H: 7, W: 9, Cin: 2, Cout: 5, k: 5, s: 1, p: 2 },
+  { B: 2, H: 7, W: 6, Cin: 3, Cout: 2, k: 2, s: 2, p: 0 },
+  { B: 70, H: 20, W: 20, Cin: 24, Cout: 8, k: 3, s: 1, p: 1 }, // more im2col rows than one chunk holds
+];
+
+describe.skipIf(SKIP)('native OpenBLAS convolutions on wasm', () => {
+  let previous = '';
+  beforeAll(async () => {
+    previous = tf.getBackend();
+    await tf.setBackend('wasm');
+    registerNativeConv(blas as NativeBlas);
+  });
+  afterAll(async () => {
+    unregisterNativeConv();
+    await tf.setBackend(previous);
+  });
+
+  for (const g of GEOMS) {
+    const name = `B${g.B} ${g.H}x${g.W}x${g.Cin} -> ${g.Cout}, k${g.k} s${g.s} p${g.p}`;
+    const x = values(g.B * g.H * g.W * g.Cin, 1);
+    const w = values(g.k * g.k * g.Cin * g.Cout, 2);
+    const Ho = outSize(g.H, g);
+    const Wo = outSize(g.W, g);
+    const dy = values(g.B * Ho * Wo * g.Cout, 3);
+    const xs: [number, number, number, number] = [g.B, g.H, g.W, g.Cin];
+    const ws: [number, number, number, number] = [g.k, g.k, g.Cin, g.Cout];
+
+    it(`Conv2D ${name} equals the defining sum`, () => {
+      const y = tf.tidy(() => tf.conv2d(tf.tensor4d(x, xs), tf.tensor4d(w, ws), g.s, g.p === 0 ? 'valid' : g.p));
+      expect(y.shape).toEqual([g.B, Ho, Wo, g.Cout]);
+      expect(maxDiff(y.dataSync(), refForward(g, x, w))).toBeLessThan(1e-4);
+      y.dispose();
+    });
+
+    it(`DifflabConv2DFilterGrad and DifflabConv2DInputGrad ${name} equal the defining sums`, () => {
+      const { dx, dw } = refGrads(g, x, w, dy);
+      const before = tf.memory().numTensors;
+      const [gx, gw] = tf.tidy(() => {
+        const dyt = tf.tensor4d(dy, [g.B, Ho, Wo, g.Cout]);
+        const common = { strideHeight: g.s, strideWidth: g.s, padTop: g.p, padLeft: g.p };
+        const fw = tf.engine().runKernel(DIFFLAB_KERNELS.conv2dFilterGrad, { x: tf.tensor4d(x, xs), dy: dyt }, { ...common, filterHeight: g.k, filterWidth: g.k }) as tf.Tensor;
+        const fx = tf.engine().runKernel(DIFFLAB_KERNELS.conv2dInputGrad, { dy: dyt, filter: tf.tensor4d(w, ws) }, { ...common, inputShape: xs } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        return [fx, fw];
+      });
+      expect(gx.shape).toEqual(xs);
+      expect(gw.shape).toEqual(ws);
+      expect(maxDiff(gx.dataSync(), dx)).toBeLessThan(1e-4 * Math.max(1, g.k * g.k * g.Cout / 10));
+      expect(maxDiff(gw.dataSync(), dw)).toBeLessThan(2e-3);
+      tf.dispose([gx, gw]);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
+  it("FusedConv2D adds the bias and applies relu; 'same' padding and a stride of 2 agree with the loops", () => {
+    const g: Geom = { B: 2, H: 8, W: 8, Cin: 3, Cout: 4, k: 3, s: 2, p: 1 };
+    const x = values(2 * 8 * 8 * 3, 4);
+    const w = values(3 * 3 * 3 * 4, 5);
+    const bias = values(4, 6);
+    // tfjs 'same' with stride 2 on 8 pads 0 on top / left and 1 at the end: compare with the
+    // explicit equivalent on the cpu backend's definition instead of the symmetric loop.
+    const y = tf.tidy(() => tf.fused.conv2d({ x: tf.tensor4d(x, [2, 8, 8, 3]), filter: tf.tensor4d(w, [3, 3, 3, 4]), strides: 2, pad: 1, bias: tf.tensor1d(bias), activation: 'relu' }));
+    expect(maxDiff(y.dataSync(), refForward(g, x, w, bias, true))).toBeLessThan(1e-4);
+    y.dispose();
+    const same = tf.tidy(() => tf.conv2d(tf.tensor4d(x, [2, 8, 8, 3]), tf.tensor4d(w, [3, 3, 3, 4]), 2, 'same'));
+    const explicit = tf.tidy(() => tf.conv2d(tf.pad(tf.tensor4d(x, [2, 8, 8, 3]), [[0, 0], [0, 1], [0, 1], [0, 0]]), tf.tensor4d(w, [3, 3, 3, 4]), 2, 'valid'));
+    expect(maxDiff(same.dataSync(), explicit.dataSync())).toBeLessThan(1e-5);
+    tf.dispose([same, explicit]);
+  });
+
+  it('a dilated convolution goes to the WebAssembly kernel (same values as the dilated-filter definition)', () => {
+    const x = values(1 * 7 * 7 * 2, 7);
+    const w = values(2 * 2 * 2 * 3, 8);
+    const y = tf.tidy(() => tf.conv2d(tf.tensor4d(x, [1, 7, 7, 2]), tf.tensor4d(w, [2, 2, 2, 3]), 1, 'valid', 'NHWC', 2));
+    // dilation 2 of a 2x2 filter = a 3x3 filter with zeros between the taps
+    const w3 = new Float32Array(3 * 3 * 2 * 3);
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) for (let c = 0; c < 6; c++) w3[((2 * i * 3 + 2 * j) * 6) + c] = w[(i * 2 + j) * 6 + c];
+    expect(maxDiff(y.dataSync(), refForward({ B: 1, H: 7, W: 7, Cin: 2, Cout: 3, k: 3, s: 1, p: 0 }, x, w3))).toBeLessThan(1e-4);
+    y.dispose();
+  });
+
+  it('refuses operands outside the heap with a one-line RangeError', () => {
+    const heap = new Float32Array(30);
+    expect(() => blas?.conv2d(heap, 0, 1, 4, 4, 2, 0, 3, 3, 2, 1, 1, 1, 1, 4, 4, 0, -1, 0)).toThrow(/difflab-blas conv2d: an operand lies outside the heap/);
+    expect(() => blas?.convFilterGrad(heap, 0, 1, 4, 4, 2, 0, 4, 4, 2, 3, 3, 1, 1, 1, 1, 40)).toThrow(/convFilterGrad: an operand lies outside/);
+    expect(() => blas?.convInputGrad(heap, 0, 1, 4, 4, 2, 0, 3, 3, 2, 1, 1, 1, 1, 4, 4, 40)).toThrow(/convInputGrad: an operand lies outside/);
+  });
+});

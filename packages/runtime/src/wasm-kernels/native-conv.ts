@@ -1,0 +1,158 @@
+/**
+ * Convolutions for tfjs-backend-wasm in Node on difflab-blas (native/blas.c): im2col rows of a
+ * few images at a time, then OpenBLAS's sgemm, in place in the wasm heap.
+ *
+ * - Conv2D / FusedConv2D (NHWC, dilation 1; bias of Cout values, linear or relu): replace
+ *   tfjs-backend-wasm's XNNPACK convolution (WebAssembly SIMD, 128-bit, ~5x slower here);
+ *   anything else goes to the kernel registered before.
+ * - `DifflabConv2DFilterGrad` and `DifflabConv2DInputGrad` (names and contracts in
+ *   @difflab/core's DIFFLAB_KERNELS): a convolution's dW = im2col(x)^T dy and dx = col2im(dy W^T),
+ *   which @difflab/models uses when registered (otherwise it computes both as forward convolutions
+ *   of transposed / dilated tensors).
+ */
+import { DIFFLAB_KERNELS } from '@difflab/core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { NativeBlas } from './native-blas.js';
+import { heapF32 } from './native-matmul.js';
+import type { WasmBackend } from './speed-heap.js';
+
+const off = (backend: WasmBackend, t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset >>> 2;
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  activation?: string;
+}
+
+function convKernel(kernelName: string, blas: NativeBlas, fallback: KernelConfig): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+    const attrs = args.attrs as unknown as ConvAttrs;
+    const act = attrs.activation ?? 'linear';
+    const dil = attrs.dilations ?? 1;
+    const plain =
+      x.dtype === 'float32' &&
+      filter.dtype === 'float32' &&
+      x.shape.length === 4 &&
+      filter.shape.length === 4 &&
+      (attrs.dataFormat ?? 'NHWC') === 'NHWC' &&
+      (dil === 1 || (Array.isArray(dil) && dil[0] === 1 && dil[1] === 1)) &&
+      !preluActivationWeights &&
+      (act === 'linear' || act === 'relu') &&
+      x.shape[3] === filter.shape[2] &&
+      (!bias || (bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === filter.shape[3]));
+    if (!plain) return fallback.kernelFunc(args);
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+    if (info.outHeight < 1 || info.outWidth < 1 || info.padInfo.top < 0 || info.padInfo.left < 0) return fallback.kernelFunc(args);
+    const backend = args.backend as WasmBackend;
+    const [B, H, W, Cin] = x.shape;
+    const [kh, kw, , Cout] = filter.shape;
+    const out = backend.makeOutput([B, info.outHeight, info.outWidth, Cout], 'float32');
+    const heap = heapF32(backend);
+    try {
+      blas.conv2d(heap, off(backend, x), B, H, W, Cin, off(backend, filter), kh, kw, Cout, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth, off(backend, out), bias ? off(backend, bias) : -1, act === 'relu' ? 4 : 0);
+    } catch (e) {
+      backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  };
+  return { kernelName, backendName: 'wasm', setupFunc: fallback.setupFunc, kernelFunc };
+}
+
+interface GradAttrs {
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+}
+
+function filterGradKernel(blas: NativeBlas): KernelConfig {
+  const kernelFunc: KernelFunc = ({ inputs, attrs, backend: b }) => {
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const a = attrs as unknown as GradAttrs;
+    const backend = b as WasmBackend;
+    const [B, H, W, Cin] = x.shape;
+    const [, Ho, Wo, Cout] = dy.shape;
+    const out = backend.makeOutput([a.filterHeight, a.filterWidth, Cin, Cout], 'float32');
+    const heap = heapF32(backend);
+    try {
+      blas.convFilterGrad(heap, off(backend, x), B, H, W, Cin, off(backend, dy), Ho, Wo, Cout, a.filterHeight, a.filterWidth, a.strideHeight, a.strideWidth, a.padTop, a.padLeft, off(backend, out));
+    } catch (e) {
+      backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  };
+  return { kernelName: DIFFLAB_KERNELS.conv2dFilterGrad, backendName: 'wasm', kernelFunc };
+}
+
+function inputGradKernel(blas: NativeBlas): KernelConfig {
+  const kernelFunc: KernelFunc = ({ inputs, attrs, backend: b }) => {
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const a = attrs as unknown as Omit<GradAttrs, 'filterHeight' | 'filterWidth'> & { inputShape: number[] };
+    const backend = b as WasmBackend;
+    const [B, H, W, Cin] = a.inputShape;
+    const [, Ho, Wo, Cout] = dy.shape;
+    const [kh, kw] = filter.shape;
+    const out = backend.makeOutput([B, H, W, Cin], 'float32');
+    const heap = heapF32(backend);
+    try {
+      blas.convInputGrad(heap, off(backend, dy), B, Ho, Wo, Cout, off(backend, filter), kh, kw, Cin, a.strideHeight, a.strideWidth, a.padTop, a.padLeft, H, W, off(backend, out));
+    } catch (e) {
+      backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  };
+  return { kernelName: DIFFLAB_KERNELS.conv2dInputGrad, backendName: 'wasm', kernelFunc };
+}
+
+const MARK = Symbol.for('difflab.wasmNativeConv');
+const replaced = new Map<string, KernelConfig>();
+
+function isOurs(k: KernelConfig | undefined): boolean {
+  return !!k && (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] === true;
+}
+
+/**
+ * Put Conv2D / FusedConv2D on OpenBLAS for 'wasm' and add the two convolution-gradient kernels
+ * (idempotent). Returns the names registered by this call.
+ */
+export function registerNativeConv(blas: NativeBlas): string[] {
+  const done: string[] = [];
+  for (const name of [tf.Conv2D, tf.FusedConv2D]) {
+    const cur = tf.getKernel(name, 'wasm');
+    if (!cur) throw new Error(`native conv: no wasm kernel '${name}' is registered (import '@tensorflow/tfjs-backend-wasm' first)`);
+    if (isOurs(cur)) continue;
+    const k = convKernel(name, blas, cur);
+    (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] = true;
+    replaced.set(name, cur);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(k);
+    done.push(name);
+  }
+  for (const k of [filterGradKernel(blas), inputGradKernel(blas)]) {
+    if (tf.getKernel(k.kernelName, 'wasm')) continue;
+    tf.registerKernel(k);
+    done.push(k.kernelName);
+  }
+  return done;
+}
+
+/** Put back the convolutions `registerNativeConv` replaced and remove its gradient kernels. */
+export function unregisterNativeConv(): void {
+  for (const [name, k] of replaced) {
+    if (!isOurs(tf.getKernel(name, 'wasm'))) continue;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(k);
+  }
+  replaced.clear();
+  for (const name of [DIFFLAB_KERNELS.conv2dFilterGrad, DIFFLAB_KERNELS.conv2dInputGrad]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+}
