@@ -10,8 +10,7 @@ import { afterEach } from 'vitest';
 import { registerWasmConvKernels } from '../../packages/runtime/src/wasm-kernels/conv-backprop.js';
 import { registerWasmSpeedKernels } from '../../packages/runtime/src/wasm-kernels/speed-kernels.js';
 import { loadNativeBlas } from '../../packages/runtime/src/wasm-kernels/native-blas.js';
-import { registerNativeConv } from '../../packages/runtime/src/wasm-kernels/native-conv.js';
-import { registerNativeMatMul } from '../../packages/runtime/src/wasm-kernels/native-matmul.js';
+import { registerNativeKernels } from '../../packages/runtime/src/wasm-kernels/native-kernels.js';
 
 if (process.env.DIFFLAB_ORIGINAL_WASM_KERNELS !== '1') {
   registerWasmConvKernels();
@@ -19,10 +18,7 @@ if (process.env.DIFFLAB_ORIGINAL_WASM_KERNELS !== '1') {
   // matmuls and convolutions on OpenBLAS where the addon was built, as startBackend('wasm') does
   // in Node (DIFFLAB_NATIVE_BLAS=0 runs the tests on the WebAssembly kernels instead)
   const { blas } = process.env.DIFFLAB_NATIVE_BLAS === '0' ? { blas: null } : await loadNativeBlas();
-  if (blas) {
-    registerNativeMatMul(blas);
-    registerNativeConv(blas);
-  }
+  if (blas) registerNativeKernels(blas);
 }
 const backend = process.env.DIFFLAB_TEST_BACKEND ?? 'wasm';
 await tf.setBackend(backend);

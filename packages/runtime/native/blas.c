@@ -12,6 +12,7 @@
  * Every call checks that what it reads and writes lies inside the heap it was given.
  */
 #include <node_api.h>
+#include "vmath.h"
 #include <cblas.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -339,6 +340,35 @@ static napi_value ConvInputGrad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * elementwise(heap, op, n, aOff, bOff, cOff, dOff): vector math of vmath.c on n values.
+ * op 0: b = sin(a); 1: b = cos(a); 2: GELU, b = a Phi(a), c = Phi(a);
+ * 3: GELU gradient, d = a (c + b phi(b)) with a = dy, b = x, c = Phi(x).
+ */
+static napi_value Elementwise(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[6];
+  if (!heap_args(env, info, "elementwise", 7, &H, &L, v)) return NULL;
+  const int64_t op = v[0], n = v[1], a = v[2], b = v[3], c = v[4], d = v[5];
+  const int used = op == 0 || op == 1 ? 2 : op == 2 ? 3 : op == 3 ? 4 : 0;
+  if (used == 0) {
+    napi_throw_range_error(env, NULL, "difflab-blas elementwise: unknown op (0 sin, 1 cos, 2 gelu, 3 gelu gradient)");
+    return NULL;
+  }
+  const int64_t offs[4] = {a, b, c, d};
+  for (int i = 0; i < used; i++) {
+    if (n < 0 || !fits(offs[i], 1, 0, n, L)) {
+      outside(env, "elementwise");
+      return NULL;
+    }
+  }
+  if (op == 0) vm_sin(H + a, H + b, n);
+  else if (op == 1) vm_cos(H + a, H + b, n);
+  else if (op == 2) vm_gelu(H + a, H + b, H + c, n);
+  else vm_gelu_grad(H + a, H + b, H + c, H + d, n);
+  return NULL;
+}
+
 /* info(): { config, corename, threads } of the OpenBLAS this module is linked against. */
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
@@ -373,6 +403,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
       {"convFilterGrad", NULL, ConvFilterGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"convInputGrad", NULL, ConvInputGrad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"elementwise", NULL, Elementwise, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

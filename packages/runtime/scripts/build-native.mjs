@@ -13,7 +13,7 @@ const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(pkg, 'dist', 'native', 'difflab-blas.node');
 const skip = (why) => {
   rmSync(out, { force: true });
-  console.log(`difflab-blas: not built (${why}); matmuls run in WebAssembly`);
+  console.log(`difflab-blas: not built (${why}); matmuls, convolutions and vector math run in WebAssembly`);
   process.exit(0);
 };
 
@@ -28,10 +28,19 @@ const cflags = (process.env.DIFFLAB_BLAS_CFLAGS ?? '').split(' ').filter(Boolean
 const libs = (process.env.DIFFLAB_BLAS_LIBS ?? '-lopenblas').split(' ').filter(Boolean);
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.${process.pid}.tmp`;
-try {
-  execFileSync(cc, ['-O2', '-shared', '-fPIC', '-Wall', '-I', headers, ...cflags, join(pkg, 'native', 'blas.c'), '-o', tmp, ...libs], {
+// -march=native: the addon is built on the machine that runs it (vmath.c's loops then use AVX2 /
+// AVX-512); a compiler that rejects it builds for the baseline ISA.
+const sources = ['blas.c', 'vmath.c'].map((f) => join(pkg, 'native', f));
+const compile = (arch) =>
+  execFileSync(cc, ['-O3', ...arch, '-fno-math-errno', '-fno-trapping-math', '-shared', '-fPIC', '-Wall', '-I', headers, ...cflags, ...sources, '-o', tmp, ...libs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+try {
+  try {
+    compile(['-march=native']);
+  } catch {
+    compile([]);
+  }
 } catch (e) {
   rmSync(tmp, { force: true });
   const msg = String(e.stderr ?? e.message).split('\n').find((l) => /error|not found|cannot/i.test(l)) ?? String(e.message).split('\n')[0];

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdapterDescription } from './gpu-types.js';
 import { lastStartedAdapter } from './start-backend.js';
-import { nativeMatMulActive } from './wasm-kernels/native-matmul.js';
+import { nativeKernelsActive } from './wasm-kernels/native-kernels.js';
 
 export interface BackendDescription {
   /** The active tfjs backend, or undefined when none has been set yet. */
@@ -37,7 +37,7 @@ export function describeBackend(): BackendDescription {
     if (typeof flags.WASM_HAS_SIMD_SUPPORT === 'boolean') out.simd = flags.WASM_HAS_SIMD_SUPPORT;
     const count = instance.wasm?.tfjs?.getThreadsCount?.();
     if (typeof count === 'number') out.threads = count;
-    out.matmul = nativeMatMulActive() ? 'openblas' : 'wasm';
+    out.matmul = nativeKernelsActive() ? 'openblas' : 'wasm';
   }
   return out;
 }

@@ -10,8 +10,7 @@ export { type DispatchCacheStats, dispatchCacheStats } from './webgpu-dispatch.j
 export { enableWasmThreads, MAX_WASM_THREADS, type WasmThreadsResult } from './wasm-threads.js';
 export { registerWasmConvKernels, unregisterWasmConvKernels, WASM_CONV_KERNELS } from './wasm-kernels/conv-backprop.js';
 export { type LoadedBlas, loadNativeBlas, type NativeBlas } from './wasm-kernels/native-blas.js';
-export { registerNativeConv, unregisterNativeConv } from './wasm-kernels/native-conv.js';
-export { nativeMatMulActive, registerNativeMatMul, unregisterNativeMatMul } from './wasm-kernels/native-matmul.js';
+export { NATIVE_KERNELS, nativeKernelsActive, registerNativeKernels, unregisterNativeKernels } from './wasm-kernels/native-kernels.js';
 export { registerWasmSpeedKernels, unregisterWasmSpeedKernels, WASM_SPEED_KERNELS } from './wasm-kernels/speed-kernels.js';
 
 /** This package adds no plugins (a backend is process-wide, not per job); kept for uniformity. */

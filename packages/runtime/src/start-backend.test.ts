@@ -67,10 +67,10 @@ describe('startBackend (Node)', () => {
   it('wasm: matmuls on the native OpenBLAS addon when it was built, and nativeBlas: false turns it off', async () => {
     const on = await startBackend('wasm');
     expect(on.notes).toContain(`wasm: ${NATIVE.note}`);
-    if (NATIVE.blas) expect(NATIVE.note).toMatch(/^matmuls and convolutions on native OpenBLAS \(\S+ kernels, \d+ thread\(s\)\)$/);
+    if (NATIVE.blas) expect(NATIVE.note).toMatch(/^native addon: matmuls, convolutions, GELU, sin, cos \(OpenBLAS \S+ kernels, \d+ thread\(s\)\)$/);
     const off = await startBackend('wasm', { nativeBlas: false });
     expect(describeBackend().matmul).toBe('wasm');
-    if (NATIVE.blas) expect(off.notes).toContain('wasm: native OpenBLAS off (nativeBlas: false); matmuls and convolutions in WebAssembly');
+    if (NATIVE.blas) expect(off.notes).toContain('wasm: native addon off (nativeBlas: false); every kernel in WebAssembly');
     expectClose(await matmulOnActiveBackend(), REF, 1e-6);
     await startBackend('wasm');
     expect(describeBackend().matmul).toBe(NATIVE.blas ? 'openblas' : 'wasm');

@@ -27,9 +27,10 @@ export interface StartBackendOptions {
   wasmThreads?: number;
   /**
    * Node, wasm backend: run matmuls and convolutions (BatchMatMul, _FusedMatMul, Conv2D,
-   * FusedConv2D, and the convolution gradients difflab's models use) on the system's OpenBLAS
-   * through difflab's native addon (native/blas.c) when it was built (gcc and libopenblas-dev at
-   * build time). Default true; `false` keeps them in WebAssembly.
+   * FusedConv2D, and the convolution gradients difflab's models use) on the system's OpenBLAS, and
+   * Sin, Cos and the fused GELU on vectorised C, through difflab's native addon (native/*.c) when
+   * it was built (gcc and libopenblas-dev at build time). Default true; `false` keeps every kernel
+   * in WebAssembly.
    */
   nativeBlas?: boolean;
   /** Which WebGPU adapter to ask for. Default: high-performance. */
@@ -183,19 +184,14 @@ async function startWasm(platform: 'node' | 'browser', opts: Options, notes: str
       : 'the wasm module did not load; reinstall @tensorflow/tfjs-backend-wasm or use --backend cpu';
   await activate('wasm', hint);
   if (platform === 'node') {
-    const { unregisterNativeMatMul, registerNativeMatMul } = await import('./wasm-kernels/native-matmul.js');
-    const { unregisterNativeConv, registerNativeConv } = await import('./wasm-kernels/native-conv.js');
+    const { registerNativeKernels, unregisterNativeKernels } = await import('./wasm-kernels/native-kernels.js');
     if (opts.nativeBlas) {
       const { loadNativeBlas } = await import('./wasm-kernels/native-blas.js');
       const { blas, note } = await loadNativeBlas();
-      if (blas) {
-        registerNativeMatMul(blas);
-        registerNativeConv(blas);
-      }
+      if (blas) registerNativeKernels(blas);
       notes.push(`wasm: ${note}`);
-    } else if (unregisterNativeMatMul()) {
-      unregisterNativeConv();
-      notes.push('wasm: native OpenBLAS off (nativeBlas: false); matmuls and convolutions in WebAssembly');
+    } else if (unregisterNativeKernels()) {
+      notes.push('wasm: native addon off (nativeBlas: false); every kernel in WebAssembly');
     }
   }
   const flags = tf.env().getFlags();

@@ -121,11 +121,14 @@ const py = ensureTorch();
 const mallocEnv: Record<string, string> = flag('default-malloc')
   ? {}
   : { MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20), MALLOC_TRIM_THRESHOLD_: String(2 ** 32), MALLOC_TOP_PAD_: String(256 * 2 ** 20) };
-const runnerEnv = { ...process.env, ...mallocEnv };
+const runnerEnv: NodeJS.ProcessEnv = { ...process.env, ...mallocEnv };
 const torchEnv: NodeJS.ProcessEnv = { ...process.env, ...mallocEnv };
-// OpenBLAS settings that slow a current BLAS down on some CPUs (see the project's notes).
-delete torchEnv.OPENBLAS_CORETYPE;
-delete torchEnv.OPENBLAS_L2_SIZE;
+// OpenBLAS settings that slow a current BLAS down on some CPUs (see the project's notes): both
+// sides link the same OpenBLAS (PyTorch, and difflab's native addon), both run without them.
+for (const env of [torchEnv, runnerEnv]) {
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+}
 const torchVersion = py ? execFileSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).trim() : null;
 // --cases a,b: those cases, in that order (a GPU run cut short keeps the first ones).
 const wanted = opt('cases', '') ? opt('cases', '').split(',') : null;

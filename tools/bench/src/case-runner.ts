@@ -34,6 +34,8 @@ try {
   const dispatch = opt('webgpu-dispatch', '');
   const info = await startBackend(backend, {
     ...(threads > 1 ? { wasmThreads: threads } : {}),
+    // --native-blas false: matmuls and convolutions in WebAssembly (ablation of the OpenBLAS addon)
+    nativeBlas: opt('native-blas', 'true') !== 'false',
     ...(uploads === 'tfjs' || uploads === 'write-buffer' ? { webgpuUploads: uploads } : {}),
     ...(dispatch === 'tfjs' || dispatch === 'cached' ? { webgpuDispatch: dispatch } : {}),
   });

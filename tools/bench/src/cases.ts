@@ -250,6 +250,17 @@ export const CASES: Record<string, (a: CaseArgs) => Promise<CaseResult>> = {
   'profile-patch-transformer': (a) => profileTrain('patch-transformer', a),
   'profile-unet': (a) => profileTrain('unet', a),
   'profile-spiral': (a) => profileStep(spiralTrainer(a.batch).trainer, a),
+  /** Kernel times of one DDPM sampling run (10,000 points, 50 steps) under tf.profile. */
+  'profile-spiral-sample': async () => {
+    const { job, model } = spiralTrainer(256);
+    const sampler = job.createSampler({ id: 'ddpm', options: { clipSample: true, clipSampleRange: 2 } });
+    sampleOnce(sampler, model, 10_000, 50, 1).dispose();
+    const t0 = performance.now();
+    const info = await tf.profile(() => sampleOnce(sampler, model, 10_000, 50, 1));
+    const wall = performance.now() - t0;
+    (info.result as tf.Tensor).dispose();
+    return { ms: [wall], ...kernelTable(info) };
+  },
   'image-train-unet': (a) => imageTrain('unet', a),
   'image-sample-unet': async (a) => {
     const { job, model } = imageJob('unet');
@@ -319,6 +330,12 @@ async function profileStep(trainer: Trainer, a: CaseArgs): Promise<CaseResult> {
     return l;
   });
   const wall = performance.now() - t0;
+  (info.result as tf.Tensor | undefined)?.dispose();
+  return { ms: [wall], ...kernelTable(info) };
+}
+
+/** Per kernel name: count and time (scopes skipped), and the matmuls by shapes. */
+function kernelTable(info: Awaited<ReturnType<typeof tf.profile>>): Record<string, unknown> {
   const byName = new Map<string, { n: number; ms: number }>();
   let total = 0;
   const backend = tf.getBackend();
@@ -332,7 +349,6 @@ async function profileStep(trainer: Trainer, a: CaseArgs): Promise<CaseResult> {
     e.ms += ms;
     byName.set(k.name, e);
   }
-  (info.result as tf.Tensor | undefined)?.dispose();
   // The matmuls by shapes (A, B): where their device time goes.
   const mm = new Map<string, { n: number; ms: number }>();
   for (const k of info.kernels) {
@@ -345,5 +361,5 @@ async function profileStep(trainer: Trainer, a: CaseArgs): Promise<CaseResult> {
   }
   const matmuls = [...mm.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 20).map(([name, e]) => ({ name, n: e.n, ms: Number(e.ms.toFixed(3)) }));
   const top = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 25).map(([name, e]) => ({ name, n: e.n, ms: Number(e.ms.toFixed(3)) }));
-  return { ms: [wall], kernels: info.kernels.length, kernel_ms_total: total, top, matmuls };
+  return { kernels: info.kernels.length, kernel_ms_total: total, top, matmuls };
 }

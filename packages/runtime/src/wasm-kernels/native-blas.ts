@@ -55,6 +55,11 @@ export interface NativeBlas {
   convFilterGrad(heap: Float32Array, xOff: number, B: number, H: number, W: number, Cin: number, dyOff: number, Ho: number, Wo: number, Cout: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dwOff: number): void;
   /** dx[B,H,W,Cin] of that convolution from dy[B,Ho,Wo,Cout] and w. */
   convInputGrad(heap: Float32Array, dyOff: number, B: number, Ho: number, Wo: number, Cout: number, wOff: number, kh: number, kw: number, Cin: number, sh: number, sw: number, pt: number, pl: number, H: number, W: number, dxOff: number): void;
+  /**
+   * Vector math on n values: op 0 b = sin(a), 1 b = cos(a), 2 GELU (b = y, c = Phi(a)),
+   * 3 GELU gradient (d = dx from a = dy, b = x, c = Phi(x)). Offsets count float32 elements.
+   */
+  elementwise(heap: Float32Array, op: number, n: number, aOff: number, bOff: number, cOff: number, dOff: number): void;
   /** The linked OpenBLAS: build configuration, the CPU kernel it chose, its thread count. */
   info(): { config: string; corename: string; threads: number };
   setThreads(n: number): void;
@@ -80,14 +85,14 @@ export async function loadNativeBlas(): Promise<LoadedBlas> {
     const { fileURLToPath } = await import('node:url');
     const path = fileURLToPath(new URL(ADDON, import.meta.url));
     if (!existsSync(path)) {
-      loaded = { blas: null, note: 'native OpenBLAS addon not built (npm run build -w @difflab/runtime needs gcc and libopenblas-dev); matmuls and convolutions in WebAssembly' };
+      loaded = { blas: null, note: 'native addon not built (npm run build -w @difflab/runtime needs gcc and libopenblas-dev); every kernel in WebAssembly' };
     } else {
       const blas = createRequire(import.meta.url)(path) as NativeBlas;
       const { corename, threads } = blas.info();
-      loaded = { blas, note: `matmuls and convolutions on native OpenBLAS (${corename} kernels, ${threads} thread(s))` };
+      loaded = { blas, note: `native addon: matmuls, convolutions, GELU, sin, cos (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
     }
   } catch (e) {
-    loaded = { blas: null, note: `native OpenBLAS addon failed to load (${String((e as Error)?.message ?? e).split('\n')[0]}); matmuls and convolutions in WebAssembly` };
+    loaded = { blas: null, note: `native addon failed to load (${String((e as Error)?.message ?? e).split('\n')[0]}); every kernel in WebAssembly` };
   }
   return loaded;
 }

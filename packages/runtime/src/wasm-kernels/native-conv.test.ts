@@ -2,7 +2,7 @@ import { DIFFLAB_KERNELS } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNativeBlas, type NativeBlas } from './native-blas.js';
-import { registerNativeConv, unregisterNativeConv } from './native-conv.js';
+import { registerNativeKernels, unregisterNativeKernels } from './native-kernels.js';
 
 // The convolutions on difflab-blas against float64 loops written from the definitions (NHWC,
 // tfjs' cross-correlation, symmetric or 'same' padding). Skipped, with the reason, where the
@@ -102,10 +102,10 @@ describe.skipIf(SKIP)('native OpenBLAS convolutions on wasm', () => {
   beforeAll(async () => {
     previous = tf.getBackend();
     await tf.setBackend('wasm');
-    registerNativeConv(blas as NativeBlas);
+    registerNativeKernels(blas as NativeBlas);
   });
   afterAll(async () => {
-    unregisterNativeConv();
+    unregisterNativeKernels();
     await tf.setBackend(previous);
   });
 

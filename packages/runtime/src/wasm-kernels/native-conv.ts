@@ -28,7 +28,8 @@ interface ConvAttrs {
   activation?: string;
 }
 
-function convKernel(kernelName: string, blas: NativeBlas, fallback: KernelConfig): KernelConfig {
+/** Conv2D or FusedConv2D on OpenBLAS; `fallback` (the kernel registered before) for the rest. */
+export function makeNativeConv(kernelName: typeof tf.Conv2D | typeof tf.FusedConv2D, blas: NativeBlas, fallback: KernelConfig): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const { x, filter, bias, preluActivationWeights } = args.inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
     const attrs = args.attrs as unknown as ConvAttrs;
@@ -73,7 +74,8 @@ interface GradAttrs {
   padLeft: number;
 }
 
-function filterGradKernel(blas: NativeBlas): KernelConfig {
+/** `DifflabConv2DFilterGrad`: im2col(x)^T dy. */
+export function makeNativeFilterGrad(blas: NativeBlas): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
     const a = attrs as unknown as GradAttrs;
@@ -93,7 +95,8 @@ function filterGradKernel(blas: NativeBlas): KernelConfig {
   return { kernelName: DIFFLAB_KERNELS.conv2dFilterGrad, backendName: 'wasm', kernelFunc };
 }
 
-function inputGradKernel(blas: NativeBlas): KernelConfig {
+/** `DifflabConv2DInputGrad`: col2im(dy W^T). */
+export function makeNativeInputGrad(blas: NativeBlas): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
     const a = attrs as unknown as Omit<GradAttrs, 'filterHeight' | 'filterWidth'> & { inputShape: number[] };
@@ -112,47 +115,4 @@ function inputGradKernel(blas: NativeBlas): KernelConfig {
     return out;
   };
   return { kernelName: DIFFLAB_KERNELS.conv2dInputGrad, backendName: 'wasm', kernelFunc };
-}
-
-const MARK = Symbol.for('difflab.wasmNativeConv');
-const replaced = new Map<string, KernelConfig>();
-
-function isOurs(k: KernelConfig | undefined): boolean {
-  return !!k && (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] === true;
-}
-
-/**
- * Put Conv2D / FusedConv2D on OpenBLAS for 'wasm' and add the two convolution-gradient kernels
- * (idempotent). Returns the names registered by this call.
- */
-export function registerNativeConv(blas: NativeBlas): string[] {
-  const done: string[] = [];
-  for (const name of [tf.Conv2D, tf.FusedConv2D]) {
-    const cur = tf.getKernel(name, 'wasm');
-    if (!cur) throw new Error(`native conv: no wasm kernel '${name}' is registered (import '@tensorflow/tfjs-backend-wasm' first)`);
-    if (isOurs(cur)) continue;
-    const k = convKernel(name, blas, cur);
-    (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] = true;
-    replaced.set(name, cur);
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel(k);
-    done.push(name);
-  }
-  for (const k of [filterGradKernel(blas), inputGradKernel(blas)]) {
-    if (tf.getKernel(k.kernelName, 'wasm')) continue;
-    tf.registerKernel(k);
-    done.push(k.kernelName);
-  }
-  return done;
-}
-
-/** Put back the convolutions `registerNativeConv` replaced and remove its gradient kernels. */
-export function unregisterNativeConv(): void {
-  for (const [name, k] of replaced) {
-    if (!isOurs(tf.getKernel(name, 'wasm'))) continue;
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel(k);
-  }
-  replaced.clear();
-  for (const name of [DIFFLAB_KERNELS.conv2dFilterGrad, DIFFLAB_KERNELS.conv2dInputGrad]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNativeBlas, type NativeBlas } from './native-blas.js';
-import { nativeMatMulActive, registerNativeMatMul, unregisterNativeMatMul } from './native-matmul.js';
+import { nativeKernelsActive, registerNativeKernels, unregisterNativeKernels } from './native-kernels.js';
 import { registerWasmSpeedKernels, unregisterWasmSpeedKernels } from './speed-kernels.js';
 
 // difflab-blas (native/blas.c) is built by `npm run build` where gcc and libopenblas-dev exist;
@@ -58,7 +58,7 @@ describe.skipIf(SKIP)('native OpenBLAS matmul kernels on wasm', () => {
     previous = tf.getBackend();
     await tf.setBackend('wasm');
     registerWasmSpeedKernels();
-    registerNativeMatMul(blas as NativeBlas);
+    registerNativeKernels(blas as NativeBlas);
   });
   afterAll(async () => {
     unregisterWasmSpeedKernels();
@@ -66,9 +66,9 @@ describe.skipIf(SKIP)('native OpenBLAS matmul kernels on wasm', () => {
   });
 
   it('is the active BatchMatMul, and survives re-registering the speed kernels', () => {
-    expect(nativeMatMulActive()).toBe(true);
+    expect(nativeKernelsActive()).toBe(true);
     registerWasmSpeedKernels();
-    expect(nativeMatMulActive()).toBe(true);
+    expect(nativeKernelsActive()).toBe(true);
     expect(blas?.info().corename.length).toBeGreaterThan(0);
   });
 
@@ -141,12 +141,12 @@ describe.skipIf(SKIP)('native OpenBLAS matmul kernels on wasm', () => {
   });
 
   it('unregisters back to the WebAssembly kernel', () => {
-    expect(unregisterNativeMatMul()).toBe(blas);
-    expect(nativeMatMulActive()).toBe(false);
+    expect(unregisterNativeKernels()).toBe(blas);
+    expect(nativeKernelsActive()).toBe(false);
     const y = tf.tidy(() => tf.matMul(tf.tensor2d(values(6, 1), [2, 3]), tf.tensor2d(values(6, 2), [3, 2])));
     expect(maxDiff(y.dataSync(), reference(values(6, 1), [2, 3], values(6, 2), [3, 2], false, false))).toBeLessThan(1e-5);
     y.dispose();
-    registerNativeMatMul(blas as NativeBlas);
-    expect(nativeMatMulActive()).toBe(true);
+    registerNativeKernels(blas as NativeBlas);
+    expect(nativeKernelsActive()).toBe(true);
   });
 });

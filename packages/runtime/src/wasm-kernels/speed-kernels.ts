@@ -33,7 +33,7 @@ import { segmentSumKernel } from './segment-sum.js';
 import { simdMathAvailable } from './simd-math.js';
 import { makeSliceKernel, makeSplitVKernel, makeStridedSliceKernel, makeUnpackKernel } from './speed-slice.js';
 import { type WasmBackend, wasmKernel } from './speed-heap.js';
-import { registerNativeMatMul, unregisterNativeMatMul } from './native-matmul.js';
+import { registerNativeKernels, unregisterNativeKernels } from './native-kernels.js';
 
 /** The kernels replaced, by name. */
 export const WASM_SPEED_KERNELS = [tf.Slice, tf.SplitV, tf.Unpack, tf.StridedSlice, tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Concat, tf.Sin, tf.Cos, tf.Exp, tf.Erf, tf.Sum, tf.Transpose] as const;
@@ -61,12 +61,12 @@ function isOurs(k: KernelConfig | undefined): boolean {
  * @throws Error when tfjs-backend-wasm's kernels are not registered (it was not imported).
  */
 export function registerWasmSpeedKernels(): string[] {
-  // the OpenBLAS matmuls (native-matmul.ts) sit on top of these: lift them off, put them back
-  const blas = unregisterNativeMatMul();
+  // the native kernels (native-kernels.ts) sit on top of these: lift them off, put them back
+  const blas = unregisterNativeKernels();
   try {
     return registerSpeedKernels();
   } finally {
-    if (blas) registerNativeMatMul(blas);
+    if (blas) registerNativeKernels(blas);
   }
 }
 
@@ -121,7 +121,7 @@ function registerSpeedKernels(): string[] {
 
 /** Put tfjs-backend-wasm's own kernels back (for comparisons and tests). */
 export function unregisterWasmSpeedKernels(): void {
-  unregisterNativeMatMul();
+  unregisterNativeKernels();
   for (const [name, k] of originals) {
     if (!isOurs(tf.getKernel(name, 'wasm'))) continue;
     tf.unregisterKernel(name, 'wasm');

@@ -1,0 +1,155 @@
+/*
+ * Vector float32 math for difflab-blas: sin, cos, the exact GELU and its derivative, written as
+ * branch-free loops over arrays so that the compiler vectorises them (AVX2 / AVX-512 with
+ * -march=native: 8 or 16 lanes, against WebAssembly SIMD's 4).
+ *
+ * The algorithms are the ones of difflab's WebAssembly SIMD module (assembly/simd-math.ts), so
+ * both backends give the same numbers to within float rounding:
+ * - sin / cos: Cephes sinf's octant reduction (pi/4 in three parts) and minimax polynomials;
+ *   |x| > 8192 and NaN take the double-precision libm result in a second pass.
+ * - exp: Cephes expf (ln 2 in two parts, degree-5 polynomial), 2^n applied in two halves.
+ * - erf: x P(x^2) / Q(x^2) on x clamped to [-4, 4] (Eigen / TensorFlow's float erf).
+ * - GELU: y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2; dGELU = Phi(x) + x phi(x),
+ *   phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+ */
+#include "vmath.h"
+#include <math.h>
+#include <string.h>
+
+#define FOPI 1.27323954473516f
+#define DP1 0.78515625f
+#define DP2 2.4187564849853515625e-4f
+#define DP3 3.77489497744594108e-8f
+#define S0 -1.9515295891e-4f
+#define S1 8.3321608736e-3f
+#define S2 -1.6666654611e-1f
+#define C0 2.443315711809948e-5f
+#define C1 -1.388731625493765e-3f
+#define C2 4.166664568298827e-2f
+#define BIG 8192.0f
+
+static inline float bits_f(int32_t i) {
+  float f;
+  memcpy(&f, &i, 4);
+  return f;
+}
+static inline int32_t f_bits(float f) {
+  int32_t i;
+  memcpy(&i, &f, 4);
+  return i;
+}
+
+/* sin (cos when is_cos) of one value, branch-free (the caller vectorises the loop). */
+static inline float sincos1(float x, int is_cos) {
+  float ax = fabsf(x);
+  ax = ax <= BIG ? ax : 0.0f; /* out-of-range lanes are redone in double precision */
+  int32_t j = (int32_t)(ax * FOPI);
+  j = (j + 1) & ~1;
+  const float yq = (float)j;
+  float r = ((ax - yq * DP1) - yq * DP2) - yq * DP3;
+  const float z = r * r;
+  const float ps = ((S0 * z + S1) * z + S2) * z * r + r;
+  const float pc = ((C0 * z + C1) * z + C2) * z * z - 0.5f * z + 1.0f;
+  int32_t sign;
+  int use_sin;
+  if (is_cos) {
+    const int32_t j2 = j - 2;
+    sign = ((~j2) & 4) << 29;
+    use_sin = (j2 & 2) == 0;
+  } else {
+    sign = (f_bits(x) & (int32_t)0x80000000) ^ ((j & 4) << 29);
+    use_sin = (j & 2) == 0;
+  }
+  const float out = use_sin ? ps : pc;
+  return bits_f(f_bits(out) ^ sign);
+}
+
+void vm_sin(const float *restrict x, float *restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = sincos1(x[i], 0);
+  for (int64_t i = 0; i < n; i++)
+    if (!(fabsf(x[i]) <= BIG)) y[i] = (float)sin((double)x[i]);
+}
+
+void vm_cos(const float *restrict x, float *restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = sincos1(x[i], 1);
+  for (int64_t i = 0; i < n; i++)
+    if (!(fabsf(x[i]) <= BIG)) y[i] = (float)cos((double)x[i]);
+}
+
+#define LOG2E 1.44269504088896341f
+#define EC1 0.693359375f
+#define EC2 -2.12194440e-4f
+#define P0 1.9875691500e-4f
+#define P1 1.3981999507e-3f
+#define P2 8.3334519073e-3f
+#define P3 4.1665795894e-2f
+#define P4 1.6666665459e-1f
+#define P5 5.0000001201e-1f
+#define EXP_HI 88.72283905206835f
+#define EXP_LO -103.97208f
+
+/* exp of one value for x <= EXP_HI (0 below EXP_LO; the GELU only needs x <= 0). */
+static inline float exp1(float x0) {
+  float x = x0 < EXP_HI ? x0 : EXP_HI;
+  x = x > EXP_LO ? x : EXP_LO;
+  const float fx = floorf(x * LOG2E + 0.5f);
+  x = x - fx * EC1;
+  x = x - fx * EC2;
+  const float z = x * x;
+  float y = ((((P0 * x + P1) * x + P2) * x + P3) * x + P4) * x + P5;
+  y = y * z + x + 1.0f;
+  const int32_t n = (int32_t)fx;
+  const int32_t h = n >> 1;
+  y = y * bits_f((h + 127) << 23);
+  y = y * bits_f((n - h + 127) << 23);
+  return x0 < EXP_LO ? 0.0f : y;
+}
+
+#define EA0 -2.72614225801306e-10f
+#define EA1 2.77068142495902e-8f
+#define EA2 -2.10102402082508e-6f
+#define EA3 -5.69250639462346e-5f
+#define EA4 -7.34990630326855e-4f
+#define EA5 -2.95459980854025e-3f
+#define EA6 -1.60960333262415e-2f
+#define EB0 -1.45660718464996e-5f
+#define EB1 -2.13374055278905e-4f
+#define EB2 -1.68282697438203e-3f
+#define EB3 -7.37332916720468e-3f
+#define EB4 -1.42647390514189e-2f
+
+static inline float erf1(float x0) {
+  float x = x0 < 4.0f ? x0 : 4.0f;
+  x = x > -4.0f ? x : -4.0f;
+  const float x2 = x * x;
+  float p = EA0 * x2 + EA1;
+  p = p * x2 + EA2;
+  p = p * x2 + EA3;
+  p = p * x2 + EA4;
+  p = p * x2 + EA5;
+  p = p * x2 + EA6;
+  float q = EB0 * x2 + EB1;
+  q = q * x2 + EB2;
+  q = q * x2 + EB3;
+  q = q * x2 + EB4;
+  return x * p / q;
+}
+
+#define INV_SQRT2 0.70710678118654752f
+#define INV_SQRT_2PI 0.39894228040143268f
+
+void vm_gelu(const float *restrict x, float *restrict y, float *restrict cdf, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float c = 0.5f * (1.0f + erf1(x[i] * INV_SQRT2));
+    cdf[i] = c;
+    y[i] = x[i] * c;
+  }
+}
+
+void vm_gelu_grad(const float *restrict dy, const float *restrict x, const float *restrict cdf, float *restrict dx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float v = x[i];
+    const float phi = exp1(-0.5f * v * v) * INV_SQRT_2PI;
+    dx[i] = dy[i] * (cdf[i] + v * phi);
+  }
+}

@@ -1,0 +1,9 @@
+/* difflab-blas's vector math (vmath.c): float32 loops that the compiler vectorises. */
+#ifndef DIFFLAB_VMATH_H
+#define DIFFLAB_VMATH_H
+#include <stdint.h>
+void vm_sin(const float *x, float *y, int64_t n);
+void vm_cos(const float *x, float *y, int64_t n);
+void vm_gelu(const float *x, float *y, float *cdf, int64_t n);
+void vm_gelu_grad(const float *dy, const float *x, const float *cdf, float *dx, int64_t n);
+#endif

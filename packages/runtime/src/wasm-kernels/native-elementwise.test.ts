@@ -1,0 +1,83 @@
+import { DIFFLAB_KERNELS, erf64 } from '@difflab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadNativeBlas, type NativeBlas } from './native-blas.js';
+import { registerNativeKernels, unregisterNativeKernels } from './native-kernels.js';
+
+// Sin, Cos and the fused GELU kernels on difflab-blas's vector math (native/vmath.c) against
+// float64, with the same bounds as the WebAssembly SIMD module's tests (simd-math.test.ts).
+const { blas, note } = await loadNativeBlas();
+const SKIP = blas ? false : note;
+
+function ulps(got: number, want: number): number {
+  const w = Math.fround(want);
+  if (got === w || (Number.isNaN(got) && Number.isNaN(w))) return 0;
+  if (!Number.isFinite(w) || !Number.isFinite(got)) return Number.POSITIVE_INFINITY;
+  const e = w === 0 ? -149 : Math.max(-149, Math.floor(Math.log2(Math.abs(w))) - 23);
+  return Math.abs(got - want) / 2 ** e;
+}
+const range = (n: number, lo: number, hi: number) => Float32Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
+
+describe.skipIf(SKIP)('native vector math kernels on wasm', () => {
+  let previous = '';
+  beforeAll(async () => {
+    previous = tf.getBackend();
+    await tf.setBackend('wasm');
+    registerNativeKernels(blas as NativeBlas);
+  });
+  afterAll(async () => {
+    unregisterNativeKernels();
+    await tf.setBackend(previous);
+  });
+
+  const run = (f: (x: tf.Tensor) => tf.Tensor, xs: Float32Array) => tf.tidy(() => f(tf.tensor1d(xs)).dataSync() as Float32Array);
+
+  it('Sin and Cos are within 1.5 ulp of the exact value on |x| < 100 (every length, no tail left out), exact at 0, -0, NaN, +-inf, large |x|', () => {
+    for (const n of [1, 7, 17, 200_001]) {
+      const xs = range(n, -100, 100 - 3 / n);
+      let worst = 0;
+      const s = run(tf.sin, xs);
+      const c = run(tf.cos, xs);
+      for (let i = 0; i < n; i++) worst = Math.max(worst, ulps(s[i], Math.sin(xs[i])), ulps(c[i], Math.cos(xs[i])));
+      expect(worst, `n = ${n}`).toBeLessThanOrEqual(1.5);
+    }
+    const special = Float32Array.from([0, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e6, -3e4]);
+    const s = run(tf.sin, special);
+    expect(Object.is(s[0], 0)).toBe(true);
+    expect(Object.is(s[1], -0)).toBe(true);
+    expect([s[2], s[3], s[4]].every(Number.isNaN)).toBe(true);
+    expect(s[5]).toBe(Math.fround(Math.sin(1e6)));
+    expect(s[6]).toBe(Math.fround(Math.sin(-3e4)));
+    expect(run(tf.cos, Float32Array.from([0, 1e6]))).toEqual(Float32Array.from([1, Math.fround(Math.cos(1e6))]));
+  });
+
+  it('DifflabGelu / DifflabGeluGrad match the float64 GELU and its derivative (1e-6 relative), and saturate cleanly', () => {
+    const n = 100_003;
+    const z = Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 1.7) * 6));
+    const dy = Float32Array.from({ length: n }, (_, i) => Math.fround(Math.cos(i)));
+    const [y, cdf, dz] = tf.tidy(() => {
+      const zt = tf.tensor1d(z);
+      const [yt, ct] = tf.engine().runKernel(DIFFLAB_KERNELS.gelu, { x: zt }) as tf.Tensor[];
+      const dt = tf.engine().runKernel(DIFFLAB_KERNELS.geluGrad, { dy: tf.tensor1d(dy), x: zt, cdf: ct }) as tf.Tensor;
+      return [yt.dataSync(), ct.dataSync(), dt.dataSync()] as Float32Array[];
+    });
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      const phi = 0.5 * (1 + erf64(z[i] / Math.SQRT2));
+      const g = dy[i] * (phi + (z[i] * Math.exp(-0.5 * z[i] * z[i])) / Math.sqrt(2 * Math.PI));
+      worst = Math.max(worst, Math.abs(cdf[i] - phi), Math.abs(y[i] - z[i] * phi) / Math.max(1, Math.abs(z[i])), Math.abs(dz[i] - g) / Math.max(1, Math.abs(g)));
+    }
+    expect(worst).toBeLessThan(1e-6);
+    const [ye, de] = tf.tidy(() => {
+      const x = tf.tensor1d([-40, 40, -1e30]);
+      const [yt, ct] = tf.engine().runKernel(DIFFLAB_KERNELS.gelu, { x }) as tf.Tensor[];
+      return [yt.dataSync(), (tf.engine().runKernel(DIFFLAB_KERNELS.geluGrad, { dy: tf.onesLike(x), x, cdf: ct }) as tf.Tensor).dataSync()];
+    });
+    expect(Array.from(ye)).toEqual([-0, 40, -0]);
+    expect(Array.from(de)).toEqual([0, 1, 0]);
+  });
+
+  it('rejects mismatched shapes with a one-line error naming the kernel', () => {
+    expect(() => tf.tidy(() => tf.engine().runKernel(DIFFLAB_KERNELS.geluGrad, { dy: tf.ones([3]), x: tf.ones([4]), cdf: tf.ones([4]) }))).toThrow(/^DifflabGeluGrad: input shapes differ \(\[4\] and \[3\]\)$/);
+  });
+});

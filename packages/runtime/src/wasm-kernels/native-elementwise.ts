@@ -1,0 +1,67 @@
+/**
+ * Element-wise kernels for tfjs-backend-wasm in Node on difflab-blas's vector math
+ * (native/vmath.c, compiled with -march=native: 8 or 16 float lanes where WebAssembly SIMD has 4):
+ * Sin, Cos, and difflab's fused `DifflabGelu` / `DifflabGeluGrad` (contracts in @difflab/core's
+ * DIFFLAB_KERNELS). Same algorithms as the WebAssembly SIMD module they replace (simd-math.ts).
+ * Non-float32 inputs go to the kernel registered before.
+ */
+import { DIFFLAB_KERNELS } from '@difflab/core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { NativeBlas } from './native-blas.js';
+import { heapF32 } from './native-matmul.js';
+import type { WasmBackend } from './speed-heap.js';
+
+const OP = { sin: 0, cos: 1, gelu: 2, geluGrad: 3 } as const;
+const off = (backend: WasmBackend, t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset >>> 2;
+
+function sameShapes(name: string, ts: TensorInfo[]): void {
+  for (const t of ts) {
+    if (t.dtype !== 'float32') throw new Error(`${name}: float32 inputs only, got ${t.dtype}`);
+    if (t.shape.length !== ts[0].shape.length || t.shape.some((d, i) => d !== ts[0].shape[i])) {
+      throw new Error(`${name}: input shapes differ ([${ts[0].shape}] and [${t.shape}])`);
+    }
+  }
+}
+
+/** Sin or Cos on the vector math; `fallback` for non-float32 input. */
+export function makeNativeUnary(name: typeof tf.Sin | typeof tf.Cos, blas: NativeBlas, fallback: KernelConfig): KernelConfig {
+  const op = name === tf.Sin ? OP.sin : OP.cos;
+  const kernelFunc: KernelFunc = (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    if (x.dtype !== 'float32') return fallback.kernelFunc(args);
+    const backend = args.backend as WasmBackend;
+    const y = backend.makeOutput(x.shape, 'float32');
+    const n = tf.util.sizeFromShape(x.shape);
+    if (n > 0) blas.elementwise(heapF32(backend), op, n, off(backend, x), off(backend, y), 0, 0);
+    return y;
+  };
+  return { kernelName: name, backendName: 'wasm', setupFunc: fallback.setupFunc, kernelFunc };
+}
+
+/** `DifflabGelu` and `DifflabGeluGrad` on the vector math. */
+export function makeNativeGelu(blas: NativeBlas): KernelConfig[] {
+  const gelu: KernelFunc = ({ inputs, backend: b }) => {
+    const { x } = inputs as { x: TensorInfo };
+    sameShapes(DIFFLAB_KERNELS.gelu, [x]);
+    const backend = b as WasmBackend;
+    const y = backend.makeOutput(x.shape, 'float32');
+    const cdf = backend.makeOutput(x.shape, 'float32');
+    const n = tf.util.sizeFromShape(x.shape);
+    if (n > 0) blas.elementwise(heapF32(backend), OP.gelu, n, off(backend, x), off(backend, y), off(backend, cdf), 0);
+    return [y, cdf];
+  };
+  const geluGrad: KernelFunc = ({ inputs, backend: b }) => {
+    const { dy, x, cdf } = inputs as { dy: TensorInfo; x: TensorInfo; cdf: TensorInfo };
+    sameShapes(DIFFLAB_KERNELS.geluGrad, [x, dy, cdf]);
+    const backend = b as WasmBackend;
+    const dx = backend.makeOutput(x.shape, 'float32');
+    const n = tf.util.sizeFromShape(x.shape);
+    if (n > 0) blas.elementwise(heapF32(backend), OP.geluGrad, n, off(backend, dy), off(backend, x), off(backend, cdf), off(backend, dx));
+    return dx;
+  };
+  return [
+    { kernelName: DIFFLAB_KERNELS.gelu, backendName: 'wasm', kernelFunc: gelu },
+    { kernelName: DIFFLAB_KERNELS.geluGrad, backendName: 'wasm', kernelFunc: geluGrad },
+  ];
+}

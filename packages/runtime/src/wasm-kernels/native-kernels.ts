@@ -1,0 +1,90 @@
+/**
+ * `registerNativeKernels(blas)`: the wasm backend's kernels that run on difflab-blas (the native
+ * OpenBLAS + vector-math addon, Node only) instead of WebAssembly:
+ *
+ * - BatchMatMul, _FusedMatMul (`native-matmul.ts`);
+ * - Conv2D, FusedConv2D, and the new `DifflabConv2DFilterGrad` / `DifflabConv2DInputGrad`
+ *   (`native-conv.ts`);
+ * - Sin, Cos, `DifflabGelu`, `DifflabGeluGrad` (`native-elementwise.ts`).
+ *
+ * Each replaces the kernel registered before it (difflab's WebAssembly kernels, or
+ * tfjs-backend-wasm's), which it keeps as the fallback for what it does not cover and which
+ * `unregisterNativeKernels()` puts back.
+ */
+import { DIFFLAB_KERNELS } from '@difflab/core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { NativeBlas } from './native-blas.js';
+import { makeNativeConv, makeNativeFilterGrad, makeNativeInputGrad } from './native-conv.js';
+import { makeNativeGelu, makeNativeUnary } from './native-elementwise.js';
+import { makeNativeBatchMatMul, makeNativeFusedMatMul } from './native-matmul.js';
+
+type Maker = (blas: NativeBlas, previous: KernelConfig | undefined) => KernelConfig;
+
+const need = (name: string, k: KernelConfig | undefined): KernelConfig => {
+  if (!k) throw new Error(`native kernels: no wasm kernel '${name}' is registered (import '@tensorflow/tfjs-backend-wasm' first)`);
+  return k;
+};
+
+/** The kernels, by name: how to make each from the addon and the kernel it replaces. */
+const MAKERS: Record<string, Maker> = {
+  [tf.BatchMatMul]: (blas, prev) => makeNativeBatchMatMul(blas, need(tf.BatchMatMul, prev)),
+  [tf._FusedMatMul]: (blas, prev) => makeNativeFusedMatMul(blas, need(tf._FusedMatMul, prev)),
+  [tf.Conv2D]: (blas, prev) => makeNativeConv(tf.Conv2D, blas, need(tf.Conv2D, prev)),
+  [tf.FusedConv2D]: (blas, prev) => makeNativeConv(tf.FusedConv2D, blas, need(tf.FusedConv2D, prev)),
+  [DIFFLAB_KERNELS.conv2dFilterGrad]: (blas) => makeNativeFilterGrad(blas),
+  [DIFFLAB_KERNELS.conv2dInputGrad]: (blas) => makeNativeInputGrad(blas),
+  [tf.Sin]: (blas, prev) => makeNativeUnary(tf.Sin, blas, need(tf.Sin, prev)),
+  [tf.Cos]: (blas, prev) => makeNativeUnary(tf.Cos, blas, need(tf.Cos, prev)),
+  [DIFFLAB_KERNELS.gelu]: (blas) => makeNativeGelu(blas)[0],
+  [DIFFLAB_KERNELS.geluGrad]: (blas) => makeNativeGelu(blas)[1],
+};
+
+/** The kernel names `registerNativeKernels` registers. */
+export const NATIVE_KERNELS = Object.keys(MAKERS);
+
+const MARK = Symbol.for('difflab.wasmNativeKernel');
+const replaced = new Map<string, KernelConfig | undefined>();
+let active: NativeBlas | null = null;
+
+function isOurs(k: KernelConfig | undefined): boolean {
+  return !!k && (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] === true;
+}
+
+/**
+ * Register the native kernels for 'wasm' (idempotent; call after `registerWasmSpeedKernels`,
+ * whose kernels become the fallbacks). Returns the names registered by this call.
+ */
+export function registerNativeKernels(blas: NativeBlas): string[] {
+  const done: string[] = [];
+  for (const [name, make] of Object.entries(MAKERS)) {
+    const cur = tf.getKernel(name, 'wasm');
+    if (isOurs(cur)) continue;
+    const k = make(blas, cur);
+    (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] = true;
+    replaced.set(name, cur);
+    if (cur) tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...k, setupFunc: k.setupFunc ?? cur?.setupFunc });
+    done.push(name);
+  }
+  active = blas;
+  return done;
+}
+
+/** Put back the kernels `registerNativeKernels` replaced; returns the addon that was in use, if any. */
+export function unregisterNativeKernels(): NativeBlas | null {
+  const was = active;
+  active = null;
+  for (const [name, prev] of replaced) {
+    if (!isOurs(tf.getKernel(name, 'wasm'))) continue;
+    tf.unregisterKernel(name, 'wasm');
+    if (prev) tf.registerKernel(prev);
+  }
+  replaced.clear();
+  return was;
+}
+
+/** Whether the wasm backend's matmuls run on the native addon now. */
+export function nativeKernelsActive(): boolean {
+  return isOurs(tf.getKernel(tf.BatchMatMul, 'wasm'));
+}
