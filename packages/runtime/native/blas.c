@@ -1,8 +1,8 @@
 /*
- * difflab-blas: single-precision GEMM from the system's OpenBLAS for tensors that live in
- * tfjs-backend-wasm's linear memory (Node only). Built by scripts/build-native.mjs; loaded by
- * src/wasm-kernels/native-blas.ts; used by the wasm backend's BatchMatMul / _FusedMatMul kernels
- * (src/wasm-kernels/native-matmul.ts).
+ * difflab-blas, the N-API entry points: single-precision GEMM from the system's OpenBLAS (here),
+ * convolutions (conv.c), group normalisation (norm.c) and vector math (vmath.c) on tensors that live in tfjs-backend-wasm's
+ * linear memory (Node only). Built by scripts/build-native.mjs; loaded by
+ * src/wasm-kernels/native-blas.ts; used by the wasm kernels of src/wasm-kernels/native-kernels.ts.
  *
  * WebAssembly SIMD is 128 bits wide, so tfjs-backend-wasm's XNNPACK tops out at ~35 GFLOP/s a
  * core on the matmuls of difflab's models, where OpenBLAS's AVX-512 / AVX2 kernels run at
@@ -12,6 +12,8 @@
  * Every call checks that what it reads and writes lies inside the heap it was given.
  */
 #include <node_api.h>
+#include "conv.h"
+#include "norm.h"
 #include "vmath.h"
 #include <cblas.h>
 #include <stdint.h>
@@ -73,6 +75,11 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
   }
   const int ta = flags & 1, tb = (flags >> 1) & 1, relu = (flags >> 2) & 1;
   float *H = (float *)data;
+  /* OpenBLAS's threads cost more than they give below ~8M multiply-adds (measured here: a
+     256x128x128 product 46 us on one thread, 50 on two): run small products on one. */
+  const int small = (double)batch * (double)m * (double)n * (double)k < 8e6;
+  const int saved = small ? openblas_get_num_threads() : 1;
+  if (small && saved > 1) openblas_set_num_threads(1);
   for (int64_t i = 0; i < batch; i++) {
     const float *A = H + aOff + i * aStride;
     const float *B = H + bOff + i * bStride;
@@ -93,6 +100,7 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
       for (int64_t j = 0; j < m * n; j++) C[j] = C[j] > 0.0f ? C[j] : 0.0f;
     }
   }
+  if (small && saved > 1) openblas_set_num_threads(saved);
   return NULL;
 }
 
@@ -135,91 +143,6 @@ static int outside(napi_env env, const char *name) {
   return 0;
 }
 
-/* Scratch for im2col rows, grown on demand, kept for the process (one thread calls in). */
-static float *scratch = NULL;
-static size_t scratch_len = 0;
-static float *scratch_get(size_t n) {
-  if (n > scratch_len) {
-    free(scratch);
-    scratch = (float *)malloc(n * sizeof(float));
-    scratch_len = scratch ? n : 0;
-  }
-  return scratch;
-}
-
-/* About how many floats of im2col rows to build at a time (8 MiB: stays in cache-friendly sizes). */
-#define COLS_BUDGET (2u << 20)
-
-typedef struct {
-  int64_t B, H, W, Cin, Ho, Wo, Cout, kh, kw, sh, sw, pt, pl;
-} ConvGeom;
-
-/* Images per chunk so that the chunk's im2col rows fit the budget (at least 1). */
-static int64_t images_per_chunk(const ConvGeom *g) {
-  int64_t per = g->Ho * g->Wo * g->kh * g->kw * g->Cin;
-  int64_t nb = per > 0 ? (int64_t)COLS_BUDGET / per : g->B;
-  if (nb < 1) nb = 1;
-  if (nb > g->B) nb = g->B;
-  return nb;
-}
-
-/* cols[(b, oh, ow), (i, j, c)] = x[b0 + b, oh sh - pt + i, ow sw - pl + j, c] (0 outside), nb images. */
-static void im2col(const float *x, const ConvGeom *g, int64_t b0, int64_t nb, float *cols) {
-  const int64_t K = g->kh * g->kw * g->Cin;
-  const size_t run = (size_t)g->Cin * sizeof(float);
-  for (int64_t b = 0; b < nb; b++) {
-    const float *xb = x + (b0 + b) * g->H * g->W * g->Cin;
-    for (int64_t oh = 0; oh < g->Ho; oh++) {
-      for (int64_t ow = 0; ow < g->Wo; ow++) {
-        float *row = cols + ((b * g->Ho + oh) * g->Wo + ow) * K;
-        for (int64_t i = 0; i < g->kh; i++) {
-          const int64_t ih = oh * g->sh - g->pt + i;
-          for (int64_t j = 0; j < g->kw; j++) {
-            const int64_t iw = ow * g->sw - g->pl + j;
-            float *dst = row + (i * g->kw + j) * g->Cin;
-            if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) memset(dst, 0, run);
-            else memcpy(dst, xb + (ih * g->W + iw) * g->Cin, run);
-          }
-        }
-      }
-    }
-  }
-}
-
-/* dx[b0 + b, oh sh - pt + i, ow sw - pl + j, c] += cols[(b, oh, ow), (i, j, c)], nb images. */
-static void col2im(const float *cols, const ConvGeom *g, int64_t b0, int64_t nb, float *dx) {
-  const int64_t K = g->kh * g->kw * g->Cin;
-  for (int64_t b = 0; b < nb; b++) {
-    float *db = dx + (b0 + b) * g->H * g->W * g->Cin;
-    for (int64_t oh = 0; oh < g->Ho; oh++) {
-      for (int64_t ow = 0; ow < g->Wo; ow++) {
-        const float *row = cols + ((b * g->Ho + oh) * g->Wo + ow) * K;
-        for (int64_t i = 0; i < g->kh; i++) {
-          const int64_t ih = oh * g->sh - g->pt + i;
-          if (ih < 0 || ih >= g->H) continue;
-          for (int64_t j = 0; j < g->kw; j++) {
-            const int64_t iw = ow * g->sw - g->pl + j;
-            if (iw < 0 || iw >= g->W) continue;
-            const float *src = row + (i * g->kw + j) * g->Cin;
-            float *dst = db + (ih * g->W + iw) * g->Cin;
-            for (int64_t c = 0; c < g->Cin; c++) dst[c] += src[c];
-          }
-        }
-      }
-    }
-  }
-}
-
-static int geom_ok(const ConvGeom *g) {
-  return g->B >= 1 && g->H >= 1 && g->W >= 1 && g->Cin >= 1 && g->Ho >= 1 && g->Wo >= 1 && g->Cout >= 1 && g->kh >= 1 && g->kw >= 1 &&
-         g->sh >= 1 && g->sw >= 1 && g->pt >= 0 && g->pl >= 0 && g->Ho * g->Wo * g->B <= INT32_MAX && g->kh * g->kw * g->Cin <= INT32_MAX;
-}
-
-/* Whether im2col is the identity (1x1, stride 1, no padding): x is then the cols matrix. */
-static int pointwise(const ConvGeom *g) {
-  return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->Ho == g->H && g->Wo == g->W;
-}
-
 /*
  * conv2d(heap, xOff, B, H, W, Cin, wOff, kh, kw, Cout, sh, sw, pt, pl, Ho, Wo, yOff, biasOff, flags)
  * y[B,Ho,Wo,Cout] = conv(x[B,H,W,Cin], w[kh,kw,Cin,Cout]) (NHWC, cross-correlation as tfjs), + bias
@@ -232,43 +155,19 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   ConvGeom g = {v[1], v[2], v[3], v[4], v[13], v[14], v[8], v[6], v[7], v[9], v[10], v[11], v[12]};
   const int64_t xOff = v[0], wOff = v[5], yOff = v[15], biasOff = v[16], flags = v[17];
   const int64_t K = g.kh * g.kw * g.Cin, M = g.Ho * g.Wo;
-  if (!geom_ok(&g) || !fits(xOff, 1, 0, g.B * g.H * g.W * g.Cin, L) || !fits(wOff, 1, 0, K * g.Cout, L) || !fits(yOff, 1, 0, g.B * M * g.Cout, L) ||
+  if (!conv_geom_ok(&g) || !fits(xOff, 1, 0, g.B * g.H * g.W * g.Cin, L) || !fits(wOff, 1, 0, K * g.Cout, L) || !fits(yOff, 1, 0, g.B * M * g.Cout, L) ||
       (biasOff >= 0 && !fits(biasOff, 1, 0, g.Cout, L))) {
     outside(env, "conv2d");
     return NULL;
   }
-  float *y = H + yOff;
-  const float *w = H + wOff;
-  float beta = 0.0f;
-  if (biasOff >= 0) {
-    for (int64_t r = 0; r < g.B * M; r++) memcpy(y + r * g.Cout, H + biasOff, (size_t)g.Cout * sizeof(float));
-    beta = 1.0f;
-  }
-  if (pointwise(&g)) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(g.B * M), (int)g.Cout, (int)K, 1.0f, H + xOff, (int)K, w, (int)g.Cout, beta, y, (int)g.Cout);
-  } else {
-    const int64_t nb = images_per_chunk(&g);
-    float *cols = scratch_get((size_t)(nb * M * K));
-    if (!cols) {
-      napi_throw_error(env, NULL, "difflab-blas conv2d: out of memory for the im2col rows");
-      return NULL;
-    }
-    for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
-      const int64_t n = b0 + nb <= g.B ? nb : g.B - b0;
-      im2col(H + xOff, &g, b0, n, cols);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(n * M), (int)g.Cout, (int)K, 1.0f, cols, (int)K, w, (int)g.Cout, beta,
-                  y + b0 * M * g.Cout, (int)g.Cout);
-    }
-  }
-  if (flags & 4) {
-    for (int64_t j = 0; j < g.B * M * g.Cout; j++) y[j] = y[j] > 0.0f ? y[j] : 0.0f;
-  }
+  if (conv_forward(&g, H + xOff, H + wOff, biasOff >= 0 ? H + biasOff : NULL, (flags & 4) != 0, H + yOff) != 0)
+    napi_throw_error(env, NULL, "difflab-blas conv2d: out of memory for the im2col rows");
   return NULL;
 }
 
 /*
  * convFilterGrad(heap, xOff, B, H, W, Cin, dyOff, Ho, Wo, Cout, kh, kw, sh, sw, pt, pl, dwOff)
- * dw[kh,kw,Cin,Cout] = sum over (b, oh, ow) of cols^T dy: the filter gradient of conv2d above.
+ * dw[kh,kw,Cin,Cout] of conv2d above from x and dy[B,Ho,Wo,Cout].
  */
 static napi_value ConvFilterGrad(napi_env env, napi_callback_info info) {
   float *H;
@@ -277,34 +176,17 @@ static napi_value ConvFilterGrad(napi_env env, napi_callback_info info) {
   ConvGeom g = {v[1], v[2], v[3], v[4], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
   const int64_t xOff = v[0], dyOff = v[5], dwOff = v[15];
   const int64_t K = g.kh * g.kw * g.Cin, M = g.Ho * g.Wo;
-  if (!geom_ok(&g) || !fits(xOff, 1, 0, g.B * g.H * g.W * g.Cin, L) || !fits(dyOff, 1, 0, g.B * M * g.Cout, L) || !fits(dwOff, 1, 0, K * g.Cout, L)) {
+  if (!conv_geom_ok(&g) || !fits(xOff, 1, 0, g.B * g.H * g.W * g.Cin, L) || !fits(dyOff, 1, 0, g.B * M * g.Cout, L) || !fits(dwOff, 1, 0, K * g.Cout, L)) {
     outside(env, "convFilterGrad");
     return NULL;
   }
-  const float *dy = H + dyOff;
-  float *dw = H + dwOff;
-  if (pointwise(&g)) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)g.Cout, (int)(g.B * M), 1.0f, H + xOff, (int)K, dy, (int)g.Cout, 0.0f, dw, (int)g.Cout);
-    return NULL;
-  }
-  const int64_t nb = images_per_chunk(&g);
-  float *cols = scratch_get((size_t)(nb * M * K));
-  if (!cols) {
-    napi_throw_error(env, NULL, "difflab-blas convFilterGrad: out of memory for the im2col rows");
-    return NULL;
-  }
-  for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
-    const int64_t n = b0 + nb <= g.B ? nb : g.B - b0;
-    im2col(H + xOff, &g, b0, n, cols);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)g.Cout, (int)(n * M), 1.0f, cols, (int)K, dy + b0 * M * g.Cout, (int)g.Cout,
-                b0 == 0 ? 0.0f : 1.0f, dw, (int)g.Cout);
-  }
+  if (conv_filter_grad(&g, H + xOff, H + dyOff, H + dwOff) != 0) napi_throw_error(env, NULL, "difflab-blas convFilterGrad: out of memory for the im2col rows");
   return NULL;
 }
 
 /*
  * convInputGrad(heap, dyOff, B, Ho, Wo, Cout, wOff, kh, kw, Cin, sh, sw, pt, pl, H, W, dxOff)
- * dx[B,H,W,Cin] = col2im(dy w^T): the input gradient of conv2d above.
+ * dx[B,H,W,Cin] of conv2d above from dy[B,Ho,Wo,Cout] and w.
  */
 static napi_value ConvInputGrad(napi_env env, napi_callback_info info) {
   float *H;
@@ -313,46 +195,28 @@ static napi_value ConvInputGrad(napi_env env, napi_callback_info info) {
   ConvGeom g = {v[1], v[13], v[14], v[8], v[2], v[3], v[4], v[6], v[7], v[9], v[10], v[11], v[12]};
   const int64_t dyOff = v[0], wOff = v[5], dxOff = v[15];
   const int64_t K = g.kh * g.kw * g.Cin, M = g.Ho * g.Wo;
-  if (!geom_ok(&g) || !fits(dyOff, 1, 0, g.B * M * g.Cout, L) || !fits(wOff, 1, 0, K * g.Cout, L) || !fits(dxOff, 1, 0, g.B * g.H * g.W * g.Cin, L)) {
+  if (!conv_geom_ok(&g) || !fits(dyOff, 1, 0, g.B * M * g.Cout, L) || !fits(wOff, 1, 0, K * g.Cout, L) || !fits(dxOff, 1, 0, g.B * g.H * g.W * g.Cin, L)) {
     outside(env, "convInputGrad");
     return NULL;
   }
-  const float *dy = H + dyOff;
-  const float *w = H + wOff;
-  float *dx = H + dxOff;
-  if (pointwise(&g)) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(g.B * M), (int)K, (int)g.Cout, 1.0f, dy, (int)g.Cout, w, (int)g.Cout, 0.0f, dx, (int)K);
-    return NULL;
-  }
-  memset(dx, 0, (size_t)(g.B * g.H * g.W * g.Cin) * sizeof(float));
-  const int64_t nb = images_per_chunk(&g);
-  float *cols = scratch_get((size_t)(nb * M * K));
-  if (!cols) {
-    napi_throw_error(env, NULL, "difflab-blas convInputGrad: out of memory for the column rows");
-    return NULL;
-  }
-  for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
-    const int64_t n = b0 + nb <= g.B ? nb : g.B - b0;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(n * M), (int)K, (int)g.Cout, 1.0f, dy + b0 * M * g.Cout, (int)g.Cout, w, (int)g.Cout, 0.0f,
-                cols, (int)K);
-    col2im(cols, &g, b0, n, dx);
-  }
+  if (conv_input_grad(&g, H + dyOff, H + wOff, H + dxOff) != 0) napi_throw_error(env, NULL, "difflab-blas convInputGrad: out of memory for the column rows");
   return NULL;
 }
 
 /*
  * elementwise(heap, op, n, aOff, bOff, cOff, dOff): vector math of vmath.c on n values.
  * op 0: b = sin(a); 1: b = cos(a); 2: GELU, b = a Phi(a), c = Phi(a);
- * 3: GELU gradient, d = a (c + b phi(b)) with a = dy, b = x, c = Phi(x).
+ * 3: GELU gradient, d = a (c + b phi(b)) with a = dy, b = x, c = Phi(x);
+ * 4: SiLU, b = a sigmoid(a); 5: SiLU gradient, c from a = dy, b = x.
  */
 static napi_value Elementwise(napi_env env, napi_callback_info info) {
   float *H;
   int64_t L, v[6];
   if (!heap_args(env, info, "elementwise", 7, &H, &L, v)) return NULL;
   const int64_t op = v[0], n = v[1], a = v[2], b = v[3], c = v[4], d = v[5];
-  const int used = op == 0 || op == 1 ? 2 : op == 2 ? 3 : op == 3 ? 4 : 0;
+  const int used = op == 0 || op == 1 || op == 4 ? 2 : op == 2 || op == 5 ? 3 : op == 3 ? 4 : 0;
   if (used == 0) {
-    napi_throw_range_error(env, NULL, "difflab-blas elementwise: unknown op (0 sin, 1 cos, 2 gelu, 3 gelu gradient)");
+    napi_throw_range_error(env, NULL, "difflab-blas elementwise: unknown op (0 sin, 1 cos, 2 gelu, 3 gelu gradient, 4 silu, 5 silu gradient)");
     return NULL;
   }
   const int64_t offs[4] = {a, b, c, d};
@@ -365,7 +229,53 @@ static napi_value Elementwise(napi_env env, napi_callback_info info) {
   if (op == 0) vm_sin(H + a, H + b, n);
   else if (op == 1) vm_cos(H + a, H + b, n);
   else if (op == 2) vm_gelu(H + a, H + b, H + c, n);
-  else vm_gelu_grad(H + a, H + b, H + c, H + d, n);
+  else if (op == 3) vm_gelu_grad(H + a, H + b, H + c, H + d, n);
+  else if (op == 4) vm_silu(H + a, H + b, n);
+  else vm_silu_grad(H + a, H + b, H + c, n);
+  return NULL;
+}
+
+/*
+ * groupNorm(heap, xOff, gammaOff, betaOff, B, M, C, G, yOff, statsOff, eps) and
+ * groupNormGrad(heap, dyOff, xOff, statsOff, gammaOff, B, M, C, G, dxOff, dgammaOff, dbetaOff):
+ * norm.c on x [B, M, C] with G groups (C a multiple of G); eps is a number, the rest whole.
+ */
+static napi_value GroupNorm(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[10];
+  double eps = 0;
+  if (!heap_args(env, info, "groupNorm", 11, &H, &L, v)) return NULL;
+  {
+    size_t argc = 11;
+    napi_value argv[11];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (napi_get_value_double(env, argv[10], &eps) != napi_ok || !(eps >= 0)) {
+      napi_throw_range_error(env, NULL, "difflab-blas groupNorm: eps must be a number >= 0");
+      return NULL;
+    }
+  }
+  const int64_t B = v[3], M = v[4], C = v[5], G = v[6], size = B * M * C;
+  if (B < 1 || M < 1 || C < 1 || G < 1 || C % G != 0 || !fits(v[0], 1, 0, size, L) || !fits(v[1], 1, 0, C, L) || !fits(v[2], 1, 0, C, L) ||
+      !fits(v[7], 1, 0, size, L) || !fits(v[8], 1, 0, B * G * 2, L)) {
+    outside(env, "groupNorm");
+    return NULL;
+  }
+  if (gn_forward(H + v[0], H + v[1], H + v[2], B, M, C, G, eps, H + v[7], H + v[8]) != 0) napi_throw_error(env, NULL, "difflab-blas groupNorm: out of memory");
+  return NULL;
+}
+
+static napi_value GroupNormGrad(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[11];
+  if (!heap_args(env, info, "groupNormGrad", 12, &H, &L, v)) return NULL;
+  const int64_t B = v[4], M = v[5], C = v[6], G = v[7], size = B * M * C;
+  if (B < 1 || M < 1 || C < 1 || G < 1 || C % G != 0 || !fits(v[0], 1, 0, size, L) || !fits(v[1], 1, 0, size, L) || !fits(v[2], 1, 0, B * G * 2, L) ||
+      !fits(v[3], 1, 0, C, L) || !fits(v[8], 1, 0, size, L) || !fits(v[9], 1, 0, C, L) || !fits(v[10], 1, 0, C, L)) {
+    outside(env, "groupNormGrad");
+    return NULL;
+  }
+  if (gn_backward(H + v[0], H + v[1], H + v[2], H + v[3], B, M, C, G, H + v[8], H + v[9], H + v[10]) != 0)
+    napi_throw_error(env, NULL, "difflab-blas groupNormGrad: out of memory");
   return NULL;
 }
 
@@ -383,7 +293,7 @@ static napi_value Info(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* setThreads(n): OpenBLAS's thread count (1 .. its build's maximum). */
+/* setThreads(n): OpenBLAS's thread count (1 .. its build's maximum) and the convolutions' (1 .. 16). */
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -394,6 +304,7 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
     return NULL;
   }
   openblas_set_num_threads(n);
+  conv_set_threads(n);
   return NULL;
 }
 
@@ -404,6 +315,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"convFilterGrad", NULL, ConvFilterGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"convInputGrad", NULL, ConvInputGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"elementwise", NULL, Elementwise, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"groupNorm", NULL, GroupNorm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"groupNormGrad", NULL, GroupNormGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -1,5 +1,5 @@
 /*
- * Vector float32 math for difflab-blas: sin, cos, the exact GELU and its derivative, written as
+ * Vector float32 math for difflab-blas: sin, cos, the exact GELU, SiLU and their derivatives, written as
  * branch-free loops over arrays so that the compiler vectorises them (AVX2 / AVX-512 with
  * -march=native: 8 or 16 lanes, against WebAssembly SIMD's 4).
  *
@@ -11,6 +11,7 @@
  * - erf: x P(x^2) / Q(x^2) on x clamped to [-4, 4] (Eigen / TensorFlow's float erf).
  * - GELU: y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2; dGELU = Phi(x) + x phi(x),
  *   phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+ * - SiLU: y = x s, s = 1 / (1 + exp(-x)); dSiLU = s (1 + x (1 - s)) (s recomputed).
  */
 #include "vmath.h"
 #include <math.h>
@@ -88,7 +89,7 @@ void vm_cos(const float *restrict x, float *restrict y, int64_t n) {
 #define EXP_HI 88.72283905206835f
 #define EXP_LO -103.97208f
 
-/* exp of one value for x <= EXP_HI (0 below EXP_LO; the GELU only needs x <= 0). */
+/* exp of one value (EXP_HI's value above it, 0 below EXP_LO; NaN not propagated: callers' results are NaN anyway). */
 static inline float exp1(float x0) {
   float x = x0 < EXP_HI ? x0 : EXP_HI;
   x = x > EXP_LO ? x : EXP_LO;
@@ -151,5 +152,18 @@ void vm_gelu_grad(const float *restrict dy, const float *restrict x, const float
     const float v = x[i];
     const float phi = exp1(-0.5f * v * v) * INV_SQRT_2PI;
     dx[i] = dy[i] * (cdf[i] + v * phi);
+  }
+}
+
+static inline float sigmoid1(float x) { return 1.0f / (1.0f + exp1(-x)); }
+
+void vm_silu(const float *restrict x, float *restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigmoid1(x[i]);
+}
+
+void vm_silu_grad(const float *restrict dy, const float *restrict x, float *restrict dx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float s = sigmoid1(x[i]);
+    dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
   }
 }

@@ -6,4 +6,6 @@ void vm_sin(const float *x, float *y, int64_t n);
 void vm_cos(const float *x, float *y, int64_t n);
 void vm_gelu(const float *x, float *y, float *cdf, int64_t n);
 void vm_gelu_grad(const float *dy, const float *x, const float *cdf, float *dx, int64_t n);
+void vm_silu(const float *x, float *y, int64_t n);
+void vm_silu_grad(const float *dy, const float *x, float *dx, int64_t n);
 #endif

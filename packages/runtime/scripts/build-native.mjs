@@ -30,9 +30,9 @@ mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.${process.pid}.tmp`;
 // -march=native: the addon is built on the machine that runs it (vmath.c's loops then use AVX2 /
 // AVX-512); a compiler that rejects it builds for the baseline ISA.
-const sources = ['blas.c', 'vmath.c'].map((f) => join(pkg, 'native', f));
+const sources = ['blas.c', 'conv.c', 'norm.c', 'vmath.c'].map((f) => join(pkg, 'native', f));
 const compile = (arch) =>
-  execFileSync(cc, ['-O3', ...arch, '-fno-math-errno', '-fno-trapping-math', '-shared', '-fPIC', '-Wall', '-I', headers, ...cflags, ...sources, '-o', tmp, ...libs], {
+  execFileSync(cc, ['-O3', ...arch, '-fno-math-errno', '-fno-trapping-math', '-shared', '-fPIC', '-pthread', '-Wall', '-I', headers, ...cflags, ...sources, '-o', tmp, ...libs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
 try {

@@ -360,6 +360,10 @@ function kernelTable(info: Awaited<ReturnType<typeof tf.profile>>): Record<strin
     mm.set(key, e);
   }
   const matmuls = [...mm.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 20).map(([name, e]) => ({ name, n: e.n, ms: Number(e.ms.toFixed(3)) }));
+  // --trace: every kernel in order with its input shapes and time
+  const trace = process.argv.includes('--trace')
+    ? info.kernels.filter((k) => tf.getKernel(k.name, backend)).map((k) => `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join(' ')} ${(Number(k.kernelTimeMs) || 0).toFixed(3)}`)
+    : undefined;
   const top = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 25).map(([name, e]) => ({ name, n: e.n, ms: Number(e.ms.toFixed(3)) }));
-  return { kernels: info.kernels.length, kernel_ms_total: total, top, matmuls };
+  return { kernels: info.kernels.length, kernel_ms_total: total, top, matmuls, ...(trace ? { trace } : {}) };
 }

@@ -57,9 +57,14 @@ export interface NativeBlas {
   convInputGrad(heap: Float32Array, dyOff: number, B: number, Ho: number, Wo: number, Cout: number, wOff: number, kh: number, kw: number, Cin: number, sh: number, sw: number, pt: number, pl: number, H: number, W: number, dxOff: number): void;
   /**
    * Vector math on n values: op 0 b = sin(a), 1 b = cos(a), 2 GELU (b = y, c = Phi(a)),
-   * 3 GELU gradient (d = dx from a = dy, b = x, c = Phi(x)). Offsets count float32 elements.
+   * 3 GELU gradient (d = dx from a = dy, b = x, c = Phi(x)), 4 SiLU (b = y), 5 SiLU gradient
+   * (c = dx from a = dy, b = x). Offsets count float32 elements.
    */
   elementwise(heap: Float32Array, op: number, n: number, aOff: number, bOff: number, cOff: number, dOff: number): void;
+  /** Group normalisation of x [B, M, C] in `groups` groups: y [B, M, C] and stats [B, groups, 2] = (mean, rstd). */
+  groupNorm(heap: Float32Array, xOff: number, gammaOff: number, betaOff: number, B: number, M: number, C: number, groups: number, yOff: number, statsOff: number, eps: number): void;
+  /** Its gradient: dx [B, M, C], dgamma [C], dbeta [C]. */
+  groupNormGrad(heap: Float32Array, dyOff: number, xOff: number, statsOff: number, gammaOff: number, B: number, M: number, C: number, groups: number, dxOff: number, dgammaOff: number, dbetaOff: number): void;
   /** The linked OpenBLAS: build configuration, the CPU kernel it chose, its thread count. */
   info(): { config: string; corename: string; threads: number };
   setThreads(n: number): void;
@@ -89,7 +94,7 @@ export async function loadNativeBlas(): Promise<LoadedBlas> {
     } else {
       const blas = createRequire(import.meta.url)(path) as NativeBlas;
       const { corename, threads } = blas.info();
-      loaded = { blas, note: `native addon: matmuls, convolutions, GELU, sin, cos (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
+      loaded = { blas, note: `native addon: matmuls, convolutions, group norm, GELU, SiLU, sin, cos (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
     }
   } catch (e) {
     loaded = { blas: null, note: `native addon failed to load (${String((e as Error)?.message ?? e).split('\n')[0]}); every kernel in WebAssembly` };

@@ -1,8 +1,9 @@
 /**
  * Element-wise kernels for tfjs-backend-wasm in Node on difflab-blas's vector math
  * (native/vmath.c, compiled with -march=native: 8 or 16 float lanes where WebAssembly SIMD has 4):
- * Sin, Cos, and difflab's fused `DifflabGelu` / `DifflabGeluGrad` (contracts in @difflab/core's
- * DIFFLAB_KERNELS). Same algorithms as the WebAssembly SIMD module they replace (simd-math.ts).
+ * Sin, Cos, and difflab's fused `DifflabGelu` / `DifflabGeluGrad` and `DifflabSilu` /
+ * `DifflabSiluGrad` (contracts in @difflab/core's DIFFLAB_KERNELS). Same algorithms as the
+ * WebAssembly SIMD module (simd-math.ts) the first four replace.
  * Non-float32 inputs go to the kernel registered before.
  */
 import { DIFFLAB_KERNELS } from '@difflab/core';
@@ -12,7 +13,7 @@ import type { NativeBlas } from './native-blas.js';
 import { heapF32 } from './native-matmul.js';
 import type { WasmBackend } from './speed-heap.js';
 
-const OP = { sin: 0, cos: 1, gelu: 2, geluGrad: 3 } as const;
+const OP = { sin: 0, cos: 1, gelu: 2, geluGrad: 3, silu: 4, siluGrad: 5 } as const;
 const off = (backend: WasmBackend, t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset >>> 2;
 
 function sameShapes(name: string, ts: TensorInfo[]): void {
@@ -63,5 +64,31 @@ export function makeNativeGelu(blas: NativeBlas): KernelConfig[] {
   return [
     { kernelName: DIFFLAB_KERNELS.gelu, backendName: 'wasm', kernelFunc: gelu },
     { kernelName: DIFFLAB_KERNELS.geluGrad, backendName: 'wasm', kernelFunc: geluGrad },
+  ];
+}
+
+/** `DifflabSilu` and `DifflabSiluGrad` on the vector math. */
+export function makeNativeSilu(blas: NativeBlas): KernelConfig[] {
+  const silu: KernelFunc = ({ inputs, backend: b }) => {
+    const { x } = inputs as { x: TensorInfo };
+    sameShapes(DIFFLAB_KERNELS.silu, [x]);
+    const backend = b as WasmBackend;
+    const y = backend.makeOutput(x.shape, 'float32');
+    const n = tf.util.sizeFromShape(x.shape);
+    if (n > 0) blas.elementwise(heapF32(backend), OP.silu, n, off(backend, x), off(backend, y), 0, 0);
+    return y;
+  };
+  const siluGrad: KernelFunc = ({ inputs, backend: b }) => {
+    const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+    sameShapes(DIFFLAB_KERNELS.siluGrad, [x, dy]);
+    const backend = b as WasmBackend;
+    const dx = backend.makeOutput(x.shape, 'float32');
+    const n = tf.util.sizeFromShape(x.shape);
+    if (n > 0) blas.elementwise(heapF32(backend), OP.siluGrad, n, off(backend, dy), off(backend, x), off(backend, dx), 0);
+    return dx;
+  };
+  return [
+    { kernelName: DIFFLAB_KERNELS.silu, backendName: 'wasm', kernelFunc: silu },
+    { kernelName: DIFFLAB_KERNELS.siluGrad, backendName: 'wasm', kernelFunc: siluGrad },
   ];
 }

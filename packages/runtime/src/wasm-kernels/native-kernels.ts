@@ -5,7 +5,9 @@
  * - BatchMatMul, _FusedMatMul (`native-matmul.ts`);
  * - Conv2D, FusedConv2D, and the new `DifflabConv2DFilterGrad` / `DifflabConv2DInputGrad`
  *   (`native-conv.ts`);
- * - Sin, Cos, `DifflabGelu`, `DifflabGeluGrad` (`native-elementwise.ts`).
+ * - Sin, Cos, `DifflabGelu`, `DifflabGeluGrad`, and the new `DifflabSilu`, `DifflabSiluGrad`
+ *   (`native-elementwise.ts`);
+ * - the new `DifflabGroupNorm`, `DifflabGroupNormGrad` (`native-group-norm.ts`).
  *
  * Each replaces the kernel registered before it (difflab's WebAssembly kernels, or
  * tfjs-backend-wasm's), which it keeps as the fallback for what it does not cover and which
@@ -16,7 +18,8 @@ import type { KernelConfig } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
 import { makeNativeConv, makeNativeFilterGrad, makeNativeInputGrad } from './native-conv.js';
-import { makeNativeGelu, makeNativeUnary } from './native-elementwise.js';
+import { makeNativeGelu, makeNativeSilu, makeNativeUnary } from './native-elementwise.js';
+import { makeNativeGroupNorm } from './native-group-norm.js';
 import { makeNativeBatchMatMul, makeNativeFusedMatMul } from './native-matmul.js';
 
 type Maker = (blas: NativeBlas, previous: KernelConfig | undefined) => KernelConfig;
@@ -38,6 +41,10 @@ const MAKERS: Record<string, Maker> = {
   [tf.Cos]: (blas, prev) => makeNativeUnary(tf.Cos, blas, need(tf.Cos, prev)),
   [DIFFLAB_KERNELS.gelu]: (blas) => makeNativeGelu(blas)[0],
   [DIFFLAB_KERNELS.geluGrad]: (blas) => makeNativeGelu(blas)[1],
+  [DIFFLAB_KERNELS.silu]: (blas) => makeNativeSilu(blas)[0],
+  [DIFFLAB_KERNELS.siluGrad]: (blas) => makeNativeSilu(blas)[1],
+  [DIFFLAB_KERNELS.groupNorm]: (blas) => makeNativeGroupNorm(blas)[0],
+  [DIFFLAB_KERNELS.groupNormGrad]: (blas) => makeNativeGroupNorm(blas)[1],
 };
 
 /** The kernel names `registerNativeKernels` registers. */

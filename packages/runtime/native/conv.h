@@ -1,0 +1,20 @@
+/* difflab-blas's convolutions (conv.c): NHWC, tfjs' cross-correlation, im2col + sgemm. */
+#ifndef DIFFLAB_CONV_H
+#define DIFFLAB_CONV_H
+#include <stdint.h>
+
+typedef struct {
+  int64_t B, H, W, Cin, Ho, Wo, Cout, kh, kw, sh, sw, pt, pl;
+} ConvGeom;
+
+/* Whether the geometry is usable (positive sizes, sizes that fit a BLAS int). */
+int conv_geom_ok(const ConvGeom *g);
+/* y[B,Ho,Wo,Cout] = conv(x, w[kh,kw,Cin,Cout]) (+ bias[Cout] when bias) (relu when relu). 0, or -1 when out of memory. */
+int conv_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, int relu, float *y);
+/* dw[kh,kw,Cin,Cout] of that convolution. 0, or -1 when out of memory. */
+int conv_filter_grad(const ConvGeom *g, const float *x, const float *dy, float *dw);
+/* dx[B,H,W,Cin] of that convolution. 0, or -1 when out of memory. */
+int conv_input_grad(const ConvGeom *g, const float *dy, const float *w, float *dx);
+/* Threads the convolutions split their images over (1 .. 16); default: OpenBLAS's thread count. */
+void conv_set_threads(int n);
+#endif

@@ -1,0 +1,136 @@
+import { DIFFLAB_KERNELS } from '@difflab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadNativeBlas, type NativeBlas } from './native-blas.js';
+import { registerNativeKernels, unregisterNativeKernels } from './native-kernels.js';
+
+// DifflabGroupNorm / DifflabGroupNormGrad and DifflabSilu / DifflabSiluGrad on difflab-blas
+// (native/norm.c, native/vmath.c) against float64 loops written from the definitions, and the
+// gradient against central finite differences of the float64 forward pass.
+const { blas, note } = await loadNativeBlas();
+const SKIP = blas ? false : note;
+
+function values(n: number, seed: number, scale = 1, shift = 0): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 31 - 1) * scale + shift;
+  }
+  return out;
+}
+
+/** float64 group norm of x [B, M, C]: y and (mean, rstd) per (b, g). */
+function refForward(x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>, B: number, M: number, C: number, G: number, eps: number) {
+  const Cg = C / G;
+  const y = new Float64Array(B * M * C);
+  const stats = new Float64Array(B * G * 2);
+  for (let b = 0; b < B; b++)
+    for (let g = 0; g < G; g++) {
+      let s = 0;
+      for (let m = 0; m < M; m++) for (let c = g * Cg; c < (g + 1) * Cg; c++) s += x[(b * M + m) * C + c];
+      const mean = s / (M * Cg);
+      let v = 0;
+      for (let m = 0; m < M; m++) for (let c = g * Cg; c < (g + 1) * Cg; c++) v += (x[(b * M + m) * C + c] - mean) ** 2;
+      const rstd = 1 / Math.sqrt(v / (M * Cg) + eps);
+      stats[(b * G + g) * 2] = mean;
+      stats[(b * G + g) * 2 + 1] = rstd;
+      for (let m = 0; m < M; m++)
+        for (let c = g * Cg; c < (g + 1) * Cg; c++) {
+          const i = (b * M + m) * C + c;
+          y[i] = (x[i] - mean) * rstd * gamma[c] + beta[c];
+        }
+    }
+  return { y, stats };
+}
+
+function maxRel(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  expect(got.length).toBe(want.length);
+  let d = 0;
+  for (let i = 0; i < got.length; i++) d = Math.max(d, Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i])));
+  return d;
+}
+
+describe.skipIf(SKIP)('native group norm and SiLU kernels on wasm', () => {
+  let previous = '';
+  beforeAll(async () => {
+    previous = tf.getBackend();
+    await tf.setBackend('wasm');
+    registerNativeKernels(blas as NativeBlas);
+  });
+  afterAll(async () => {
+    unregisterNativeKernels();
+    await tf.setBackend(previous);
+  });
+
+  for (const [B, M, C, G] of [
+    [2, 16, 8, 4],
+    [3, 64, 32, 8],
+    [1, 5, 6, 1],
+    [2, 9, 12, 12],
+  ]) {
+    it(`DifflabGroupNorm [${B}, ${M}, ${C}] in ${G} groups equals the float64 definition; its gradient equals finite differences`, () => {
+      // an offset mean (3) checks that the variance is not computed as E[x^2] - E[x]^2 in float32
+      const x = values(B * M * C, 1, 2, 3);
+      const gamma = values(C, 2, 0.5, 1);
+      const beta = values(C, 3);
+      const dy = values(B * M * C, 4);
+      const eps = 1e-5;
+      const before = tf.memory().numTensors;
+      const [y, stats, dx, dgamma, dbeta] = tf.tidy(() => {
+        const xt = tf.tensor3d(x, [B, M, C]);
+        const gt = tf.tensor1d(gamma);
+        const [yt, st] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNorm, { x: xt, gamma: gt, beta: tf.tensor1d(beta) }, { groups: G, eps }) as tf.Tensor[];
+        const grads = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormGrad, { dy: tf.tensor3d(dy, [B, M, C]), x: xt, stats: st, gamma: gt }, { groups: G }) as tf.Tensor[];
+        return [yt, st, ...grads].map((t) => t.dataSync().slice() as Float32Array);
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      const ref = refForward(x, gamma, beta, B, M, C, G, eps);
+      expect(maxRel(y, ref.y)).toBeLessThan(2e-6);
+      expect(maxRel(stats, ref.stats)).toBeLessThan(2e-6);
+      // L = sum(dy * y): dL/dx_i, dL/dgamma_c, dL/dbeta_c by central differences in float64
+      const loss = (xx: ArrayLike<number>, gg: ArrayLike<number>, bb: ArrayLike<number>) => refForward(xx, gg, bb, B, M, C, G, eps).y.reduce((s, v, i) => s + v * dy[i], 0);
+      const h = 1e-4;
+      const fd = (arr: Float32Array, i: number, which: 0 | 1 | 2) => {
+        const up = Float64Array.from(arr);
+        const dn = Float64Array.from(arr);
+        up[i] += h;
+        dn[i] -= h;
+        const args = (a: Float64Array): [ArrayLike<number>, ArrayLike<number>, ArrayLike<number>] => (which === 0 ? [a, gamma, beta] : which === 1 ? [x, a, beta] : [x, gamma, a]);
+        return (loss(...args(up)) - loss(...args(dn))) / (2 * h);
+      };
+      for (const i of [0, 7, Math.floor((B * M * C) / 2), B * M * C - 1]) expect(Math.abs(dx[i] - fd(x, i, 0))).toBeLessThan(2e-4);
+      for (let c = 0; c < C; c += Math.max(1, C >> 2)) {
+        expect(Math.abs(dgamma[c] - fd(gamma, c, 1))).toBeLessThan(2e-4 * Math.max(1, Math.abs(dgamma[c])));
+        expect(Math.abs(dbeta[c] - fd(beta, c, 2))).toBeLessThan(2e-4 * Math.max(1, Math.abs(dbeta[c])));
+      }
+    });
+  }
+
+  it('rejects groups that do not divide the channels, naming the kernel', () => {
+    expect(() => tf.tidy(() => tf.engine().runKernel(DIFFLAB_KERNELS.groupNorm, { x: tf.ones([1, 4, 6]), gamma: tf.ones([6]), beta: tf.zeros([6]) }, { groups: 4, eps: 1e-5 }))).toThrow(
+      /^DifflabGroupNorm: groups must divide the 6 channels, got 4$/,
+    );
+  });
+
+  it('DifflabSilu / DifflabSiluGrad equal x sigmoid(x) and its derivative (1e-6 relative), saturating cleanly', () => {
+    const n = 50_001;
+    const x = Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 0.37) * 30));
+    const dy = values(n, 5);
+    const [y, dx] = tf.tidy(() => {
+      const xt = tf.tensor1d(x);
+      const yt = tf.engine().runKernel(DIFFLAB_KERNELS.silu, { x: xt }) as tf.Tensor;
+      const dt = tf.engine().runKernel(DIFFLAB_KERNELS.siluGrad, { dy: tf.tensor1d(dy), x: xt }) as tf.Tensor;
+      return [yt.dataSync().slice(), dt.dataSync().slice()] as Float32Array[];
+    });
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      const s = 1 / (1 + Math.exp(-x[i]));
+      worst = Math.max(worst, Math.abs(y[i] - x[i] * s) / Math.max(1, Math.abs(x[i] * s)), Math.abs(dx[i] - dy[i] * s * (1 + x[i] * (1 - s))));
+    }
+    expect(worst).toBeLessThan(1e-6);
+    const [ye] = tf.tidy(() => [(tf.engine().runKernel(DIFFLAB_KERNELS.silu, { x: tf.tensor1d([-200, 200, 0]) }) as tf.Tensor).dataSync()]);
+    expect(Math.abs(ye[0])).toBeLessThan(1e-30);
+    expect(Array.from(ye.slice(1))).toEqual([200, 0]);
+  });
+});
