@@ -9,23 +9,17 @@
  * cache when sgemm reads them; writing the whole matrix (65,536 x 288 floats for a 3x3 conv of 32
  * channels on 64 images of 32x32) to memory and reading it back cost more than the arithmetic.
  * Such chunked products are too small for OpenBLAS's own threads (their start-up per call made a
- * 3x3 conv 3x slower with 2 threads than with 1), so the images are split over this file's own
- * threads, each running single-threaded sgemm on its chunks; the filter gradient sums the threads'
- * partial dW at the end, in a fixed order (deterministic).
+ * 3x3 conv 3x slower with 2 threads than with 1), so the images are split over the addon's
+ * threads (parallel.c), each running single-threaded sgemm on its chunks; the filter gradient sums
+ * the threads' partial dW at the end, in a fixed order (deterministic).
  */
 #include "conv.h"
+#include "parallel.h"
 #include <cblas.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-extern void openblas_set_num_threads(int);
-extern int openblas_get_num_threads(void);
-
 #define MAX_THREADS 16
-static int threads_wanted = 0;
-
-void conv_set_threads(int n) { threads_wanted = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n; }
 
 int conv_geom_ok(const ConvGeom *g) {
   return g->B >= 1 && g->H >= 1 && g->W >= 1 && g->Cin >= 1 && g->Ho >= 1 && g->Wo >= 1 && g->Cout >= 1 && g->kh >= 1 && g->kw >= 1 &&
@@ -107,14 +101,13 @@ typedef struct {
   int failed;
 } Job;
 
-static void *run_job(void *p) {
-  Job *j = (Job *)p;
+static void run_job(Job *j) {
   const ConvGeom *g = j->g;
   const int64_t K = g->kh * g->kw * g->Cin, M = g->Ho * g->Wo, N = g->Cout;
   const int64_t rows0 = j->b0 * M, rows1 = j->b1 * M;
   if (rows1 <= rows0) {
     if (j->op == FILTER_GRAD) memset(j->out, 0, (size_t)(K * N) * sizeof(float));
-    return NULL;
+    return;
   }
   if (pointwise(g)) {
     const int64_t n = rows1 - rows0;
@@ -124,13 +117,13 @@ static void *run_job(void *p) {
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)N, (int)n, 1.0f, j->a + rows0 * K, (int)K, j->b + rows0 * N, (int)N, 0.0f, j->out, (int)N);
     else
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)K, (int)N, 1.0f, j->a + rows0 * N, (int)N, j->b, (int)N, 0.0f, j->out + rows0 * K, (int)K);
-    return NULL;
+    return;
   }
   const int64_t R = rows_per_chunk(g);
   float *cols = (float *)malloc((size_t)(R * K) * sizeof(float));
   if (!cols) {
     j->failed = 1;
-    return NULL;
+    return;
   }
   for (int64_t r0 = rows0; r0 < rows1; r0 += R) {
     const int64_t r1 = r0 + R < rows1 ? r0 + R : rows1, n = r1 - r0;
@@ -147,41 +140,33 @@ static void *run_job(void *p) {
     }
   }
   free(cols);
-  return NULL;
+}
+
+static void job_main(void *arg, int t, int T) {
+  (void)T;
+  run_job((Job *)arg + t);
 }
 
 /* Runs the op over the images split among the threads; partial dW of threads > 0 in `partials`. */
 static int run(enum Op op, const ConvGeom *g, const float *a, const float *b, float *out, float beta) {
-  if (threads_wanted == 0) threads_wanted = openblas_get_num_threads();
   const int64_t K = g->kh * g->kw * g->Cin, N = g->Cout;
   /* a thread for every ~8 MFLOP of work at least, and one image at least */
   const double flops = 2.0 * (double)(g->B * g->Ho * g->Wo) * (double)(K * N);
-  int T = threads_wanted;
+  int T = par_threads();
   if ((double)T * 8e6 > flops) T = (int)(flops / 8e6) > 1 ? (int)(flops / 8e6) : 1;
   if (T > g->B) T = (int)g->B;
+  if (T > MAX_THREADS) T = MAX_THREADS;
   Job jobs[MAX_THREADS];
-  pthread_t tids[MAX_THREADS];
   float *partials = NULL;
   if (op == FILTER_GRAD && T > 1) {
     partials = (float *)malloc((size_t)((T - 1) * K * N) * sizeof(float));
     if (!partials) T = 1;
   }
-  const int saved = openblas_get_num_threads();
-  openblas_set_num_threads(1);
-  int started = 0;
   for (int t = 0; t < T; t++) {
     jobs[t] = (Job){op, g, a, b, out, beta, g->B * t / T, g->B * (t + 1) / T, 0};
     if (op == FILTER_GRAD && t > 0) jobs[t].out = partials + (t - 1) * K * N;
   }
-  for (int t = 1; t < T; t++) {
-    if (pthread_create(&tids[t], NULL, run_job, &jobs[t]) != 0) break;
-    started = t;
-  }
-  /* threads that could not start: their images run here, after thread 0's */
-  run_job(&jobs[0]);
-  for (int t = started + 1; t < T; t++) run_job(&jobs[t]);
-  for (int t = 1; t <= started; t++) pthread_join(tids[t], NULL);
-  openblas_set_num_threads(saved);
+  par_run(T, job_main, jobs);
   int failed = 0;
   for (int t = 0; t < T; t++) failed |= jobs[t].failed;
   if (!failed && partials) {

@@ -15,6 +15,4 @@ int conv_forward(const ConvGeom *g, const float *x, const float *w, const float 
 int conv_filter_grad(const ConvGeom *g, const float *x, const float *dy, float *dw);
 /* dx[B,H,W,Cin] of that convolution. 0, or -1 when out of memory. */
 int conv_input_grad(const ConvGeom *g, const float *dy, const float *w, float *dx);
-/* Threads the convolutions split their images over (1 .. 16); default: OpenBLAS's thread count. */
-void conv_set_threads(int n);
 #endif

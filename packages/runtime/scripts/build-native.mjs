@@ -5,7 +5,7 @@
 // its matmuls in WebAssembly. DIFFLAB_NATIVE=0 skips the build.
 //   node scripts/build-native.mjs          (part of `npm run build -w @difflab/runtime`)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,7 +30,7 @@ mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.${process.pid}.tmp`;
 // -march=native: the addon is built on the machine that runs it (vmath.c's loops then use AVX2 /
 // AVX-512); a compiler that rejects it builds for the baseline ISA.
-const sources = ['blas.c', 'conv.c', 'norm.c', 'vmath.c'].map((f) => join(pkg, 'native', f));
+const sources = readdirSync(join(pkg, 'native')).filter((f) => f.endsWith('.c')).sort().map((f) => join(pkg, 'native', f));
 const compile = (arch) =>
   execFileSync(cc, ['-O3', ...arch, '-fno-math-errno', '-fno-trapping-math', '-shared', '-fPIC', '-pthread', '-Wall', '-I', headers, ...cflags, ...sources, '-o', tmp, ...libs], {
     stdio: ['ignore', 'ignore', 'pipe'],
