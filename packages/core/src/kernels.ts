@@ -34,6 +34,11 @@
  * - `DifflabSilu`: inputs { x } -> y = x sigmoid(x) (torch nn.SiLU); `DifflabSiluGrad`: inputs { dy, x }
  *   -> dx = dy s (1 + x (1 - s)), s = sigmoid(x) recomputed.
  *
+ * - `DifflabSinusoidal`: inputs { x [N], freqs [F] } (float32), attrs { cosFirst } -> [N, 2F] =
+ *   [sin(x f), cos(x f)] per row ([cos, sin] when cosFirst), x f the float32 product: the
+ *   sinusoidal features of @difflab/embeddings in one kernel instead of Mul, Sin, Cos and Concat.
+ *   No gradient (the features of timesteps and noisy inputs are constants of the model).
+ *
  * `@difflab/runtime` registers them for the webgpu backend (WGSL; all but the input gradient, for
  * which tfjs-webgpu's Conv2DBackpropInput is used), and for wasm the first three (WebAssembly SIMD)
  * and, in Node with its native addon (OpenBLAS, vectorised C), all but the LayerNorm pair.
@@ -50,4 +55,5 @@ export const DIFFLAB_KERNELS = {
   groupNormGrad: 'DifflabGroupNormGrad',
   silu: 'DifflabSilu',
   siluGrad: 'DifflabSiluGrad',
+  sinusoidal: 'DifflabSinusoidal',
 } as const;

@@ -13,7 +13,7 @@
  * One deviation: diffusers yields NaN for freq_0 when half == downscaleFreqShift (0/0); here
  * freq_0 is always exp(0) = 1, so dim = 2 with shift 1 gives [sin t, cos t].
  */
-import { definePlugin, type TimestepEmbedding } from '@difflab/core';
+import { DIFFLAB_KERNELS, definePlugin, type TimestepEmbedding } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { checkInt, parseOptions, timestepsTensor } from './options.js';
@@ -59,6 +59,10 @@ export function timestepEmbedding(t: tf.Tensor1D | readonly number[], dim = 128,
     const tt = timestepsTensor(t);
     const b = tt.shape[0];
     const parts: tf.Tensor2D[] = [];
+    if (half > 0 && dim % 2 === 0 && tf.getKernel(DIFFLAB_KERNELS.sinusoidal, tf.getBackend())) {
+      // one kernel where the backend has it (@difflab/runtime: wasm in Node with its native addon)
+      return tf.engine().runKernel(DIFFLAB_KERNELS.sinusoidal, { x: tt, freqs: tf.tensor1d(Float32Array.from(freqs)) }, { cosFirst: opts.flipSinToCos === true }) as tf.Tensor2D;
+    }
     if (half > 0) {
       const arg = tf.mul(tf.reshape(tt, [b, 1]), tf.tensor2d(Float32Array.from(freqs), [1, half]));
       const sin = tf.sin(arg) as tf.Tensor2D;

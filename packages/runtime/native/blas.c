@@ -1,6 +1,6 @@
 /*
  * difflab-blas, the N-API entry points: single-precision GEMM from the system's OpenBLAS (here),
- * convolutions (conv.c), group normalisation (norm.c) and vector math (vmath.c) on tensors that live in tfjs-backend-wasm's
+ * convolutions (conv.c), group normalisation (norm.c), vector math (vmath.c) and Adam (adam.c) on tensors that live in tfjs-backend-wasm's
  * linear memory (Node only). Built by scripts/build-native.mjs; loaded by
  * src/wasm-kernels/native-blas.ts; used by the wasm kernels of src/wasm-kernels/native-kernels.ts.
  *
@@ -12,6 +12,7 @@
  * Every call checks that what it reads and writes lies inside the heap it was given.
  */
 #include <node_api.h>
+#include "adam.h"
 #include "conv.h"
 #include "gemm.h"
 #include "parallel.h"
@@ -233,6 +234,58 @@ static napi_value GroupNormGrad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * sinusoidal(heap, xOff, freqOff, N, F, cosFirst, outOff): out [N, 2F] = [sin(x f), cos(x f)]
+ * (cos first when cosFirst != 0) for x [N] and freqs [F].
+ */
+static napi_value Sinusoidal(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[6];
+  if (!heap_args(env, info, "sinusoidal", 7, &H, &L, v)) return NULL;
+  const int64_t N = v[2], F = v[3];
+  if (N < 1 || F < 1 || !fits(v[0], 1, 0, N, L) || !fits(v[1], 1, 0, F, L) || !fits(v[5], 1, 0, N * 2 * F, L)) {
+    outside(env, "sinusoidal");
+    return NULL;
+  }
+  vm_sinusoidal(H + v[0], H + v[1], N, F, v[4] != 0, H + v[5]);
+  return NULL;
+}
+
+/*
+ * adam(heap, pOff, gOff, mOff, vOff, n, mode, p2Off, m2Off, v2Off, b1, b1c, b2, b2c, eps, step, bc2, decay):
+ * one Adam step (adam.c); the last eight are numbers (float32 constants), the rest whole.
+ */
+static napi_value Adam(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[17];
+  if (!heap_args(env, info, "adam", 18, &H, &L, v)) return NULL;
+  size_t argc = 18;
+  napi_value argv[18];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  double d[8];
+  for (int i = 0; i < 8; i++) {
+    if (napi_get_value_double(env, argv[10 + i], &d[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "difflab-blas adam: the constants must be numbers");
+      return NULL;
+    }
+  }
+  const int64_t n = v[4], mode = v[5];
+  if (mode < 0 || mode > 2) {
+    napi_throw_range_error(env, NULL, "difflab-blas adam: mode must be 0, 1 or 2");
+    return NULL;
+  }
+  const int64_t offs[7] = {v[0], v[1], v[2], v[3], v[6], v[7], v[8]};
+  for (int i = 0; i < 7; i++) {
+    if (n < 1 || !fits(offs[i], 1, 0, n, L)) {
+      outside(env, "adam");
+      return NULL;
+    }
+  }
+  const AdamConsts c = {(float)d[0], (float)d[1], (float)d[2], (float)d[3], (float)d[4], (float)d[5], (float)d[6], (float)d[7], (int)mode};
+  adam_step(H + v[0], H + v[1], H + v[2], H + v[3], n, &c, H + v[6], H + v[7], H + v[8]);
+  return NULL;
+}
+
 /* info(): { config, corename } of the OpenBLAS this module is linked against, and the addon's threads. */
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
@@ -272,6 +325,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"elementwise", NULL, Elementwise, NULL, NULL, NULL, napi_enumerable, NULL},
       {"groupNorm", NULL, GroupNorm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"groupNormGrad", NULL, GroupNormGrad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sinusoidal", NULL, Sinusoidal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adam", NULL, Adam, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -12,6 +12,7 @@
  * - GELU: y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2; dGELU = Phi(x) + x phi(x),
  *   phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
  * - SiLU: y = x s, s = 1 / (1 + exp(-x)); dSiLU = s (1 + x (1 - s)) (s recomputed).
+ * - Sinusoidal features: [sin(x f_k), cos(x f_k)] with the float32 product x f_k (as tfjs' Mul).
  */
 #include "vmath.h"
 #include <math.h>
@@ -165,5 +166,25 @@ void vm_silu_grad(const float *restrict dy, const float *restrict x, float *rest
   for (int64_t i = 0; i < n; i++) {
     const float s = sigmoid1(x[i]);
     dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
+  }
+}
+
+void vm_sinusoidal(const float *restrict x, const float *restrict freqs, int64_t n, int64_t F, int cos_first, float *restrict out) {
+  const int64_t so = cos_first ? F : 0, co = cos_first ? 0 : F;
+  for (int64_t i = 0; i < n; i++) {
+    float *row = out + i * 2 * F;
+    const float xi = x[i];
+    for (int64_t k = 0; k < F; k++) {
+      const float a = xi * freqs[k];
+      row[so + k] = sincos1(a, 0);
+      row[co + k] = sincos1(a, 1);
+    }
+    for (int64_t k = 0; k < F; k++) {
+      const float a = xi * freqs[k];
+      if (!(fabsf(a) <= BIG)) {
+        row[so + k] = (float)sin((double)a);
+        row[co + k] = (float)cos((double)a);
+      }
+    }
   }
 }

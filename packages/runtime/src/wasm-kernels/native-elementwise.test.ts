@@ -77,6 +77,24 @@ describe.skipIf(SKIP)('native vector math kernels on wasm', () => {
     expect(Array.from(de)).toEqual([0, 1, 0]);
   });
 
+  it('DifflabSinusoidal gives [sin(x f), cos(x f)] (or cos first) of the float32 product within 1.5 ulp, large arguments included', () => {
+    const x = Float32Array.from({ length: 257 }, (_, i) => Math.fround((i - 128) * 0.37));
+    const freqs = Float32Array.from({ length: 33 }, (_, k) => Math.fround(25 * Math.exp((-Math.log(10000) * k) / 32)));
+    for (const cosFirst of [false, true]) {
+      const out = tf.tidy(() => (tf.engine().runKernel(DIFFLAB_KERNELS.sinusoidal, { x: tf.tensor1d(x), freqs: tf.tensor1d(freqs) }, { cosFirst }) as tf.Tensor).dataSync().slice());
+      expect(out.length).toBe(257 * 66);
+      let worst = 0;
+      for (let i = 0; i < 257; i++)
+        for (let k = 0; k < 33; k++) {
+          const a = Math.fround(x[i] * freqs[k]);
+          const [s, c] = cosFirst ? [33 + k, k] : [k, 33 + k];
+          worst = Math.max(worst, ulps(out[i * 66 + s], Math.sin(a)), ulps(out[i * 66 + c], Math.cos(a)));
+        }
+      expect(worst).toBeLessThanOrEqual(1.5);
+    }
+    expect(() => tf.tidy(() => tf.engine().runKernel(DIFFLAB_KERNELS.sinusoidal, { x: tf.ones([2, 2]), freqs: tf.ones([3]) }, {}))).toThrow(/^DifflabSinusoidal: x and freqs must be 1-D, got \[2,2\] and \[3\]$/);
+  });
+
   it('rejects mismatched shapes with a one-line error naming the kernel', () => {
     expect(() => tf.tidy(() => tf.engine().runKernel(DIFFLAB_KERNELS.geluGrad, { dy: tf.ones([3]), x: tf.ones([4]), cdf: tf.ones([4]) }))).toThrow(/^DifflabGeluGrad: input shapes differ \(\[4\] and \[3\]\)$/);
   });

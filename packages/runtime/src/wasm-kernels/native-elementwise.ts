@@ -92,3 +92,21 @@ export function makeNativeSilu(blas: NativeBlas): KernelConfig[] {
     { kernelName: DIFFLAB_KERNELS.siluGrad, backendName: 'wasm', kernelFunc: siluGrad },
   ];
 }
+
+/** `DifflabSinusoidal` on the vector math (no gradient: see @difflab/core's DIFFLAB_KERNELS). */
+export function makeNativeSinusoidal(blas: NativeBlas): KernelConfig {
+  const kernelFunc: KernelFunc = ({ inputs, attrs, backend: b }) => {
+    const { x, freqs } = inputs as { x: TensorInfo; freqs: TensorInfo };
+    const { cosFirst } = attrs as unknown as { cosFirst?: boolean };
+    const name = DIFFLAB_KERNELS.sinusoidal;
+    if (x.dtype !== 'float32' || freqs.dtype !== 'float32') throw new Error(`${name}: float32 inputs only, got ${x.dtype} and ${freqs.dtype}`);
+    if (x.shape.length !== 1 || freqs.shape.length !== 1) throw new Error(`${name}: x and freqs must be 1-D, got [${x.shape}] and [${freqs.shape}]`);
+    const backend = b as WasmBackend;
+    const [n] = x.shape;
+    const [f] = freqs.shape;
+    const out = backend.makeOutput([n, 2 * f], 'float32');
+    if (n > 0 && f > 0) blas.sinusoidal(heapF32(backend), off(backend, x), off(backend, freqs), n, f, cosFirst ? 1 : 0, off(backend, out));
+    return out;
+  };
+  return { kernelName: DIFFLAB_KERNELS.sinusoidal, backendName: 'wasm', kernelFunc };
+}

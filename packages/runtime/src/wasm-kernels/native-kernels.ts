@@ -7,7 +7,9 @@
  *   (`native-conv.ts`);
  * - Sin, Cos, `DifflabGelu`, `DifflabGeluGrad`, and the new `DifflabSilu`, `DifflabSiluGrad`
  *   (`native-elementwise.ts`);
- * - the new `DifflabGroupNorm`, `DifflabGroupNormGrad` (`native-group-norm.ts`).
+ * - the new `DifflabGroupNorm`, `DifflabGroupNormGrad` (`native-group-norm.ts`);
+ * - the new `DifflabSinusoidal` (sinusoidal features, `native-elementwise.ts`);
+ * - `DifflabAdam` (`native-adam.ts`, bit for bit the WebAssembly SIMD kernel's results).
  *
  * Each replaces the kernel registered before it (difflab's WebAssembly kernels, or
  * tfjs-backend-wasm's), which it keeps as the fallback for what it does not cover and which
@@ -17,8 +19,9 @@ import { DIFFLAB_KERNELS } from '@difflab/core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
+import { makeNativeAdam } from './native-adam.js';
 import { makeNativeConv, makeNativeFilterGrad, makeNativeInputGrad } from './native-conv.js';
-import { makeNativeGelu, makeNativeSilu, makeNativeUnary } from './native-elementwise.js';
+import { makeNativeGelu, makeNativeSilu, makeNativeSinusoidal, makeNativeUnary } from './native-elementwise.js';
 import { makeNativeGroupNorm } from './native-group-norm.js';
 import { makeNativeBatchMatMul, makeNativeFusedMatMul } from './native-matmul.js';
 
@@ -45,6 +48,8 @@ const MAKERS: Record<string, Maker> = {
   [DIFFLAB_KERNELS.siluGrad]: (blas) => makeNativeSilu(blas)[1],
   [DIFFLAB_KERNELS.groupNorm]: (blas) => makeNativeGroupNorm(blas)[0],
   [DIFFLAB_KERNELS.groupNormGrad]: (blas) => makeNativeGroupNorm(blas)[1],
+  [DIFFLAB_KERNELS.sinusoidal]: (blas) => makeNativeSinusoidal(blas),
+  [DIFFLAB_KERNELS.adam]: (blas) => makeNativeAdam(blas),
 };
 
 /** The kernel names `registerNativeKernels` registers. */
