@@ -7,6 +7,7 @@
  */
 #include "parallel.h"
 #include <pthread.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define MAX_THREADS 16
@@ -14,7 +15,9 @@ static int threads = 0;
 
 int par_threads(void) {
   if (threads == 0) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    /* DIFFLAB_NATIVE_THREADS overrides the number of online CPUs */
+    const char *e = getenv("DIFFLAB_NATIVE_THREADS");
+    long n = e && atol(e) > 0 ? atol(e) : sysconf(_SC_NPROCESSORS_ONLN);
     threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
   }
   return threads;
