@@ -41,7 +41,7 @@
  *
  * `@difflab/runtime` registers them for the webgpu backend (WGSL; all but the input gradient, for
  * which tfjs-webgpu's Conv2DBackpropInput is used), and for wasm the first three (WebAssembly SIMD)
- * and, in Node with its native addon (OpenBLAS, vectorised C), all but the LayerNorm pair.
+ * and, in Node with its native addon (OpenBLAS, vectorised C), all of them.
  */
 export const DIFFLAB_KERNELS = {
   gelu: 'DifflabGelu',

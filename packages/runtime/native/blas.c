@@ -286,6 +286,58 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* colsum(heap, xOff, outer, rows, cols, outOff): out [outer, cols] = x [outer, rows, cols] summed over rows. */
+static napi_value Colsum(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[5];
+  if (!heap_args(env, info, "colsum", 6, &H, &L, v)) return NULL;
+  const int64_t outer = v[1], rows = v[2], cols = v[3];
+  if (outer < 1 || rows < 1 || cols < 1 || !fits(v[0], 1, 0, outer * rows * cols, L) || !fits(v[4], 1, 0, outer * cols, L)) {
+    outside(env, "colsum");
+    return NULL;
+  }
+  vm_colsum(H + v[0], outer, rows, cols, H + v[4]);
+  return NULL;
+}
+
+/*
+ * layerNorm(heap, xOff, rows, C, xhatOff, rstdOff, eps) and layerNormGrad(heap, dyOff, xhatOff,
+ * rstdOff, rows, C, dxOff): norm.c's layer norm over the last axis of [rows, C].
+ */
+static napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[6];
+  if (!heap_args(env, info, "layerNorm", 7, &H, &L, v)) return NULL;
+  size_t argc = 7;
+  napi_value argv[7];
+  double eps = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (napi_get_value_double(env, argv[6], &eps) != napi_ok || !(eps >= 0)) {
+    napi_throw_range_error(env, NULL, "difflab-blas layerNorm: eps must be a number >= 0");
+    return NULL;
+  }
+  const int64_t rows = v[1], C = v[2];
+  if (rows < 1 || C < 1 || !fits(v[0], 1, 0, rows * C, L) || !fits(v[3], 1, 0, rows * C, L) || !fits(v[4], 1, 0, rows, L)) {
+    outside(env, "layerNorm");
+    return NULL;
+  }
+  ln_forward(H + v[0], rows, C, eps, H + v[3], H + v[4]);
+  return NULL;
+}
+
+static napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[6];
+  if (!heap_args(env, info, "layerNormGrad", 7, &H, &L, v)) return NULL;
+  const int64_t rows = v[3], C = v[4];
+  if (rows < 1 || C < 1 || !fits(v[0], 1, 0, rows * C, L) || !fits(v[1], 1, 0, rows * C, L) || !fits(v[2], 1, 0, rows, L) || !fits(v[5], 1, 0, rows * C, L)) {
+    outside(env, "layerNormGrad");
+    return NULL;
+  }
+  ln_backward(H + v[0], H + v[1], H + v[2], rows, C, H + v[5]);
+  return NULL;
+}
+
 /* info(): { config, corename } of the OpenBLAS this module is linked against, and the addon's threads. */
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
@@ -327,6 +379,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"groupNormGrad", NULL, GroupNormGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sinusoidal", NULL, Sinusoidal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adam", NULL, Adam, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"colsum", NULL, Colsum, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNorm", NULL, LayerNorm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNormGrad", NULL, LayerNormGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -8,7 +8,9 @@
  *   dx = rstd (g - mean(g) - xhat mean(g xhat)),  dgamma_c = sum dy xhat,  dbeta_c = sum dy
  *
  * The same contract as difflab's WGSL kernels (DifflabGroupNorm / DifflabGroupNormGrad in
- * @difflab/core). Sums over M are per channel in double (loops over a row of C channels, which the
+ * @difflab/core). Layer normalisation (the non-affine part, DifflabLayerNorm / DifflabLayerNormGrad)
+ * is the same over each row of C values: xhat = (x - mean) rstd, and
+ * dx = rstd (dy - mean(dy) - xhat mean(dy xhat)). Sums over M are per channel in double (loops over a row of C channels, which the
  * compiler vectorises), then folded into groups; the element-wise passes are y = x a_c + b_c and
  * dx = dy p_c + x q_c + r_c with per-channel coefficients.
  */
@@ -123,4 +125,37 @@ int gn_backward(const float *dy, const float *x, const float *stats, const float
   free(sdy);
   free(coef);
   return 0;
+}
+
+void ln_forward(const float *restrict x, int64_t rows, int64_t C, double eps, float *restrict xhat, float *restrict rstd) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * C;
+    double s = 0;
+    for (int64_t c = 0; c < C; c++) s += xr[c];
+    const double mean = s / (double)C;
+    double v = 0;
+    for (int64_t c = 0; c < C; c++) {
+      const double d = xr[c] - mean;
+      v += d * d;
+    }
+    const float rs = (float)(1.0 / sqrt(v / (double)C + eps));
+    const float m = (float)mean;
+    rstd[r] = rs;
+    float *yr = xhat + r * C;
+    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - m) * rs;
+  }
+}
+
+void ln_backward(const float *restrict dy, const float *restrict xhat, const float *restrict rstd, int64_t rows, int64_t C, float *restrict dx) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *d = dy + r * C, *h = xhat + r * C;
+    double s = 0, sh = 0;
+    for (int64_t c = 0; c < C; c++) {
+      s += d[c];
+      sh += (double)d[c] * h[c];
+    }
+    const float md = (float)(s / (double)C), mdh = (float)(sh / (double)C), rs = rstd[r];
+    float *o = dx + r * C;
+    for (int64_t c = 0; c < C; c++) o[c] = (d[c] - md - h[c] * mdh) * rs;
+  }
 }

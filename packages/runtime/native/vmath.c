@@ -13,6 +13,8 @@
  *   phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
  * - SiLU: y = x s, s = 1 / (1 + exp(-x)); dSiLU = s (1 + x (1 - s)) (s recomputed).
  * - Sinusoidal features: [sin(x f_k), cos(x f_k)] with the float32 product x f_k (as tfjs' Mul).
+ * - Sums over the middle axis of [outer, rows, cols]: rows added in order per column (vectorised
+ *   over columns), or, for one column (a full reduction), in 16 interleaved double partial sums.
  */
 #include "vmath.h"
 #include <math.h>
@@ -185,6 +187,27 @@ void vm_sinusoidal(const float *restrict x, const float *restrict freqs, int64_t
         row[so + k] = (float)sin((double)a);
         row[co + k] = (float)cos((double)a);
       }
+    }
+  }
+}
+
+void vm_colsum(const float *restrict x, int64_t outer, int64_t rows, int64_t cols, float *restrict out) {
+  for (int64_t o = 0; o < outer; o++) {
+    const float *xo = x + o * rows * cols;
+    float *oo = out + o * cols;
+    if (cols == 1) {
+      double acc[16] = {0};
+      int64_t r = 0;
+      for (; r + 16 <= rows; r += 16)
+        for (int l = 0; l < 16; l++) acc[l] += xo[r + l];
+      double s = 0;
+      for (int l = 0; l < 16; l++) s += acc[l];
+      for (; r < rows; r++) s += xo[r];
+      oo[0] = (float)s;
+    } else {
+      for (int64_t c = 0; c < cols; c++) oo[c] = 0.0f;
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) oo[c] += xo[r * cols + c];
     }
   }
 }

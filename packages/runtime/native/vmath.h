@@ -10,4 +10,6 @@ void vm_silu(const float *x, float *y, int64_t n);
 void vm_silu_grad(const float *dy, const float *x, float *dx, int64_t n);
 /* out[i, :] = [sin(x_i f), cos(x_i f)] over the F frequencies f (cos first when cos_first). */
 void vm_sinusoidal(const float *x, const float *freqs, int64_t n, int64_t F, int cos_first, float *out);
+/* out[o, c] = sum over r of x[o, r, c] for x [outer, rows, cols] (the middle axis reduced). */
+void vm_colsum(const float *x, int64_t outer, int64_t rows, int64_t cols, float *out);
 #endif

@@ -63,6 +63,12 @@ export interface NativeBlas {
   elementwise(heap: Float32Array, op: number, n: number, aOff: number, bOff: number, cOff: number, dOff: number): void;
   /** out [N, 2F] = [sin(x f), cos(x f)] per row ([cos, sin] when cosFirst is 1) for x [N], freqs [F]. */
   sinusoidal(heap: Float32Array, xOff: number, freqOff: number, N: number, F: number, cosFirst: number, outOff: number): void;
+  /** out [outer, cols] = x [outer, rows, cols] summed over rows. */
+  colsum(heap: Float32Array, xOff: number, outer: number, rows: number, cols: number, outOff: number): void;
+  /** Layer norm over the last axis of x [rows, C] (no affine): xhat [rows, C], rstd [rows]. */
+  layerNorm(heap: Float32Array, xOff: number, rows: number, C: number, xhatOff: number, rstdOff: number, eps: number): void;
+  /** Its gradient dx from dy, xhat, rstd. */
+  layerNormGrad(heap: Float32Array, dyOff: number, xhatOff: number, rstdOff: number, rows: number, C: number, dxOff: number): void;
   /** One Adam step over n values (native/adam.c): p2, m2, v2 from p, g, m, v; the last eight are the float32 constants. */
   adam(heap: Float32Array, pOff: number, gOff: number, mOff: number, vOff: number, n: number, mode: number, p2Off: number, m2Off: number, v2Off: number, b1: number, b1c: number, b2: number, b2c: number, eps: number, step: number, bc2: number, decay: number): void;
   /** Group normalisation of x [B, M, C] in `groups` groups: y [B, M, C] and stats [B, groups, 2] = (mean, rstd). */
@@ -98,7 +104,7 @@ export async function loadNativeBlas(): Promise<LoadedBlas> {
     } else {
       const blas = createRequire(import.meta.url)(path) as NativeBlas;
       const { corename, threads } = blas.info();
-      loaded = { blas, note: `native addon: matmuls, convolutions, group norm, GELU, SiLU, sin, cos, Adam (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
+      loaded = { blas, note: `native addon: matmuls, convolutions, group / layer norm, GELU, SiLU, sin, cos, sum, Adam (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
     }
   } catch (e) {
     loaded = { blas: null, note: `native addon failed to load (${String((e as Error)?.message ?? e).split('\n')[0]}); every kernel in WebAssembly` };

@@ -95,6 +95,36 @@ describe.skipIf(SKIP)('native vector math kernels on wasm', () => {
     expect(() => tf.tidy(() => tf.engine().runKernel(DIFFLAB_KERNELS.sinusoidal, { x: tf.ones([2, 2]), freqs: tf.ones([3]) }, {}))).toThrow(/^DifflabSinusoidal: x and freqs must be 1-D, got \[2,2\] and \[3\]$/);
   });
 
+  it('Sum over a block of axes equals the float64 sum (full, leading, middle, trailing); other axis sets fall back with the same values', () => {
+    const shape = [3, 37, 5, 4];
+    const n = 3 * 37 * 5 * 4;
+    const x = Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 0.7) * 10 + 3));
+    const at = (i: number[]) => x[((i[0] * 37 + i[1]) * 5 + i[2]) * 4 + i[3]];
+    const ref = (axes: number[]) => {
+      const keep = [0, 1, 2, 3].filter((d) => !axes.includes(d));
+      const out = new Map<string, number>();
+      for (let a = 0; a < 3; a++)
+        for (let b = 0; b < 37; b++)
+          for (let c = 0; c < 5; c++)
+            for (let d = 0; d < 4; d++) {
+              const idx = [a, b, c, d];
+              const key = keep.map((k) => idx[k]).join(',');
+              out.set(key, (out.get(key) ?? 0) + at(idx));
+            }
+      return [...out.values()];
+    };
+    for (const axes of [[0, 1, 2, 3], [0], [0, 1], [1, 2], [3], [2, 3], [0, 2]]) {
+      const got = tf.tidy(() => tf.sum(tf.tensor(x, shape), axes).dataSync().slice());
+      const want = ref(axes);
+      expect(got.length, JSON.stringify(axes)).toBe(want.length);
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i])));
+      expect(worst, JSON.stringify(axes)).toBeLessThan(2e-6);
+    }
+    const big = tf.tidy(() => tf.sum(tf.fill([99_074], 0.1)).dataSync()[0]);
+    expect(Math.abs(big - 9907.4)).toBeLessThan(2e-3);
+  });
+
   it('rejects mismatched shapes with a one-line error naming the kernel', () => {
     expect(() => tf.tidy(() => tf.engine().runKernel(DIFFLAB_KERNELS.geluGrad, { dy: tf.ones([3]), x: tf.ones([4]), cdf: tf.ones([4]) }))).toThrow(/^DifflabGeluGrad: input shapes differ \(\[4\] and \[3\]\)$/);
   });

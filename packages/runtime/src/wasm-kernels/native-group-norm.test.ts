@@ -51,7 +51,7 @@ function maxRel(got: ArrayLike<number>, want: ArrayLike<number>): number {
   return d;
 }
 
-describe.skipIf(SKIP)('native group norm and SiLU kernels on wasm', () => {
+describe.skipIf(SKIP)('native group norm, layer norm and SiLU kernels on wasm', () => {
   let previous = '';
   beforeAll(async () => {
     previous = tf.getBackend();
@@ -111,6 +111,33 @@ describe.skipIf(SKIP)('native group norm and SiLU kernels on wasm', () => {
     expect(() => tf.tidy(() => tf.engine().runKernel(DIFFLAB_KERNELS.groupNorm, { x: tf.ones([1, 4, 6]), gamma: tf.ones([6]), beta: tf.zeros([6]) }, { groups: 4, eps: 1e-5 }))).toThrow(
       /^DifflabGroupNorm: groups must divide the 6 channels, got 4$/,
     );
+  });
+
+  it('DifflabLayerNorm / DifflabLayerNormGrad equal the float64 normalisation over the last axis and its closed-form gradient', () => {
+    const [rows, C] = [37, 48];
+    const x = values(rows * C, 11, 3, -2);
+    const dy = values(rows * C, 12);
+    const [xhat, rstd, dx] = tf.tidy(() => {
+      const [h, r] = tf.engine().runKernel(DIFFLAB_KERNELS.layerNorm, { x: tf.tensor3d(x, [1, rows, C]) }, { eps: 1e-5 }) as tf.Tensor[];
+      expect(r.shape).toEqual([1, rows, 1]);
+      const d = tf.engine().runKernel(DIFFLAB_KERNELS.layerNormGrad, { dy: tf.tensor3d(dy, [1, rows, C]), xhat: h, rstd: r }, {}) as tf.Tensor;
+      return [h, r, d].map((t) => t.dataSync().slice() as Float32Array);
+    });
+    let worst = 0;
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(x.subarray(r * C, (r + 1) * C));
+      const mean = row.reduce((a, b) => a + b, 0) / C;
+      const rs = 1 / Math.sqrt(row.reduce((a, b) => a + (b - mean) ** 2, 0) / C + 1e-5);
+      const h = row.map((v) => (v - mean) * rs);
+      const d = Array.from(dy.subarray(r * C, (r + 1) * C));
+      const md = d.reduce((a, b) => a + b, 0) / C;
+      const mdh = d.reduce((a, b, i) => a + b * h[i], 0) / C;
+      worst = Math.max(worst, Math.abs(rstd[r] - rs) / rs);
+      for (let c = 0; c < C; c++) {
+        worst = Math.max(worst, Math.abs(xhat[r * C + c] - h[c]), Math.abs(dx[r * C + c] - rs * (d[c] - md - h[c] * mdh)) / Math.max(1, rs));
+      }
+    }
+    expect(worst).toBeLessThan(2e-6);
   });
 
   it('DifflabSilu / DifflabSiluGrad equal x sigmoid(x) and its derivative (1e-6 relative), saturating cleanly', () => {

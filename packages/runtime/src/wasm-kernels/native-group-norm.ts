@@ -1,7 +1,8 @@
 /**
- * `DifflabGroupNorm` / `DifflabGroupNormGrad` (contracts in @difflab/core's DIFFLAB_KERNELS) for
- * tfjs-backend-wasm in Node on difflab-blas (native/norm.c): one pass for the statistics and one
- * for y, and two for the gradient, instead of the ~50 element-wise kernels of the composite.
+ * `DifflabGroupNorm` / `DifflabGroupNormGrad` and `DifflabLayerNorm` / `DifflabLayerNormGrad`
+ * (contracts in @difflab/core's DIFFLAB_KERNELS) for tfjs-backend-wasm in Node on difflab-blas
+ * (native/norm.c): a pass or two per kernel instead of the ~50 (group) or ~14 (layer) element-wise
+ * kernels of the composites.
  */
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
@@ -44,5 +45,37 @@ export function makeNativeGroupNorm(blas: NativeBlas): KernelConfig[] {
   return [
     { kernelName: DIFFLAB_KERNELS.groupNorm, backendName: 'wasm', kernelFunc: forward },
     { kernelName: DIFFLAB_KERNELS.groupNormGrad, backendName: 'wasm', kernelFunc: backward },
+  ];
+}
+
+/** `DifflabLayerNorm` {x} attrs {eps} -> [xhat, rstd [..., 1]] over the last axis, and its gradient. */
+export function makeNativeLayerNorm(blas: NativeBlas): KernelConfig[] {
+  const rowsOf = (name: string, x: TensorInfo): [number, number] => {
+    if (x.dtype !== 'float32' || x.shape.length < 1) throw new Error(`${name}: x must be float32 with at least one axis, got ${x.dtype} [${x.shape}]`);
+    const C = x.shape[x.shape.length - 1];
+    return [C === 0 ? 0 : x.shape.reduce((a, b) => a * b, 1) / C, C];
+  };
+  const forward: KernelFunc = ({ inputs, attrs, backend: b }) => {
+    const { x } = inputs as { x: TensorInfo };
+    const { eps } = attrs as unknown as { eps: number };
+    const [rows, C] = rowsOf(DIFFLAB_KERNELS.layerNorm, x);
+    const backend = b as WasmBackend;
+    const xhat = backend.makeOutput(x.shape, 'float32');
+    const rstd = backend.makeOutput([...x.shape.slice(0, -1), 1], 'float32');
+    if (rows > 0 && C > 0) blas.layerNorm(heapF32(backend), off(backend, x), rows, C, off(backend, xhat), off(backend, rstd), eps);
+    return [xhat, rstd];
+  };
+  const backward: KernelFunc = ({ inputs, backend: b }) => {
+    const { dy, xhat, rstd } = inputs as { dy: TensorInfo; xhat: TensorInfo; rstd: TensorInfo };
+    const [rows, C] = rowsOf(DIFFLAB_KERNELS.layerNormGrad, xhat);
+    if (dy.shape.join() !== xhat.shape.join()) throw new Error(`${DIFFLAB_KERNELS.layerNormGrad}: dy [${dy.shape}] and xhat [${xhat.shape}] differ`);
+    const backend = b as WasmBackend;
+    const dx = backend.makeOutput(xhat.shape, 'float32');
+    if (rows > 0 && C > 0) blas.layerNormGrad(heapF32(backend), off(backend, dy), off(backend, xhat), off(backend, rstd), rows, C, off(backend, dx));
+    return dx;
+  };
+  return [
+    { kernelName: DIFFLAB_KERNELS.layerNorm, backendName: 'wasm', kernelFunc: forward },
+    { kernelName: DIFFLAB_KERNELS.layerNormGrad, backendName: 'wasm', kernelFunc: backward },
   ];
 }

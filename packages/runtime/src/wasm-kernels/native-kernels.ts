@@ -5,9 +5,10 @@
  * - BatchMatMul, _FusedMatMul (`native-matmul.ts`);
  * - Conv2D, FusedConv2D, and the new `DifflabConv2DFilterGrad` / `DifflabConv2DInputGrad`
  *   (`native-conv.ts`);
- * - Sin, Cos, `DifflabGelu`, `DifflabGeluGrad`, and the new `DifflabSilu`, `DifflabSiluGrad`
- *   (`native-elementwise.ts`);
- * - the new `DifflabGroupNorm`, `DifflabGroupNormGrad` (`native-group-norm.ts`);
+ * - Sin, Cos, Sum (over one block of axes), `DifflabGelu`, `DifflabGeluGrad`, and the new
+ *   `DifflabSilu`, `DifflabSiluGrad` (`native-elementwise.ts`);
+ * - the new `DifflabGroupNorm`, `DifflabGroupNormGrad`, `DifflabLayerNorm`, `DifflabLayerNormGrad`
+ *   (`native-group-norm.ts`);
  * - the new `DifflabSinusoidal` (sinusoidal features, `native-elementwise.ts`);
  * - `DifflabAdam` (`native-adam.ts`, bit for bit the WebAssembly SIMD kernel's results).
  *
@@ -21,8 +22,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
 import { makeNativeAdam } from './native-adam.js';
 import { makeNativeConv, makeNativeFilterGrad, makeNativeInputGrad } from './native-conv.js';
-import { makeNativeGelu, makeNativeSilu, makeNativeSinusoidal, makeNativeUnary } from './native-elementwise.js';
-import { makeNativeGroupNorm } from './native-group-norm.js';
+import { makeNativeGelu, makeNativeSilu, makeNativeSinusoidal, makeNativeSum, makeNativeUnary } from './native-elementwise.js';
+import { makeNativeGroupNorm, makeNativeLayerNorm } from './native-group-norm.js';
 import { makeNativeBatchMatMul, makeNativeFusedMatMul } from './native-matmul.js';
 
 type Maker = (blas: NativeBlas, previous: KernelConfig | undefined) => KernelConfig;
@@ -42,12 +43,15 @@ const MAKERS: Record<string, Maker> = {
   [DIFFLAB_KERNELS.conv2dInputGrad]: (blas) => makeNativeInputGrad(blas),
   [tf.Sin]: (blas, prev) => makeNativeUnary(tf.Sin, blas, need(tf.Sin, prev)),
   [tf.Cos]: (blas, prev) => makeNativeUnary(tf.Cos, blas, need(tf.Cos, prev)),
+  [tf.Sum]: (blas, prev) => makeNativeSum(blas, need(tf.Sum, prev)),
   [DIFFLAB_KERNELS.gelu]: (blas) => makeNativeGelu(blas)[0],
   [DIFFLAB_KERNELS.geluGrad]: (blas) => makeNativeGelu(blas)[1],
   [DIFFLAB_KERNELS.silu]: (blas) => makeNativeSilu(blas)[0],
   [DIFFLAB_KERNELS.siluGrad]: (blas) => makeNativeSilu(blas)[1],
   [DIFFLAB_KERNELS.groupNorm]: (blas) => makeNativeGroupNorm(blas)[0],
   [DIFFLAB_KERNELS.groupNormGrad]: (blas) => makeNativeGroupNorm(blas)[1],
+  [DIFFLAB_KERNELS.layerNorm]: (blas) => makeNativeLayerNorm(blas)[0],
+  [DIFFLAB_KERNELS.layerNormGrad]: (blas) => makeNativeLayerNorm(blas)[1],
   [DIFFLAB_KERNELS.sinusoidal]: (blas) => makeNativeSinusoidal(blas),
   [DIFFLAB_KERNELS.adam]: (blas) => makeNativeAdam(blas),
 };
