@@ -338,6 +338,20 @@ static napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* blockSwap(heap, xOff, batch, rows, cols, inner, outOff): out [batch, cols, rows, inner] from x [batch, rows, cols, inner] (32-bit words). */
+static napi_value BlockSwap(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[6];
+  if (!heap_args(env, info, "blockSwap", 7, &H, &L, v)) return NULL;
+  const int64_t n = v[1] * v[2] * v[3] * v[4];
+  if (v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < 1 || !fits(v[0], 1, 0, n, L) || !fits(v[5], 1, 0, n, L)) {
+    outside(env, "blockSwap");
+    return NULL;
+  }
+  vm_block_swap((const uint32_t *)(H + v[0]), v[1], v[2], v[3], v[4], (uint32_t *)(H + v[5]));
+  return NULL;
+}
+
 /* info(): { config, corename } of the OpenBLAS this module is linked against, and the addon's threads. */
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
@@ -382,6 +396,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"colsum", NULL, Colsum, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layerNorm", NULL, LayerNorm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layerNormGrad", NULL, LayerNormGrad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"blockSwap", NULL, BlockSwap, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -13,6 +13,8 @@
  *   phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
  * - SiLU: y = x s, s = 1 / (1 + exp(-x)); dSiLU = s (1 + x (1 - s)) (s recomputed).
  * - Sinusoidal features: [sin(x f_k), cos(x f_k)] with the float32 product x f_k (as tfjs' Mul).
+ * - Transposes that swap two adjacent blocks of axes: runs of `inner` words copied in tiles of 32 x
+ *   32 runs (both sides then stay in cache), or a plain tiled word transpose when inner is 1.
  * - Sums over the middle axis of [outer, rows, cols]: rows added in order per column (vectorised
  *   over columns), or, for one column (a full reduction), in 16 interleaved double partial sums.
  */
@@ -208,6 +210,28 @@ void vm_colsum(const float *restrict x, int64_t outer, int64_t rows, int64_t col
       for (int64_t c = 0; c < cols; c++) oo[c] = 0.0f;
       for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++) oo[c] += xo[r * cols + c];
+    }
+  }
+}
+
+#define TILE 32
+
+void vm_block_swap(const uint32_t *restrict x, int64_t batch, int64_t rows, int64_t cols, int64_t inner, uint32_t *restrict out) {
+  for (int64_t b = 0; b < batch; b++) {
+    const uint32_t *xb = x + b * rows * cols * inner;
+    uint32_t *ob = out + b * rows * cols * inner;
+    for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
+      const int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
+      for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
+        const int64_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
+        if (inner == 1) {
+          for (int64_t c = c0; c < c1; c++)
+            for (int64_t r = r0; r < r1; r++) ob[c * rows + r] = xb[r * cols + c];
+        } else {
+          for (int64_t c = c0; c < c1; c++)
+            for (int64_t r = r0; r < r1; r++) memcpy(ob + (c * rows + r) * inner, xb + (r * cols + c) * inner, (size_t)inner * 4);
+        }
+      }
     }
   }
 }

@@ -12,4 +12,6 @@ void vm_silu_grad(const float *dy, const float *x, float *dx, int64_t n);
 void vm_sinusoidal(const float *x, const float *freqs, int64_t n, int64_t F, int cos_first, float *out);
 /* out[o, c] = sum over r of x[o, r, c] for x [outer, rows, cols] (the middle axis reduced). */
 void vm_colsum(const float *x, int64_t outer, int64_t rows, int64_t cols, float *out);
+/* out[b, c, r, :] = x[b, r, c, :] for x [batch, rows, cols, inner] of 32-bit words (two adjacent axis blocks swapped). */
+void vm_block_swap(const uint32_t *x, int64_t batch, int64_t rows, int64_t cols, int64_t inner, uint32_t *out);
 #endif

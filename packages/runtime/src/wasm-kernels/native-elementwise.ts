@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
 import { heapF32 } from './native-matmul.js';
 import type { WasmBackend } from './speed-heap.js';
+import { blockSwap } from './speed-reduce.js';
 
 const OP = { sin: 0, cos: 1, gelu: 2, geluGrad: 3, silu: 4, siluGrad: 5 } as const;
 const off = (backend: WasmBackend, t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset >>> 2;
@@ -142,4 +143,23 @@ export function makeNativeSum(blas: NativeBlas, fallback: KernelConfig): KernelC
     return out;
   };
   return { kernelName: tf.Sum, backendName: 'wasm', setupFunc: fallback.setupFunc, kernelFunc };
+}
+
+/** Transpose of two adjacent blocks of axes (`blockSwap`) for 32-bit types, tiled; `fallback` otherwise. */
+export function makeNativeTranspose(blas: NativeBlas, fallback: KernelConfig): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { perm } = args.attrs as unknown as { perm: number[] };
+    if (x.dtype !== 'float32' && x.dtype !== 'int32') return fallback.kernelFunc(args);
+    const plan = blockSwap(x.shape, perm);
+    if (!plan || tf.util.sizeFromShape(x.shape) === 0) return fallback.kernelFunc(args);
+    const backend = args.backend as WasmBackend;
+    const out = backend.makeOutput(
+      perm.map((p) => x.shape[p]),
+      x.dtype,
+    );
+    blas.blockSwap(heapF32(backend), off(backend, x), ...plan, off(backend, out));
+    return out;
+  };
+  return { kernelName: tf.Transpose, backendName: 'wasm', setupFunc: fallback.setupFunc, kernelFunc };
 }

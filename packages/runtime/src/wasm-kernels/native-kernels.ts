@@ -5,7 +5,7 @@
  * - BatchMatMul, _FusedMatMul (`native-matmul.ts`);
  * - Conv2D, FusedConv2D, and the new `DifflabConv2DFilterGrad` / `DifflabConv2DInputGrad`
  *   (`native-conv.ts`);
- * - Sin, Cos, Sum (over one block of axes), `DifflabGelu`, `DifflabGeluGrad`, and the new
+ * - Sin, Cos, Sum (over one block of axes), Transpose (of two adjacent axis blocks), `DifflabGelu`, `DifflabGeluGrad`, and the new
  *   `DifflabSilu`, `DifflabSiluGrad` (`native-elementwise.ts`);
  * - the new `DifflabGroupNorm`, `DifflabGroupNormGrad`, `DifflabLayerNorm`, `DifflabLayerNormGrad`
  *   (`native-group-norm.ts`);
@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
 import { makeNativeAdam } from './native-adam.js';
 import { makeNativeConv, makeNativeFilterGrad, makeNativeInputGrad } from './native-conv.js';
-import { makeNativeGelu, makeNativeSilu, makeNativeSinusoidal, makeNativeSum, makeNativeUnary } from './native-elementwise.js';
+import { makeNativeGelu, makeNativeSilu, makeNativeSinusoidal, makeNativeSum, makeNativeTranspose, makeNativeUnary } from './native-elementwise.js';
 import { makeNativeGroupNorm, makeNativeLayerNorm } from './native-group-norm.js';
 import { makeNativeBatchMatMul, makeNativeFusedMatMul } from './native-matmul.js';
 
@@ -44,6 +44,7 @@ const MAKERS: Record<string, Maker> = {
   [tf.Sin]: (blas, prev) => makeNativeUnary(tf.Sin, blas, need(tf.Sin, prev)),
   [tf.Cos]: (blas, prev) => makeNativeUnary(tf.Cos, blas, need(tf.Cos, prev)),
   [tf.Sum]: (blas, prev) => makeNativeSum(blas, need(tf.Sum, prev)),
+  [tf.Transpose]: (blas, prev) => makeNativeTranspose(blas, need(tf.Transpose, prev)),
   [DIFFLAB_KERNELS.gelu]: (blas) => makeNativeGelu(blas)[0],
   [DIFFLAB_KERNELS.geluGrad]: (blas) => makeNativeGelu(blas)[1],
   [DIFFLAB_KERNELS.silu]: (blas) => makeNativeSilu(blas)[0],
