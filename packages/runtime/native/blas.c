@@ -352,6 +352,24 @@ static napi_value BlockSwap(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* binary(heap, op, aOff, bOff, O, M, I, bPerO, outOff): vm_binary (op 0 +, 1 *, 2 a - b, 3 b - a). */
+static napi_value Binary(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[8];
+  if (!heap_args(env, info, "binary", 9, &H, &L, v)) return NULL;
+  const int64_t op = v[0], O = v[3], M = v[4], inner = v[5], bo = v[6];
+  if (op < 0 || op > 3) {
+    napi_throw_range_error(env, NULL, "difflab-blas binary: op must be 0 (+), 1 (*), 2 (a - b) or 3 (b - a)");
+    return NULL;
+  }
+  if (O < 1 || M < 1 || inner < 1 || !fits(v[1], 1, 0, O * M * inner, L) || !fits(v[2], 1, 0, bo ? O * inner : inner, L) || !fits(v[7], 1, 0, O * M * inner, L)) {
+    outside(env, "binary");
+    return NULL;
+  }
+  vm_binary((int)op, H + v[1], H + v[2], O, M, inner, bo != 0, H + v[7]);
+  return NULL;
+}
+
 /* info(): { config, corename } of the OpenBLAS this module is linked against, and the addon's threads. */
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
@@ -397,6 +415,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"layerNorm", NULL, LayerNorm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layerNormGrad", NULL, LayerNormGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blockSwap", NULL, BlockSwap, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"binary", NULL, Binary, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -13,6 +13,8 @@
  *   phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
  * - SiLU: y = x s, s = 1 / (1 + exp(-x)); dSiLU = s (1 + x (1 - s)) (s recomputed).
  * - Sinusoidal features: [sin(x f_k), cos(x f_k)] with the float32 product x f_k (as tfjs' Mul).
+ * - Add, Mul, Sub with b broadcast over the middle axis of [O, M, I] (a bias row, a per-sample
+ *   channel vector, a scalar, or b of a's shape), vectorised over I.
  * - Transposes that swap two adjacent blocks of axes: runs of `inner` words copied in tiles of 32 x
  *   32 runs (both sides then stay in cache), or a plain tiled word transpose when inner is 1.
  * - Sums over the middle axis of [outer, rows, cols]: rows added in order per column (vectorised
@@ -232,6 +234,30 @@ void vm_block_swap(const uint32_t *restrict x, int64_t batch, int64_t rows, int6
             for (int64_t r = r0; r < r1; r++) memcpy(ob + (c * rows + r) * inner, xb + (r * cols + c) * inner, (size_t)inner * 4);
         }
       }
+    }
+  }
+}
+
+void vm_binary(int op, const float *restrict a, const float *restrict b, int64_t O, int64_t M, int64_t I, int bo, float *restrict out) {
+  for (int64_t o = 0; o < O; o++) {
+    const float *bb = b + (bo ? o * I : 0);
+    for (int64_t m = 0; m < M; m++) {
+      const float *aa = a + (o * M + m) * I;
+      float *oo = out + (o * M + m) * I;
+      if (I == 1) {
+        /* b is one value per (o): the loop over m is the long one */
+        const float v = bb[0];
+        const int64_t base = (o * M) * I;
+        if (op == 0) for (int64_t j = 0; j < M; j++) out[base + j] = a[base + j] + v;
+        else if (op == 1) for (int64_t j = 0; j < M; j++) out[base + j] = a[base + j] * v;
+        else if (op == 2) for (int64_t j = 0; j < M; j++) out[base + j] = a[base + j] - v;
+        else for (int64_t j = 0; j < M; j++) out[base + j] = v - a[base + j];
+        break;
+      }
+      if (op == 0) for (int64_t i = 0; i < I; i++) oo[i] = aa[i] + bb[i];
+      else if (op == 1) for (int64_t i = 0; i < I; i++) oo[i] = aa[i] * bb[i];
+      else if (op == 2) for (int64_t i = 0; i < I; i++) oo[i] = aa[i] - bb[i];
+      else for (int64_t i = 0; i < I; i++) oo[i] = bb[i] - aa[i];
     }
   }
 }

@@ -63,6 +63,8 @@ export interface NativeBlas {
   elementwise(heap: Float32Array, op: number, n: number, aOff: number, bOff: number, cOff: number, dOff: number): void;
   /** out [N, 2F] = [sin(x f), cos(x f)] per row ([cos, sin] when cosFirst is 1) for x [N], freqs [F]. */
   sinusoidal(heap: Float32Array, xOff: number, freqOff: number, N: number, F: number, cosFirst: number, outOff: number): void;
+  /** out [O, M, I] = a [O, M, I] op b [O or 1, 1, I]: op 0 +, 1 *, 2 a - b, 3 b - a (bPerO: b has O rows). */
+  binary(heap: Float32Array, op: number, aOff: number, bOff: number, O: number, M: number, I: number, bPerO: number, outOff: number): void;
   /** out [batch, cols, rows, inner] from x [batch, rows, cols, inner], 32-bit words. */
   blockSwap(heap: Float32Array, xOff: number, batch: number, rows: number, cols: number, inner: number, outOff: number): void;
   /** out [outer, cols] = x [outer, rows, cols] summed over rows. */
@@ -106,7 +108,7 @@ export async function loadNativeBlas(): Promise<LoadedBlas> {
     } else {
       const blas = createRequire(import.meta.url)(path) as NativeBlas;
       const { corename, threads } = blas.info();
-      loaded = { blas, note: `native addon: matmuls, convolutions, group / layer norm, GELU, SiLU, sin, cos, sum, transpose, Adam (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
+      loaded = { blas, note: `native addon: matmuls, convolutions, group / layer norm, GELU, SiLU, sin, cos, add / mul / sub, sum, transpose, Adam (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
     }
   } catch (e) {
     loaded = { blas: null, note: `native addon failed to load (${String((e as Error)?.message ?? e).split('\n')[0]}); every kernel in WebAssembly` };

@@ -2,6 +2,7 @@ import { DIFFLAB_KERNELS, erf64 } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNativeBlas, type NativeBlas } from './native-blas.js';
+import { binaryPlan } from './native-elementwise.js';
 import { registerNativeKernels, unregisterNativeKernels } from './native-kernels.js';
 
 // Sin, Cos and the fused GELU kernels on difflab-blas's vector math (native/vmath.c) against
@@ -123,6 +124,60 @@ describe.skipIf(SKIP)('native vector math kernels on wasm', () => {
     }
     const big = tf.tidy(() => tf.sum(tf.fill([99_074], 0.1)).dataSync()[0]);
     expect(Math.abs(big - 9907.4)).toBeLessThan(2e-3);
+  });
+
+  it('binaryPlan views a broadcast as a [O, M, I] and b [O or 1, 1, I], and refuses the rest', () => {
+    expect(binaryPlan([4, 5], [4, 5])).toEqual([1, 1, 20, false]);
+    expect(binaryPlan([4, 5], [5])).toEqual([1, 4, 5, false]);
+    expect(binaryPlan([2, 3, 3, 5], [2, 1, 1, 5])).toEqual([2, 9, 5, true]);
+    expect(binaryPlan([7], [])).toEqual([1, 7, 1, false]);
+    expect(binaryPlan([2, 3], [2, 1])).toEqual([2, 3, 1, true]);
+    expect(binaryPlan([2, 3, 4], [3, 1])).toBeNull();
+  });
+
+  it('Add, Multiply and Sub equal the element-wise definition for every broadcast form, either operand the larger', () => {
+    const shapes: [number[], number[]][] = [
+      [[6, 7], [6, 7]],
+      [[6, 7], [7]],
+      [[7], [6, 7]],
+      [[3, 4, 4, 5], [3, 1, 1, 5]],
+      [[3, 1, 1, 5], [3, 4, 4, 5]],
+      [[9], []],
+      [[], [9]],
+      [[5, 3], [5, 1]],
+      [[2, 3, 4], [3, 1]], // not covered: the WebAssembly kernel, same values
+    ];
+    const fill = (shape: number[], seed: number) => Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.fround(Math.sin(i * 1.3 + seed) * 4));
+    for (const [as, bs] of shapes) {
+      const a = fill(as, 1);
+      const b = fill(bs, 2);
+      const r = Math.max(as.length, bs.length);
+      const pa = [...new Array(r - as.length).fill(1), ...as];
+      const pb = [...new Array(r - bs.length).fill(1), ...bs];
+      const out = pa.map((d, i) => Math.max(d, pb[i]));
+      const n = out.reduce((x, y) => x * y, 1);
+      const idx = (p: number[], flat: number) => {
+        let k = 0;
+        let rem = flat;
+        const coords = out.map((_, i) => {
+          const stride = out.slice(i + 1).reduce((x, y) => x * y, 1);
+          const c = Math.floor(rem / stride);
+          rem -= c * stride;
+          return c;
+        });
+        for (let i = 0; i < r; i++) k = k * p[i] + (p[i] === 1 ? 0 : coords[i]);
+        return k;
+      };
+      for (const [op, f] of [
+        [tf.add, (x: number, y: number) => x + y],
+        [tf.mul, (x: number, y: number) => x * y],
+        [tf.sub, (x: number, y: number) => x - y],
+      ] as const) {
+        const got = tf.tidy(() => (op as (x: tf.Tensor, y: tf.Tensor) => tf.Tensor)(tf.tensor(a, as), tf.tensor(b, bs)).dataSync().slice());
+        expect(got.length).toBe(n);
+        for (let i = 0; i < n; i++) expect(got[i], `${as} ${bs} ${i}`).toBe(Math.fround(f(a[idx(pa, i)], b[idx(pb, i)])));
+      }
+    }
   });
 
   it('rejects mismatched shapes with a one-line error naming the kernel', () => {

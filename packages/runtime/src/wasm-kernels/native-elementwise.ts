@@ -163,3 +163,53 @@ export function makeNativeTranspose(blas: NativeBlas, fallback: KernelConfig): K
   };
   return { kernelName: tf.Transpose, backendName: 'wasm', setupFunc: fallback.setupFunc, kernelFunc };
 }
+
+/**
+ * [O, M, I, bPerO] when `b` broadcasts onto `a` (whose shape is the result's) as b[O or 1, 1, I]
+ * over a viewed as [O, M, I]: b of a's shape, a trailing bias row, a per-sample vector
+ * ([B, 1, 1, C] onto [B, H, W, C]), a scalar. Null for other broadcasts.
+ */
+export function binaryPlan(aShape: readonly number[], bShape: readonly number[]): [number, number, number, boolean] | null {
+  const r = aShape.length;
+  if (bShape.length > r) return null;
+  const b = [...new Array(r - bShape.length).fill(1), ...bShape];
+  let d = r;
+  let I = 1;
+  while (d > 0 && b[d - 1] === aShape[d - 1]) I *= aShape[--d];
+  let M = 1;
+  while (d > 0 && b[d - 1] === 1) M *= aShape[--d];
+  let O = 1;
+  let equal = true;
+  let ones = true;
+  while (d > 0) {
+    d--;
+    O *= aShape[d];
+    if (b[d] !== aShape[d]) equal = false;
+    if (b[d] !== 1) ones = false;
+  }
+  if (!equal && !ones) return null;
+  return ones ? [1, O * M, I, false] : [O, M, I, true];
+}
+
+const BINARY_OPS = { [tf.Add]: 0, [tf.Multiply]: 1, [tf.Sub]: 2 } as Record<string, number>;
+
+/** Add, Multiply, Sub of float32 tensors that `binaryPlan` covers (either operand the larger one); `fallback` otherwise. */
+export function makeNativeBinary(name: typeof tf.Add | typeof tf.Multiply | typeof tf.Sub, blas: NativeBlas, fallback: KernelConfig): KernelConfig {
+  const op = BINARY_OPS[name];
+  const kernelFunc: KernelFunc = (args) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback.kernelFunc(args);
+    const na = tf.util.sizeFromShape(a.shape);
+    const nb = tf.util.sizeFromShape(b.shape);
+    // the larger operand is "a" of the plan; Sub with b the larger becomes b - a (op 3)
+    const swap = nb > na || (nb === na && b.shape.length > a.shape.length);
+    const [big, small] = swap ? [b, a] : [a, b];
+    const plan = binaryPlan(big.shape, small.shape);
+    if (!plan || na === 0 || nb === 0) return fallback.kernelFunc(args);
+    const backend = args.backend as WasmBackend;
+    const out = backend.makeOutput([...big.shape], 'float32');
+    blas.binary(heapF32(backend), swap && op === 2 ? 3 : op, off(backend, big), off(backend, small), plan[0], plan[1], plan[2], plan[3] ? 1 : 0, off(backend, out));
+    return out;
+  };
+  return { kernelName: name, backendName: 'wasm', setupFunc: fallback.setupFunc, kernelFunc };
+}

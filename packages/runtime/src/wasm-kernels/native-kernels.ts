@@ -5,7 +5,8 @@
  * - BatchMatMul, _FusedMatMul (`native-matmul.ts`);
  * - Conv2D, FusedConv2D, and the new `DifflabConv2DFilterGrad` / `DifflabConv2DInputGrad`
  *   (`native-conv.ts`);
- * - Sin, Cos, Sum (over one block of axes), Transpose (of two adjacent axis blocks), `DifflabGelu`, `DifflabGeluGrad`, and the new
+ * - Add, Multiply, Sub (same shapes, a bias row, a per-sample vector, a scalar), Sin, Cos, Sum
+ *   (over one block of axes), Transpose (of two adjacent axis blocks), `DifflabGelu`, `DifflabGeluGrad`, and the new
  *   `DifflabSilu`, `DifflabSiluGrad` (`native-elementwise.ts`);
  * - the new `DifflabGroupNorm`, `DifflabGroupNormGrad`, `DifflabLayerNorm`, `DifflabLayerNormGrad`
  *   (`native-group-norm.ts`);
@@ -22,7 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
 import { makeNativeAdam } from './native-adam.js';
 import { makeNativeConv, makeNativeFilterGrad, makeNativeInputGrad } from './native-conv.js';
-import { makeNativeGelu, makeNativeSilu, makeNativeSinusoidal, makeNativeSum, makeNativeTranspose, makeNativeUnary } from './native-elementwise.js';
+import { makeNativeBinary, makeNativeGelu, makeNativeSilu, makeNativeSinusoidal, makeNativeSum, makeNativeTranspose, makeNativeUnary } from './native-elementwise.js';
 import { makeNativeGroupNorm, makeNativeLayerNorm } from './native-group-norm.js';
 import { makeNativeBatchMatMul, makeNativeFusedMatMul } from './native-matmul.js';
 
@@ -44,6 +45,9 @@ const MAKERS: Record<string, Maker> = {
   [tf.Sin]: (blas, prev) => makeNativeUnary(tf.Sin, blas, need(tf.Sin, prev)),
   [tf.Cos]: (blas, prev) => makeNativeUnary(tf.Cos, blas, need(tf.Cos, prev)),
   [tf.Sum]: (blas, prev) => makeNativeSum(blas, need(tf.Sum, prev)),
+  [tf.Add]: (blas, prev) => makeNativeBinary(tf.Add, blas, need(tf.Add, prev)),
+  [tf.Multiply]: (blas, prev) => makeNativeBinary(tf.Multiply, blas, need(tf.Multiply, prev)),
+  [tf.Sub]: (blas, prev) => makeNativeBinary(tf.Sub, blas, need(tf.Sub, prev)),
   [tf.Transpose]: (blas, prev) => makeNativeTranspose(blas, need(tf.Transpose, prev)),
   [DIFFLAB_KERNELS.gelu]: (blas) => makeNativeGelu(blas)[0],
   [DIFFLAB_KERNELS.geluGrad]: (blas) => makeNativeGelu(blas)[1],
