@@ -101,6 +101,51 @@ typedef struct {
   int failed;
 } Job;
 
+
+/*
+ * One output channel (Cout = 1, e.g. a UNet's last conv): the products would be matrix-vector
+ * products over the whole im2col matrix, bound by writing and reading it. Direct loops instead,
+ * vectorised over the Cin channels of each tap: y[r] = sum x w, dx += dy[r] w, dw += dy[r] x.
+ */
+static void direct_single_output(Job *j, int64_t rows0, int64_t rows1) {
+  const ConvGeom *g = j->g;
+  const int64_t C = g->Cin;
+  if (j->op == FILTER_GRAD) memset(j->out, 0, (size_t)(g->kh * g->kw * C) * sizeof(float));
+  for (int64_t r = rows0; r < rows1; r++) {
+    const int64_t ow = r % g->Wo, oh = (r / g->Wo) % g->Ho, b = r / (g->Wo * g->Ho);
+    float acc = 0.0f;
+    const float d = j->op == FORWARD ? 0.0f : (j->op == FILTER_GRAD ? j->b[r] : j->a[r]);
+    for (int64_t i = 0; i < g->kh; i++) {
+      const int64_t ih = oh * g->sh - g->pt + i;
+      if (ih < 0 || ih >= g->H) continue;
+      for (int64_t jj = 0; jj < g->kw; jj++) {
+        const int64_t iw = ow * g->sw - g->pl + jj;
+        if (iw < 0 || iw >= g->W) continue;
+        const int64_t px = ((b * g->H + ih) * g->W + iw) * C, tap = (i * g->kw + jj) * C;
+        if (j->op == FORWARD) {
+          /* 8 interleaved partial sums, so that the loop vectorises without reassociation */
+          const float *x = j->a + px, *w = j->b + tap;
+          float part[8] = {0};
+          int64_t c = 0;
+          for (; c + 8 <= C; c += 8)
+            for (int l = 0; l < 8; l++) part[l] += x[c + l] * w[c + l];
+          for (; c < C; c++) acc += x[c] * w[c];
+          for (int l = 0; l < 8; l++) acc += part[l];
+        } else if (j->op == FILTER_GRAD) {
+          const float *x = j->a + px;
+          float *dw = j->out + tap;
+          for (int64_t c = 0; c < C; c++) dw[c] += d * x[c];
+        } else {
+          const float *w = j->b + tap;
+          float *dx = j->out + px;
+          for (int64_t c = 0; c < C; c++) dx[c] += d * w[c];
+        }
+      }
+    }
+    if (j->op == FORWARD) j->out[r] = j->beta != 0.0f ? j->out[r] + acc : acc;
+  }
+}
+
 static void run_job(Job *j) {
   const ConvGeom *g = j->g;
   const int64_t K = g->kh * g->kw * g->Cin, M = g->Ho * g->Wo, N = g->Cout;
@@ -117,6 +162,10 @@ static void run_job(Job *j) {
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)N, (int)n, 1.0f, j->a + rows0 * K, (int)K, j->b + rows0 * N, (int)N, 0.0f, j->out, (int)N);
     else
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)K, (int)N, 1.0f, j->a + rows0 * N, (int)N, j->b, (int)N, 0.0f, j->out + rows0 * K, (int)K);
+    return;
+  }
+  if (N == 1) {
+    direct_single_output(j, rows0, rows1);
     return;
   }
   const int64_t R = rows_per_chunk(g);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--backends wasm,cpu,webgpu] [--cases a,b] [--rounds N] [--out FILE]`
+ * `npm run bench [-- --quick] [--backends wasm,wasm:2,wasm-only,cpu,webgpu] [--cases a,b] [--rounds N] [--out FILE]`
  *   [--torch-device cpu|cuda] [--python PATH] [--runner FILE] [--torch-script FILE] [--runner-args '...']
  *   [--default-malloc]
  *
@@ -45,7 +45,9 @@ const opt = (k: string, d: string) => {
   return i >= 0 && argv[i + 1] ? argv[i + 1] : d;
 };
 const quick = flag('quick');
-const backends = opt('backends', 'wasm,wasm:2').split(',');
+// wasm: with the native addon (the default in Node); wasm:2: plus 2 WebAssembly threads;
+// wasm-only: every kernel in WebAssembly (what a browser tab runs), full runs only.
+const backends = opt('backends', quick ? 'wasm,wasm:2' : 'wasm,wasm:2,wasm-only').split(',');
 const rounds = Number(opt('rounds', quick ? '1' : '3'));
 // --quick times PyTorch with one thread only (the faster for 10 of 11 cases in the last full run).
 const torchThreads = opt('torch-threads', quick ? '1' : '1,2').split(',').map(Number);

@@ -12,8 +12,11 @@ const opt = (k: string, d: string) => {
   const i = rest.lastIndexOf(`--${k}`);
   return i >= 0 ? rest[i + 1] : d;
 };
-// `wasm:2` = the wasm backend with 2 threads (difflab's threaded build in Node).
-const [backend, threadsArg] = opt('backend', 'wasm').split(':');
+// `wasm:2` = the wasm backend with 2 threads (difflab's threaded build in Node); `wasm-only` = the
+// wasm backend without difflab's native addon (every kernel in WebAssembly).
+const spec = opt('backend', 'wasm');
+const wasmOnly = spec === 'wasm-only';
+const [backend, threadsArg] = (wasmOnly ? 'wasm' : spec).split(':');
 const threads = Number(threadsArg ?? '1');
 const args = {
   batch: Number(opt('batch', '256')),
@@ -35,7 +38,7 @@ try {
   const info = await startBackend(backend, {
     ...(threads > 1 ? { wasmThreads: threads } : {}),
     // --native-blas false: matmuls and convolutions in WebAssembly (ablation of the OpenBLAS addon)
-    nativeBlas: opt('native-blas', 'true') !== 'false',
+    nativeBlas: !wasmOnly && opt('native-blas', 'true') !== 'false',
     ...(uploads === 'tfjs' || uploads === 'write-buffer' ? { webgpuUploads: uploads } : {}),
     ...(dispatch === 'tfjs' || dispatch === 'cached' ? { webgpuDispatch: dispatch } : {}),
   });
