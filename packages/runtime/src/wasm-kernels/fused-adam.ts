@@ -8,15 +8,32 @@ import { DIFFLAB_KERNELS } from '@difflab/core';
 import { type AdamConstants, simdAdam } from './simd-math.js';
 import type { WasmBackend } from './speed-heap.js';
 
-const adamFunc: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { p, g, m, v } = inputs as { p: TensorInfo; g: TensorInfo; m: TensorInfo; v: TensorInfo };
-  const c = attrs as unknown as AdamConstants;
-  const n = p.shape.reduce((a, b) => a * b, 1);
-  for (const [name, t] of Object.entries({ p, g, m, v })) {
+export interface AdamInputs {
+  p: TensorInfo;
+  g: TensorInfo;
+  m: TensorInfo;
+  v: TensorInfo;
+}
+
+/** The inputs, constants and length of a `DifflabAdam` call, checked (one-line errors naming the input). */
+export function adamArgs(inputs: unknown, attrs: unknown): { x: AdamInputs; c: AdamConstants; n: number } {
+  const x = inputs as AdamInputs;
+  const c = attrs as AdamConstants;
+  const n = x.p.shape.reduce((a, b) => a * b, 1);
+  for (const [name, t] of Object.entries(x)) {
     if (t.dtype !== 'float32') throw new Error(`${DIFFLAB_KERNELS.adam}: ${name} must be float32, got ${t.dtype}`);
     if (t.shape.length !== 1 || t.shape[0] !== n) throw new Error(`${DIFFLAB_KERNELS.adam}: ${name} must be a flat vector of ${n} values, got shape [${t.shape}]`);
   }
   if (![0, 1, 2].includes(c.mode)) throw new Error(`${DIFFLAB_KERNELS.adam}: mode must be 0, 1 or 2, got ${c.mode}`);
+  return { x, c, n };
+}
+
+const adamFunc: KernelFunc = ({ inputs, backend, attrs }) => {
+  const {
+    x: { p, g, m, v },
+    c,
+    n,
+  } = adamArgs(inputs, attrs);
   const b = backend as WasmBackend;
   const outs = [b.makeOutput([n], 'float32'), b.makeOutput([n], 'float32'), b.makeOutput([n], 'float32')];
   const f = (t: TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;

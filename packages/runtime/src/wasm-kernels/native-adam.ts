@@ -5,21 +5,18 @@
  */
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { adamArgs } from './fused-adam.js';
 import type { NativeBlas } from './native-blas.js';
 import { heapF32 } from './native-matmul.js';
-import type { AdamConstants } from './simd-math.js';
 import type { WasmBackend } from './speed-heap.js';
 
 export function makeNativeAdam(blas: NativeBlas): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, backend: b, attrs }) => {
-    const { p, g, m, v } = inputs as { p: TensorInfo; g: TensorInfo; m: TensorInfo; v: TensorInfo };
-    const c = attrs as unknown as AdamConstants;
-    const n = p.shape.reduce((x, y) => x * y, 1);
-    for (const [name, t] of Object.entries({ p, g, m, v })) {
-      if (t.dtype !== 'float32') throw new Error(`${DIFFLAB_KERNELS.adam}: ${name} must be float32, got ${t.dtype}`);
-      if (t.shape.length !== 1 || t.shape[0] !== n) throw new Error(`${DIFFLAB_KERNELS.adam}: ${name} must be a flat vector of ${n} values, got shape [${t.shape}]`);
-    }
-    if (![0, 1, 2].includes(c.mode)) throw new Error(`${DIFFLAB_KERNELS.adam}: mode must be 0, 1 or 2, got ${c.mode}`);
+    const {
+      x: { p, g, m, v },
+      c,
+      n,
+    } = adamArgs(inputs, attrs);
     const backend = b as WasmBackend;
     const outs = [backend.makeOutput([n], 'float32'), backend.makeOutput([n], 'float32'), backend.makeOutput([n], 'float32')];
     if (n === 0) return outs;

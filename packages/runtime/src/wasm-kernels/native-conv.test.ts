@@ -1,24 +1,12 @@
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNativeBlas, type NativeBlas } from './native-blas.js';
-import { registerNativeKernels, unregisterNativeKernels } from './native-kernels.js';
+import { describe, expect, it } from 'vitest';
+import { maxDiff, NATIVE, NATIVE_SKIP_REASON, useNativeKernels, values } from '../testing/native.js';
 
 // The convolutions on difflab-blas against float64 loops written from the definitions (NHWC,
 // tfjs' cross-correlation, symmetric or 'same' padding). Skipped, with the reason, where the
 // addon was not built.
-const { blas, note } = await loadNativeBlas();
-const SKIP = blas ? false : note;
-
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+const blas = NATIVE.blas;
 
 interface Geom {
   B: number;
@@ -81,13 +69,6 @@ function refGrads(g: Geom, x: Float32Array, w: Float32Array, dy: Float32Array): 
   return { dx, dw };
 }
 
-function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let d = 0;
-  for (let i = 0; i < got.length; i++) d = Math.max(d, Math.abs(got[i] - want[i]));
-  return d;
-}
-
 const GEOMS: Geom[] = [
   { B: 2, H: 9, W: 7, Cin: 5, Cout: 6, k: 3, s: 1, p: 1 },
   { B: 3, H: 8, W: 8, Cin: 4, Cout: 3, k: 3, s: 2, p: 1 },
@@ -99,17 +80,8 @@ const GEOMS: Geom[] = [
   { B: 2, H: 8, W: 8, Cin: 16, Cout: 1, k: 3, s: 2, p: 1 },
 ];
 
-describe.skipIf(SKIP)('native OpenBLAS convolutions on wasm', () => {
-  let previous = '';
-  beforeAll(async () => {
-    previous = tf.getBackend();
-    await tf.setBackend('wasm');
-    registerNativeKernels(blas as NativeBlas);
-  });
-  afterAll(async () => {
-    unregisterNativeKernels();
-    await tf.setBackend(previous);
-  });
+describe.skipIf(NATIVE_SKIP_REASON)('native OpenBLAS convolutions on wasm', () => {
+  useNativeKernels();
 
   for (const g of GEOMS) {
     const name = `B${g.B} ${g.H}x${g.W}x${g.Cin} -> ${g.Cout}, k${g.k} s${g.s} p${g.p}`;

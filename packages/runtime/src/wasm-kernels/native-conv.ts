@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
 import { heapF32 } from './native-matmul.js';
 import type { WasmBackend } from './speed-heap.js';
+import type { Conv2DFilterGradAttrs } from '../webgpu-conv-filter-grad.js';
 
 const off = (backend: WasmBackend, t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset >>> 2;
 
@@ -65,14 +66,8 @@ export function makeNativeConv(kernelName: typeof tf.Conv2D | typeof tf.FusedCon
   return { kernelName, backendName: 'wasm', setupFunc: fallback.setupFunc, kernelFunc };
 }
 
-interface GradAttrs {
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  padTop: number;
-  padLeft: number;
-}
+/** The filter gradient's attributes (the contract of DIFFLAB_KERNELS.conv2dFilterGrad). */
+type GradAttrs = Conv2DFilterGradAttrs;
 
 /** `DifflabConv2DFilterGrad`: im2col(x)^T dy. */
 export function makeNativeFilterGrad(blas: NativeBlas): KernelConfig {

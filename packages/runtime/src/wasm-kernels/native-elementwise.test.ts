@@ -1,35 +1,16 @@
 import { DIFFLAB_KERNELS, erf64 } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNativeBlas, type NativeBlas } from './native-blas.js';
+import { describe, expect, it } from 'vitest';
+import { NATIVE_SKIP_REASON, ulps, useNativeKernels } from '../testing/native.js';
 import { binaryPlan } from './native-elementwise.js';
-import { registerNativeKernels, unregisterNativeKernels } from './native-kernels.js';
 
 // Sin, Cos and the fused GELU kernels on difflab-blas's vector math (native/vmath.c) against
 // float64, with the same bounds as the WebAssembly SIMD module's tests (simd-math.test.ts).
-const { blas, note } = await loadNativeBlas();
-const SKIP = blas ? false : note;
 
-function ulps(got: number, want: number): number {
-  const w = Math.fround(want);
-  if (got === w || (Number.isNaN(got) && Number.isNaN(w))) return 0;
-  if (!Number.isFinite(w) || !Number.isFinite(got)) return Number.POSITIVE_INFINITY;
-  const e = w === 0 ? -149 : Math.max(-149, Math.floor(Math.log2(Math.abs(w))) - 23);
-  return Math.abs(got - want) / 2 ** e;
-}
 const range = (n: number, lo: number, hi: number) => Float32Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
 
-describe.skipIf(SKIP)('native vector math kernels on wasm', () => {
-  let previous = '';
-  beforeAll(async () => {
-    previous = tf.getBackend();
-    await tf.setBackend('wasm');
-    registerNativeKernels(blas as NativeBlas);
-  });
-  afterAll(async () => {
-    unregisterNativeKernels();
-    await tf.setBackend(previous);
-  });
+describe.skipIf(NATIVE_SKIP_REASON)('native vector math kernels on wasm', () => {
+  useNativeKernels();
 
   const run = (f: (x: tf.Tensor) => tf.Tensor, xs: Float32Array) => tf.tidy(() => f(tf.tensor1d(xs)).dataSync() as Float32Array);
 

@@ -1,24 +1,11 @@
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNativeBlas, type NativeBlas } from './native-blas.js';
-import { registerNativeKernels, unregisterNativeKernels } from './native-kernels.js';
+import { describe, expect, it } from 'vitest';
+import { NATIVE_SKIP_REASON, useNativeKernels, values } from '../testing/native.js';
 
 // DifflabGroupNorm / DifflabGroupNormGrad and DifflabSilu / DifflabSiluGrad on difflab-blas
 // (native/norm.c, native/vmath.c) against float64 loops written from the definitions, and the
 // gradient against central finite differences of the float64 forward pass.
-const { blas, note } = await loadNativeBlas();
-const SKIP = blas ? false : note;
-
-function values(n: number, seed: number, scale = 1, shift = 0): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 31 - 1) * scale + shift;
-  }
-  return out;
-}
 
 /** float64 group norm of x [B, M, C]: y and (mean, rstd) per (b, g). */
 function refForward(x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>, B: number, M: number, C: number, G: number, eps: number) {
@@ -51,17 +38,8 @@ function maxRel(got: ArrayLike<number>, want: ArrayLike<number>): number {
   return d;
 }
 
-describe.skipIf(SKIP)('native group norm, layer norm and SiLU kernels on wasm', () => {
-  let previous = '';
-  beforeAll(async () => {
-    previous = tf.getBackend();
-    await tf.setBackend('wasm');
-    registerNativeKernels(blas as NativeBlas);
-  });
-  afterAll(async () => {
-    unregisterNativeKernels();
-    await tf.setBackend(previous);
-  });
+describe.skipIf(NATIVE_SKIP_REASON)('native group norm, layer norm and SiLU kernels on wasm', () => {
+  useNativeKernels();
 
   for (const [B, M, C, G] of [
     [2, 16, 8, 4],

@@ -1,24 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNativeBlas, type NativeBlas } from './native-blas.js';
+import { maxDiff, NATIVE, NATIVE_SKIP_REASON, values } from '../testing/native.js';
+import type { NativeBlas } from './native-blas.js';
 import { nativeKernelsActive, registerNativeKernels, unregisterNativeKernels } from './native-kernels.js';
 import { registerWasmSpeedKernels, unregisterWasmSpeedKernels } from './speed-kernels.js';
 
 // difflab-blas (native/blas.c) is built by `npm run build` where gcc and libopenblas-dev exist;
 // without it these tests say why and skip (the WebAssembly kernels are tested in speed-kernels).
-const { blas, note } = await loadNativeBlas();
-const SKIP = blas ? false : note;
-
-/** A deterministic float32 sequence in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+const blas = NATIVE.blas;
 
 /** float64 reference of op(A) op(B) (+ bias) (relu) for [batch, ., .] arrays (batch 1 broadcasts). */
 function reference(a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], ta: boolean, tb: boolean, bias?: Float32Array, relu = false): number[] {
@@ -45,14 +34,7 @@ function reference(a: Float32Array, aShape: number[], b: Float32Array, bShape: n
   return out;
 }
 
-function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let d = 0;
-  for (let i = 0; i < got.length; i++) d = Math.max(d, Math.abs(got[i] - want[i]));
-  return d;
-}
-
-describe.skipIf(SKIP)('native OpenBLAS matmul kernels on wasm', () => {
+describe.skipIf(NATIVE_SKIP_REASON)('native OpenBLAS matmul kernels on wasm', () => {
   let previous = '';
   beforeAll(async () => {
     previous = tf.getBackend();
