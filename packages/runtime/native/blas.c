@@ -27,7 +27,6 @@
 /* OpenBLAS extensions (declared in its cblas.h too; repeated so another CBLAS still compiles). */
 extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
-extern int openblas_get_num_threads(void);
 extern void openblas_set_num_threads(int);
 
 static int fits(int64_t off, int64_t batch, int64_t stride, int64_t size, int64_t len) {

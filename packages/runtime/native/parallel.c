@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define MAX_THREADS 16
+#define MAX_THREADS PAR_MAX_THREADS
 static int threads = 0;
 
 int par_threads(void) {

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
 import { heapF32 } from './native-matmul.js';
 import type { WasmBackend } from './speed-heap.js';
-import { blockSwap } from './speed-reduce.js';
+import { blockSumPlan, blockSwap, sumAxes } from './speed-reduce.js';
 
 const OP = { sin: 0, cos: 1, gelu: 2, geluGrad: 3, silu: 4, siluGrad: 5 } as const;
 const off = (backend: WasmBackend, t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset >>> 2;
@@ -112,32 +112,16 @@ export function makeNativeSinusoidal(blas: NativeBlas): KernelConfig {
   return { kernelName: DIFFLAB_KERNELS.sinusoidal, backendName: 'wasm', kernelFunc };
 }
 
-/**
- * [outer, rows, cols] when `axes` (sorted, distinct) are one contiguous block [a, e) of the
- * shape's axes: outer = the sizes before it, rows = the block's, cols = the sizes after it (1 when
- * the block is trailing: row sums, or the full reduction). Null for other axis sets.
- */
-export function blockSumPlan(shape: readonly number[], axes: readonly number[]): [number, number, number] | null {
-  if (axes.length === 0) return null;
-  const a = axes[0];
-  const e = a + axes.length;
-  if (axes.some((ax, i) => ax !== a + i) || e > shape.length) return null;
-  const prod = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
-  return [prod(shape.slice(0, a)), prod(shape.slice(a, e)), prod(shape.slice(e))];
-}
-
 /** Sum over axes that form one block (`blockSumPlan`), in native/vmath.c; `fallback` otherwise. */
 export function makeNativeSum(blas: NativeBlas, fallback: KernelConfig): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const { x } = args.inputs as { x: TensorInfo };
-    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
     if (x.dtype !== 'float32') return fallback.kernelFunc(args);
-    const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((a, b) => a - b);
+    const { axes, outShape } = sumAxes(x, args.attrs);
     const plan = blockSumPlan(x.shape, axes);
     if (!plan || plan[0] * plan[1] * plan[2] === 0) return fallback.kernelFunc(args);
     const [outer, rows, cols] = plan;
     const backend = args.backend as WasmBackend;
-    const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
     const out = backend.makeOutput(outShape, 'float32');
     blas.colsum(heapF32(backend), off(backend, x), outer, rows, cols, off(backend, out));
     return out;

@@ -26,25 +26,39 @@ const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
  * which tfjs-backend-wasm reduces fast itself).
  */
 export function sumPlan(shape: readonly number[], axes: readonly number[]): [number, number, number] | null {
-  const k = axes.length;
-  if (k === 0) return null;
+  return axes.length > 0 && axes[axes.length - 1] < shape.length - 1 ? blockSumPlan(shape, axes) : null;
+}
+
+/**
+ * [outer, rows, cols] when `axes` (sorted, distinct) are one contiguous block [a, e) of the
+ * shape's axes: outer = the sizes before it, rows = the block's, cols = the sizes after it (1 when
+ * the block is trailing: row sums, or the full reduction). Null for other axis sets.
+ */
+export function blockSumPlan(shape: readonly number[], axes: readonly number[]): [number, number, number] | null {
+  if (axes.length === 0) return null;
   const a = axes[0];
-  const e = a + k;
-  if (axes.some((ax, i) => ax !== a + i) || e >= shape.length) return null;
+  const e = a + axes.length;
+  if (axes.some((ax, i) => ax !== a + i) || e > shape.length) return null;
   return [prod(shape.slice(0, a)), prod(shape.slice(a, e)), prod(shape.slice(e))];
+}
+
+/** The axes (sorted, distinct) and output shape of a Sum kernel call on x. */
+export function sumAxes(x: TensorInfo, attrs: unknown): { axes: number[]; outShape: number[] } {
+  const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
+  const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((a, b) => a - b);
+  const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+  return { axes, outShape };
 }
 
 export function makeSumKernel(original: KernelConfig): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const { x } = args.inputs as { x: TensorInfo };
-    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
     if (x.dtype !== 'float32' || !simdMathAvailable()) return original.kernelFunc(args);
-    const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((a, b) => a - b);
+    const { axes, outShape } = sumAxes(x, args.attrs);
     const plan = sumPlan(x.shape, axes);
     if (!plan || plan[0] * plan[1] * plan[2] === 0) return original.kernelFunc(args);
     const [outer, rows, cols] = plan;
     const backend = args.backend as WasmBackend;
-    const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
     const out = backend.makeOutput(outShape, 'float32');
     simdColumnSum(backend.typedArrayFromHeap(x) as Float32Array, rows, cols, backend.typedArrayFromHeap(out) as Float32Array, outer);
     return out;
