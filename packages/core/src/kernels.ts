@@ -39,6 +39,14 @@
  *   sinusoidal features of @difflab/embeddings in one kernel instead of Mul, Sin, Cos and Concat.
  *   No gradient (the features of timesteps and noisy inputs are constants of the model).
  *
+ * - `DifflabResidualMlp`: inputs { x [N, D0], w0 [D0, H], b0 [H], w1, b1, .. (K blocks [H, H], [H]),
+ *   w{K+1} [H, Dout], b{K+1} [Dout] }, attrs { act: 'gelu' | 'silu' | 'relu', blocks: K } ->
+ *   [y [N, Dout], saved [K+1, 3, N, H]]: h_0 = act(x w0 + b0), h_l = h_{l-1} + act(h_{l-1} wl + bl),
+ *   y = h_K w{K+1} + b{K+1} (tiny-diffusion's MLP; GELU exact). saved[l] = (z_l, Phi(z_l) for GELU,
+ *   h_l), z_l the pre-activation: what the gradient kernel reads, opaque otherwise.
+ * - `DifflabResidualMlpGrad`: inputs { dy [N, Dout], x, saved, w0 .. w{K+1} }, attrs { act, blocks,
+ *   inputGrad } -> [dw0, db0, .., dw{K+1}, db{K+1}] and, when inputGrad, dx [N, D0] last.
+ *
  * `@difflab/runtime` registers them for the webgpu backend (WGSL; all but the input gradient, for
  * which tfjs-webgpu's Conv2DBackpropInput is used), and for wasm the first three (WebAssembly SIMD)
  * and, in Node with its native addon (OpenBLAS, vectorised C), all of them.
@@ -56,4 +64,6 @@ export const DIFFLAB_KERNELS = {
   silu: 'DifflabSilu',
   siluGrad: 'DifflabSiluGrad',
   sinusoidal: 'DifflabSinusoidal',
+  residualMlp: 'DifflabResidualMlp',
+  residualMlpGrad: 'DifflabResidualMlpGrad',
 } as const;

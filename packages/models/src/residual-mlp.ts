@@ -16,8 +16,12 @@
  * model whose backward pass needs none of them trains with tfjs-core alone; (2) one tape node
  * instead of ~30; the transposed products are matmuls with transposeA / transposeB, which
  * difflab's wasm kernels run without a Transpose op (OpenBLAS) or transpose first (WebAssembly).
+ * Where the backend has `DifflabResidualMlp` / `DifflabResidualMlpGrad` (@difflab/core's
+ * DIFFLAB_KERNELS; @difflab/runtime registers them for wasm in Node with its native addon) the
+ * op is one kernel each way, the same formulas.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { DIFFLAB_KERNELS } from '@difflab/core';
 import { activationBackward, activationForward, type ActivationName } from './activations.js';
 
 export interface DenseParams {
@@ -93,16 +97,60 @@ export function residualMlp(parts: readonly tf.Tensor2D[], layers: readonly Dens
     return { value: y, gradFunc };
   };
 
+  const fused = fusedRun(widths, layers, act, inputGrad);
+  const body = fused ?? run;
   if (inputGrad) {
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const save = args.pop() as tf.GradSaveFunc;
-      return run(args.slice(0, nParts) as tf.Tensor2D[], args.slice(nParts) as tf.Tensor[], save);
+      return body(args.slice(0, nParts) as tf.Tensor2D[], args.slice(nParts) as tf.Tensor[], save);
     });
     return op(...parts, ...params) as tf.Tensor2D;
   }
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
-    return run([...parts], args as tf.Tensor[], save);
+    return body([...parts], args as tf.Tensor[], save);
   });
   return op(...params) as tf.Tensor2D;
+}
+
+type Run = (fParts: tf.Tensor2D[], ps: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor2D; gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => tf.Tensor[] };
+
+/**
+ * The forward and backward passes as `DifflabResidualMlp` / `DifflabResidualMlpGrad`, or null
+ * where the backend lacks them, the activation is not one of theirs (gelu, silu, relu) or the
+ * layers are not [D0, H], K x [H, H], [H, Dout].
+ */
+function fusedRun(widths: number[], layers: readonly DenseParams[], act: ActivationName, inputGrad: boolean): Run | null {
+  const backend = tf.getBackend();
+  if (!tf.getKernel(DIFFLAB_KERNELS.residualMlp, backend) || !tf.getKernel(DIFFLAB_KERNELS.residualMlpGrad, backend)) return null;
+  if (act !== 'gelu' && act !== 'silu' && act !== 'relu') return null;
+  const L = layers.length;
+  const H = layers[0].weight.shape[1];
+  const D0 = widths.reduce((a, b) => a + b, 0);
+  const square = layers.every((l, i) => l.weight.shape[0] === (i === 0 ? D0 : H) && (i === L - 1 || l.weight.shape[1] === H));
+  if (!square) return null;
+  const attrs = { act, blocks: L - 2 };
+  const named = (ps: tf.Tensor[]) => {
+    const m: Record<string, tf.Tensor> = {};
+    for (let l = 0; l < L; l++) {
+      m[`w${l}`] = ps[2 * l];
+      m[`b${l}`] = ps[2 * l + 1];
+    }
+    return m;
+  };
+  return (fParts, ps, save) => {
+    const f = fParts.length === 1 ? fParts[0] : (tf.concat(fParts, 1) as tf.Tensor2D);
+    const [y, saved] = tf.engine().runKernel(DIFFLAB_KERNELS.residualMlp, { x: f, ...named(ps) }, attrs) as unknown as tf.Tensor2D[];
+    const weights = Array.from({ length: L }, (_, l) => ps[2 * l]);
+    save([f, saved, ...weights]);
+    const gradFunc = (dy: tf.Tensor, s: tf.Tensor[]): tf.Tensor[] => {
+      const ws: Record<string, tf.Tensor> = {};
+      for (let l = 0; l < L; l++) ws[`w${l}`] = s[2 + l];
+      const outs = tf.engine().runKernel(DIFFLAB_KERNELS.residualMlpGrad, { dy, x: s[0], saved: s[1], ...ws }, { ...attrs, inputGrad }) as unknown as tf.Tensor[];
+      if (!inputGrad) return outs;
+      const df = outs[2 * L];
+      return [...(widths.length === 1 ? [df] : tf.split(df, widths, 1)), ...outs.slice(0, 2 * L)];
+    };
+    return { value: y, gradFunc };
+  };
 }

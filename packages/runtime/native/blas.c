@@ -1,6 +1,7 @@
 /*
  * difflab-blas, the N-API entry points: single-precision GEMM from the system's OpenBLAS (here),
- * convolutions (conv.c), group normalisation (norm.c), vector math (vmath.c) and Adam (adam.c) on tensors that live in tfjs-backend-wasm's
+ * convolutions (conv.c), group normalisation (norm.c), vector math (vmath.c), Adam (adam.c) and the
+ * residual MLP (mlp.c) on tensors that live in tfjs-backend-wasm's
  * linear memory (Node only). Built by scripts/build-native.mjs; loaded by
  * src/wasm-kernels/native-blas.ts; used by the wasm kernels of src/wasm-kernels/native-kernels.ts.
  *
@@ -15,6 +16,7 @@
 #include "adam.h"
 #include "conv.h"
 #include "gemm.h"
+#include "mlp.h"
 #include "parallel.h"
 #include "norm.h"
 #include "vmath.h"
@@ -370,6 +372,132 @@ static napi_value Binary(napi_env env, napi_callback_info info) {
 }
 
 /* info(): { config, corename } of the OpenBLAS this module is linked against, and the addon's threads. */
+/* Reads argv[1] as a Float64Array plan of at least `min` numbers (whole, non-negative or -1); 0 on error (thrown). */
+static int plan_args(napi_env env, napi_callback_info info, const char *name, float **heap, int64_t *len, const double **plan, size_t *count) {
+  napi_value argv[2];
+  size_t argc = 2;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char msg[160];
+  void *h = NULL, *p = NULL;
+  size_t hn = 0, pn = 0;
+  napi_typedarray_type ht, pt;
+  if (argc != 2 || napi_get_typedarray_info(env, argv[0], &ht, &hn, &h, NULL, NULL) != napi_ok || ht != napi_float32_array ||
+      napi_get_typedarray_info(env, argv[1], &pt, &pn, &p, NULL, NULL) != napi_ok || pt != napi_float64_array) {
+    snprintf(msg, sizeof msg, "difflab-blas %s: expected (heap: Float32Array, plan: Float64Array)", name);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  const double *d = (const double *)p;
+  for (size_t i = 0; i < pn; i++) {
+    if (d[i] != (double)(int64_t)d[i] || d[i] < -1 || d[i] > 9.0e15) {
+      snprintf(msg, sizeof msg, "difflab-blas %s: plan entry %d is not a whole number >= -1", name, (int)i);
+      napi_throw_range_error(env, NULL, msg);
+      return 0;
+    }
+  }
+  *heap = (float *)h;
+  *len = (int64_t)hn;
+  *plan = d;
+  *count = pn;
+  return 1;
+}
+
+/* The geometry at the start of an MLP plan [act, K, N, D0, H, Dout, ...]; 0 when it is not one (thrown). */
+static int mlp_geom(napi_env env, const char *name, const double *p, size_t count, size_t fixed, size_t perLayer, MlpGeom *g) {
+  char msg[200];
+  if (count < 6 || p[1] < 0 || p[1] > 4096 || count != fixed + perLayer * (size_t)(p[1] + 2)) {
+    snprintf(msg, sizeof msg, "difflab-blas %s: the plan must hold %d numbers and %d per layer", name, (int)fixed, (int)perLayer);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  *g = (MlpGeom){(int)p[0], (int64_t)p[1], (int64_t)p[2], (int64_t)p[3], (int64_t)p[4], (int64_t)p[5]};
+  if (g->act < MLP_GELU || g->act > MLP_RELU || g->N < 1 || g->D0 < 1 || g->H < 1 || g->Dout < 1 || g->N > INT32_MAX || g->D0 > INT32_MAX || g->H > INT32_MAX ||
+      g->Dout > INT32_MAX) {
+    snprintf(msg, sizeof msg, "difflab-blas %s: act must be 0, 1 or 2 and the sizes positive", name);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+/* Elements of W_l (which = 0) or b_l (which = 1). */
+static int64_t mlp_param_size(const MlpGeom *g, int64_t l, int which) {
+  const int64_t din = l == 0 ? g->D0 : g->H, dout = l == g->K + 1 ? g->Dout : g->H;
+  return which ? dout : din * dout;
+}
+
+/*
+ * mlp(heap, plan): mlp.c's forward pass; plan = [act, K, N, D0, H, Dout, xOff, yOff, savedOff,
+ * W_0 off, b_0 off, .., W_{K+1} off, b_{K+1} off] (act 0 GELU, 1 SiLU, 2 ReLU; saved holds
+ * (K+1) 3 N H floats).
+ */
+static napi_value Mlp(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L;
+  const double *p;
+  size_t count;
+  MlpGeom g;
+  if (!plan_args(env, info, "mlp", &H, &L, &p, &count) || !mlp_geom(env, "mlp", p, count, 9, 2, &g)) return NULL;
+  const int64_t layers = g.K + 2;
+  if (!fits((int64_t)p[6], 1, 0, g.N * g.D0, L) || !fits((int64_t)p[7], 1, 0, g.N * g.Dout, L) || !fits((int64_t)p[8], 1, 0, mlp_saved_size(&g), L)) return (outside(env, "mlp"), NULL);
+  const float **W = (const float **)malloc((size_t)(2 * layers) * sizeof(float *));
+  if (!W) {
+    napi_throw_error(env, NULL, "difflab-blas mlp: out of memory");
+    return NULL;
+  }
+  const float **b = W + layers;
+  for (int64_t l = 0; l < layers; l++) {
+    const int64_t wo = (int64_t)p[9 + 2 * l], bo = (int64_t)p[10 + 2 * l];
+    if (!fits(wo, 1, 0, mlp_param_size(&g, l, 0), L) || !fits(bo, 1, 0, mlp_param_size(&g, l, 1), L)) {
+      free(W);
+      return (outside(env, "mlp"), NULL);
+    }
+    W[l] = H + wo;
+    b[l] = H + bo;
+  }
+  mlp_forward(&g, H + (int64_t)p[6], W, b, H + (int64_t)p[7], H + (int64_t)p[8]);
+  free(W);
+  return NULL;
+}
+
+/*
+ * mlpGrad(heap, plan): mlp.c's backward pass; plan = [act, K, N, D0, H, Dout, dyOff, xOff,
+ * savedOff, dxOff (-1: no dx), then per layer W_l off, dW_l off, db_l off].
+ */
+static napi_value MlpGrad(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L;
+  const double *p;
+  size_t count;
+  MlpGeom g;
+  if (!plan_args(env, info, "mlpGrad", &H, &L, &p, &count) || !mlp_geom(env, "mlpGrad", p, count, 10, 3, &g)) return NULL;
+  const int64_t layers = g.K + 2, dxOff = (int64_t)p[9];
+  if (!fits((int64_t)p[6], 1, 0, g.N * g.Dout, L) || !fits((int64_t)p[7], 1, 0, g.N * g.D0, L) || !fits((int64_t)p[8], 1, 0, mlp_saved_size(&g), L) ||
+      (dxOff >= 0 && !fits(dxOff, 1, 0, g.N * g.D0, L)))
+    return (outside(env, "mlpGrad"), NULL);
+  float **ptrs = (float **)malloc((size_t)(3 * layers) * sizeof(float *));
+  if (!ptrs) {
+    napi_throw_error(env, NULL, "difflab-blas mlpGrad: out of memory");
+    return NULL;
+  }
+  float **W = ptrs, **dW = ptrs + layers, **db = ptrs + 2 * layers;
+  for (int64_t l = 0; l < layers; l++) {
+    const int64_t wo = (int64_t)p[10 + 3 * l], dwo = (int64_t)p[11 + 3 * l], dbo = (int64_t)p[12 + 3 * l];
+    const int64_t ws = mlp_param_size(&g, l, 0), bs = mlp_param_size(&g, l, 1);
+    if (!fits(wo, 1, 0, ws, L) || !fits(dwo, 1, 0, ws, L) || !fits(dbo, 1, 0, bs, L)) {
+      free(ptrs);
+      return (outside(env, "mlpGrad"), NULL);
+    }
+    W[l] = H + wo;
+    dW[l] = H + dwo;
+    db[l] = H + dbo;
+  }
+  const int rc = mlp_backward(&g, H + (int64_t)p[6], H + (int64_t)p[7], H + (int64_t)p[8], (const float *const *)W, dW, db, dxOff >= 0 ? H + dxOff : NULL);
+  free(ptrs);
+  if (rc != 0) napi_throw_error(env, NULL, "difflab-blas mlpGrad: out of memory");
+  return NULL;
+}
+
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out, s;
@@ -415,6 +543,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"layerNormGrad", NULL, LayerNormGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blockSwap", NULL, BlockSwap, NULL, NULL, NULL, napi_enumerable, NULL},
       {"binary", NULL, Binary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mlp", NULL, Mlp, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mlpGrad", NULL, MlpGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -75,6 +75,13 @@ export interface NativeBlas {
   layerNormGrad(heap: Float32Array, dyOff: number, xhatOff: number, rstdOff: number, rows: number, C: number, dxOff: number): void;
   /** One Adam step over n values (native/adam.c): p2, m2, v2 from p, g, m, v; the last eight are the float32 constants. */
   adam(heap: Float32Array, pOff: number, gOff: number, mOff: number, vOff: number, n: number, mode: number, p2Off: number, m2Off: number, v2Off: number, b1: number, b1c: number, b2: number, b2c: number, eps: number, step: number, bc2: number, decay: number): void;
+  /**
+   * The residual MLP's forward pass (native/mlp.c); plan = [act (0 GELU, 1 SiLU, 2 ReLU), K, N,
+   * D0, H, Dout, xOff, yOff, savedOff, then W_l, b_l offsets for l = 0 .. K+1].
+   */
+  mlp(heap: Float32Array, plan: Float64Array): void;
+  /** Its backward pass; plan = [act, K, N, D0, H, Dout, dyOff, xOff, savedOff, dxOff (-1: none), then W_l, dW_l, db_l offsets per layer]. */
+  mlpGrad(heap: Float32Array, plan: Float64Array): void;
   /** Group normalisation of x [B, M, C] in `groups` groups: y [B, M, C] and stats [B, groups, 2] = (mean, rstd). */
   groupNorm(heap: Float32Array, xOff: number, gammaOff: number, betaOff: number, B: number, M: number, C: number, groups: number, yOff: number, statsOff: number, eps: number): void;
   /** Its gradient: dx [B, M, C], dgamma [C], dbeta [C]. */
@@ -108,7 +115,7 @@ export async function loadNativeBlas(): Promise<LoadedBlas> {
     } else {
       const blas = createRequire(import.meta.url)(path) as NativeBlas;
       const { corename, threads } = blas.info();
-      loaded = { blas, note: `native addon: matmuls, convolutions, group / layer norm, GELU, SiLU, sin, cos, add / mul / sub, sum, transpose, Adam (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
+      loaded = { blas, note: `native addon: matmuls, convolutions, group / layer norm, GELU, SiLU, sin, cos, add / mul / sub, sum, transpose, Adam, residual MLP (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
     }
   } catch (e) {
     loaded = { blas: null, note: `native addon failed to load (${String((e as Error)?.message ?? e).split('\n')[0]}); every kernel in WebAssembly` };

@@ -11,7 +11,9 @@
  * - the new `DifflabGroupNorm`, `DifflabGroupNormGrad`, `DifflabLayerNorm`, `DifflabLayerNormGrad`
  *   (`native-group-norm.ts`);
  * - the new `DifflabSinusoidal` (sinusoidal features, `native-elementwise.ts`);
- * - `DifflabAdam` (`native-adam.ts`, bit for bit the WebAssembly SIMD kernel's results).
+ * - `DifflabAdam` (`native-adam.ts`, bit for bit the WebAssembly SIMD kernel's results);
+ * - the new `DifflabResidualMlp`, `DifflabResidualMlpGrad` (`native-mlp.ts`): tiny-diffusion's
+ *   residual MLP in one kernel each way.
  *
  * Each replaces the kernel registered before it (difflab's WebAssembly kernels, or
  * tfjs-backend-wasm's), which it keeps as the fallback for what it does not cover and which
@@ -26,6 +28,7 @@ import { makeNativeConv, makeNativeFilterGrad, makeNativeInputGrad } from './nat
 import { makeNativeBinary, makeNativeGelu, makeNativeSilu, makeNativeSinusoidal, makeNativeSum, makeNativeTranspose, makeNativeUnary } from './native-elementwise.js';
 import { makeNativeGroupNorm, makeNativeLayerNorm } from './native-group-norm.js';
 import { makeNativeBatchMatMul, makeNativeFusedMatMul } from './native-matmul.js';
+import { makeNativeResidualMlp } from './native-mlp.js';
 
 type Maker = (blas: NativeBlas, previous: KernelConfig | undefined) => KernelConfig;
 
@@ -59,6 +62,8 @@ const MAKERS: Record<string, Maker> = {
   [DIFFLAB_KERNELS.layerNormGrad]: (blas) => makeNativeLayerNorm(blas)[1],
   [DIFFLAB_KERNELS.sinusoidal]: (blas) => makeNativeSinusoidal(blas),
   [DIFFLAB_KERNELS.adam]: (blas) => makeNativeAdam(blas),
+  [DIFFLAB_KERNELS.residualMlp]: (blas) => makeNativeResidualMlp(blas)[0],
+  [DIFFLAB_KERNELS.residualMlpGrad]: (blas) => makeNativeResidualMlp(blas)[1],
 };
 
 /** The kernel names `registerNativeKernels` registers. */
