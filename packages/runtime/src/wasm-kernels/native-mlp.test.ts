@@ -1,7 +1,21 @@
 import { DIFFLAB_KERNELS, erf64 } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { NATIVE_SKIP_REASON, useNativeKernels, values } from '../testing/native.js';
+import { NATIVE, NATIVE_SKIP_REASON, useNativeKernels, values } from '../testing/native.js';
+import type { NativeBlas } from './native-blas.js';
+
+/** The addon's thread count as loaded (restored after a test changes it). */
+const NATIVE_THREADS = NATIVE.blas ? NATIVE.blas.info().threads : 1;
+
+/** max |got - want| / max(1, max |want|): errors relative to the tensor's scale. */
+function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  expect(got.length).toBe(want.length);
+  let scale = 1;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  let d = 0;
+  for (let i = 0; i < got.length; i++) d = Math.max(d, Math.abs(got[i] - want[i]));
+  return d / scale;
+}
 
 // DifflabResidualMlp / DifflabResidualMlpGrad on difflab-blas (native/mlp.c) against a float64
 // forward pass written from the definition (h_0 = act(x W_0 + b_0), h_l = h_{l-1} + act(h_{l-1}
@@ -126,6 +140,91 @@ describe.skipIf(NATIVE_SKIP_REASON)('native residual MLP kernels on wasm', () =>
       });
     }
   }
+
+  it('splits large batches over threads: 1 and 2 threads agree with the float64 backward pass written out', () => {
+    // 4096 rows of 34K multiply-adds: above native/mlp.c's threshold for two shares (64M multiply-adds each)
+    const net: Net = { N: 4096, D0: 5, H: 128, Dout: 2, K: 2, act: 'gelu' };
+    const { N, D0, H, Dout, K } = net;
+    const shapes = shapesOf(net);
+    const x = values(N * D0, 5, 1.5);
+    const params = shapes.map((s, i) => values(s.reduce((a, b) => a * b, 1), 40 + i, 0.3));
+    const r = values(N * Dout, 77);
+    const blas = NATIVE.blas as NativeBlas;
+    const runWith = (threads: number) => {
+      blas.setThreads(threads);
+      try {
+        return tf.tidy(() => {
+          const xt = tf.tensor2d(x, [N, D0]);
+          const pt = params.map((p, i) => tf.tensor(p, shapes[i]));
+          const [y, saved] = tf.engine().runKernel(DIFFLAB_KERNELS.residualMlp, namedInputs(xt, pt), { act: 'gelu', blocks: K }) as unknown as tf.Tensor[];
+          const ws: Record<string, tf.Tensor> = {};
+          pt.forEach((p, i) => {
+            if (i % 2 === 0) ws[`w${i >> 1}`] = p;
+          });
+          const grads = tf.engine().runKernel(DIFFLAB_KERNELS.residualMlpGrad, { dy: tf.tensor2d(r, [N, Dout]), x: xt, saved, ...ws }, { act: 'gelu', blocks: K, inputGrad: true }) as unknown as tf.Tensor[];
+          return [y, ...grads].map((t) => t.dataSync() as Float32Array);
+        });
+      } finally {
+        blas.setThreads(NATIVE_THREADS);
+      }
+    };
+    const one = runWith(1);
+    const two = runWith(2);
+    // float64 backward: dh = dy W_out^T; per layer dz = dh act'(z), dW = in^T dz, db = colsum dz, dh += dz W^T
+    const f = ACTS.gelu;
+    const df = (z: number) => 0.5 * (1 + erf64(z / Math.SQRT2)) + (z * Math.exp(-0.5 * z * z)) / Math.sqrt(2 * Math.PI);
+    const ins: Float64Array[] = [Float64Array.from(x)];
+    const zs: Float64Array[] = [];
+    for (let l = 0; l <= K; l++) {
+      const din = l === 0 ? D0 : H;
+      const inp = ins[l];
+      const z = new Float64Array(N * H);
+      const h = new Float64Array(N * H);
+      for (let n = 0; n < N; n++)
+        for (let j = 0; j < H; j++) {
+          let s = params[2 * l + 1][j];
+          for (let i = 0; i < din; i++) s += inp[n * din + i] * params[2 * l][i * H + j];
+          z[n * H + j] = s;
+          h[n * H + j] = f(s) + (l > 0 ? inp[n * H + j] : 0);
+        }
+      zs.push(z);
+      ins.push(h);
+    }
+    const want: Float64Array[] = shapes.map((s) => new Float64Array(s.reduce((a, b) => a * b, 1)));
+    const hK = ins[K + 1];
+    let dh = new Float64Array(N * H);
+    for (let n = 0; n < N; n++)
+      for (let o = 0; o < Dout; o++) {
+        const g = r[n * Dout + o];
+        want[2 * K + 3][o] += g;
+        for (let j = 0; j < H; j++) {
+          want[2 * K + 2][j * Dout + o] += hK[n * H + j] * g;
+          dh[n * H + j] += g * params[2 * K + 2][j * Dout + o];
+        }
+      }
+    const dx = new Float64Array(N * D0);
+    for (let l = K; l >= 0; l--) {
+      const din = l === 0 ? D0 : H;
+      const dz = zs[l].map((z, i) => dh[i] * df(z));
+      const next = l > 0 ? Float64Array.from(dh) : dx;
+      for (let n = 0; n < N; n++)
+        for (let j = 0; j < H; j++) {
+          const g = dz[n * H + j];
+          want[2 * l + 1][j] += g;
+          for (let i = 0; i < din; i++) {
+            want[2 * l][i * H + j] += ins[l][n * din + i] * g;
+            next[n * din + i] += g * params[2 * l][i * H + j];
+          }
+        }
+      dh = next;
+    }
+    const wantY = refForward(net, x, params);
+    for (const got of [one, two]) {
+      expect(maxRelErr(got[0], wantY)).toBeLessThan(1e-4);
+      want.forEach((w, p) => expect(maxRelErr(got[1 + p], w), `param ${p}`).toBeLessThan(1e-4));
+      expect(maxRelErr(got[1 + want.length], dx)).toBeLessThan(1e-4);
+    }
+  });
 
   it('rejects a weight of the wrong shape and an unknown activation with one-line errors', () => {
     const x = tf.zeros([4, 3]);
