@@ -165,6 +165,29 @@ static napi_value ConvInputGrad(napi_env env, napi_callback_info info) {
  * 3: GELU gradient, d = a (c + b phi(b)) with a = dy, b = x, c = Phi(x);
  * 4: SiLU, b = a sigmoid(a); 5: SiLU gradient, c from a = dy, b = x.
  */
+/*
+ * Element-wise passes over tensors of a million values or more (an image model's activations) split
+ * over the addon's threads (parallel.c): a thread's start (~55 us here) is then a small share of
+ * the pass (~0.5-3 ms).
+ */
+#define ELEMENTWISE_MIN_CHUNK (1 << 18)
+
+typedef struct {
+  int op;
+  float *a, *b, *c, *d;
+} Unary;
+
+static void unary_range(void *p, int64_t i0, int64_t i1) {
+  const Unary *u = (const Unary *)p;
+  const int64_t n = i1 - i0;
+  if (u->op == 0) vm_sin(u->a + i0, u->b + i0, n);
+  else if (u->op == 1) vm_cos(u->a + i0, u->b + i0, n);
+  else if (u->op == 2) vm_gelu(u->a + i0, u->b + i0, u->c + i0, n);
+  else if (u->op == 3) vm_gelu_grad(u->a + i0, u->b + i0, u->c + i0, u->d + i0, n);
+  else if (u->op == 4) vm_silu(u->a + i0, u->b + i0, n);
+  else vm_silu_grad(u->a + i0, u->b + i0, u->c + i0, n);
+}
+
 static napi_value Elementwise(napi_env env, napi_callback_info info) {
   float *H;
   int64_t L, v[6];
@@ -182,12 +205,8 @@ static napi_value Elementwise(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  if (op == 0) vm_sin(H + a, H + b, n);
-  else if (op == 1) vm_cos(H + a, H + b, n);
-  else if (op == 2) vm_gelu(H + a, H + b, H + c, n);
-  else if (op == 3) vm_gelu_grad(H + a, H + b, H + c, H + d, n);
-  else if (op == 4) vm_silu(H + a, H + b, n);
-  else vm_silu_grad(H + a, H + b, H + c, n);
+  Unary u = {(int)op, H + a, H + b, H + c, H + d};
+  par_range(n, ELEMENTWISE_MIN_CHUNK, 16, unary_range, &u);
   return NULL;
 }
 
@@ -256,6 +275,17 @@ static napi_value Sinusoidal(napi_env env, napi_callback_info info) {
  * adam(heap, pOff, gOff, mOff, vOff, n, mode, p2Off, m2Off, v2Off, b1, b1c, b2, b2c, eps, step, bc2, decay):
  * one Adam step (adam.c); the last eight are numbers (float32 constants), the rest whole.
  */
+typedef struct {
+  const AdamConsts *c;
+  const float *p, *g, *m, *v;
+  float *p2, *m2, *v2;
+} AdamJob;
+
+static void adam_range(void *arg, int64_t i0, int64_t i1) {
+  const AdamJob *j = (const AdamJob *)arg;
+  adam_step(j->p + i0, j->g + i0, j->m + i0, j->v + i0, i1 - i0, j->c, j->p2 + i0, j->m2 + i0, j->v2 + i0);
+}
+
 static napi_value Adam(napi_env env, napi_callback_info info) {
   float *H;
   int64_t L, v[17];
@@ -283,7 +313,8 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
     }
   }
   const AdamConsts c = {(float)d[0], (float)d[1], (float)d[2], (float)d[3], (float)d[4], (float)d[5], (float)d[6], (float)d[7], (int)mode};
-  adam_step(H + v[0], H + v[1], H + v[2], H + v[3], n, &c, H + v[6], H + v[7], H + v[8]);
+  AdamJob j = {&c, H + v[0], H + v[1], H + v[2], H + v[3], H + v[6], H + v[7], H + v[8]};
+  par_range(n, ELEMENTWISE_MIN_CHUNK, 16, adam_range, &j);
   return NULL;
 }
 
@@ -305,6 +336,24 @@ static napi_value Colsum(napi_env env, napi_callback_info info) {
  * layerNorm(heap, xOff, rows, C, xhatOff, rstdOff, eps) and layerNormGrad(heap, dyOff, xhatOff,
  * rstdOff, rows, C, dxOff): norm.c's layer norm over the last axis of [rows, C].
  */
+/* Rows of a layer norm: forward reads x, writes xhat, rstd; backward reads dy, xhat, rstd, writes dx. */
+typedef struct {
+  const float *x, *dy;
+  float *xhat, *rstd, *dx;
+  int64_t C;
+  double eps;
+} LnJob;
+
+static void ln_forward_range(void *arg, int64_t r0, int64_t r1) {
+  const LnJob *j = (const LnJob *)arg;
+  ln_forward(j->x + r0 * j->C, r1 - r0, j->C, j->eps, j->xhat + r0 * j->C, j->rstd + r0);
+}
+
+static void ln_backward_range(void *arg, int64_t r0, int64_t r1) {
+  const LnJob *j = (const LnJob *)arg;
+  ln_backward(j->dy + r0 * j->C, j->xhat + r0 * j->C, j->rstd + r0, r1 - r0, j->C, j->dx + r0 * j->C);
+}
+
 static napi_value LayerNorm(napi_env env, napi_callback_info info) {
   float *H;
   int64_t L, v[6];
@@ -322,7 +371,8 @@ static napi_value LayerNorm(napi_env env, napi_callback_info info) {
     outside(env, "layerNorm");
     return NULL;
   }
-  ln_forward(H + v[0], rows, C, eps, H + v[3], H + v[4]);
+  LnJob j = {H + v[0], NULL, H + v[3], H + v[4], NULL, C, eps};
+  par_range(rows, ELEMENTWISE_MIN_CHUNK / C + 1, 1, ln_forward_range, &j);
   return NULL;
 }
 
@@ -335,7 +385,8 @@ static napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
     outside(env, "layerNormGrad");
     return NULL;
   }
-  ln_backward(H + v[0], H + v[1], H + v[2], rows, C, H + v[5]);
+  LnJob j = {H + v[1], H + v[0], H + v[1], H + v[2], H + v[5], C, 0};
+  par_range(rows, ELEMENTWISE_MIN_CHUNK / C + 1, 1, ln_backward_range, &j);
   return NULL;
 }
 
@@ -354,6 +405,36 @@ static napi_value BlockSwap(napi_env env, napi_callback_info info) {
 }
 
 /* binary(heap, op, aOff, bOff, O, M, I, bPerO, outOff): vm_binary (op 0 +, 1 *, 2 a - b, 3 b - a). */
+typedef struct {
+  int op;
+  const float *a, *b;
+  float *out;
+  int64_t M, inner;
+  int bo;
+} Bin;
+
+/* Elements [e0, e1) of the [O, M, I] output: a partial row, whole rows (per o), a partial row. */
+static void binary_range(void *p, int64_t e0, int64_t e1) {
+  const Bin *k = (const Bin *)p;
+  const int64_t In = k->inner, M = k->M;
+  for (int64_t e = e0; e < e1;) {
+    const int64_t r = e / In, i = e % In, o = r / M;
+    const float *b = k->bo ? k->b + o * In : k->b;
+    if (i != 0 || e1 - e < In) {
+      /* part of row r: columns i .. */
+      const int64_t end = (r + 1) * In < e1 ? (r + 1) * In : e1;
+      vm_binary(k->op, k->a + e, b + i, 1, 1, end - e, 0, k->out + e);
+      e = end;
+    } else {
+      /* whole rows r .. of this o */
+      int64_t rows = (e1 - e) / In;
+      if (rows > (o + 1) * M - r) rows = (o + 1) * M - r;
+      vm_binary(k->op, k->a + e, b, 1, rows, In, 0, k->out + e);
+      e += rows * In;
+    }
+  }
+}
+
 static napi_value Binary(napi_env env, napi_callback_info info) {
   float *H;
   int64_t L, v[8];
@@ -367,7 +448,8 @@ static napi_value Binary(napi_env env, napi_callback_info info) {
     outside(env, "binary");
     return NULL;
   }
-  vm_binary((int)op, H + v[1], H + v[2], O, M, inner, bo != 0, H + v[7]);
+  Bin k = {(int)op, H + v[1], H + v[2], H + v[7], M, inner, bo != 0};
+  par_range(O * M * inner, ELEMENTWISE_MIN_CHUNK, 16, binary_range, &k);
   return NULL;
 }
 

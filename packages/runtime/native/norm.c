@@ -15,11 +15,24 @@
  * dx = dy p_c + x q_c + r_c with per-channel coefficients.
  */
 #include "norm.h"
+#include "parallel.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-int gn_forward(const float *x, const float *gamma, const float *beta, int64_t B, int64_t M, int64_t C, int64_t G, double eps, float *y, float *stats) {
+typedef struct {
+  const float *x, *gamma, *beta, *dy, *stats_in;
+  int64_t M, C, G;
+  double eps;
+  float *y, *stats, *dx;
+  double *partials; /* backward: per share, dgamma then dbeta sums [2 C] */
+  int64_t B, chunk;
+  int failed;
+} GnJob;
+
+/* Samples [b0, b1) of the forward pass. */
+static int gn_forward_samples(const float *x, const float *gamma, const float *beta, int64_t b0, int64_t b1, int64_t M, int64_t C, int64_t G, double eps, float *y,
+                              float *stats) {
   const int64_t Cg = C / G;
   const double n = (double)(M * Cg);
   double *acc = (double *)calloc((size_t)C, sizeof(double));
@@ -30,7 +43,7 @@ int gn_forward(const float *x, const float *gamma, const float *beta, int64_t B,
     return -1;
   }
   float *a = mc + C, *bb = mc + 2 * C;
-  for (int64_t b = 0; b < B; b++) {
+  for (int64_t b = b0; b < b1; b++) {
     const float *xb = x + b * M * C;
     memset(acc, 0, (size_t)C * sizeof(double));
     for (int64_t m = 0; m < M; m++)
@@ -67,8 +80,9 @@ int gn_forward(const float *x, const float *gamma, const float *beta, int64_t B,
   return 0;
 }
 
-int gn_backward(const float *dy, const float *x, const float *stats, const float *gamma, int64_t B, int64_t M, int64_t C, int64_t G, float *dx, float *dgamma,
-                 float *dbeta) {
+/* Samples [b0, b1) of the backward pass: dx, and this share's dgamma, dbeta sums in tg, tb. */
+static int gn_backward_samples(const float *dy, const float *x, const float *stats, const float *gamma, int64_t b0, int64_t b1, int64_t M, int64_t C, int64_t G,
+                               float *dx, double *tg_out, double *tb_out) {
   const int64_t Cg = C / G;
   const double n = (double)(M * Cg);
   double *sdy = (double *)calloc((size_t)(4 * C), sizeof(double));
@@ -80,7 +94,7 @@ int gn_backward(const float *dy, const float *x, const float *stats, const float
   }
   double *sdyx = sdy + C, *tg = sdy + 2 * C, *tb = sdy + 3 * C; /* tg, tb: dgamma, dbeta over the batch */
   float *mean = coef, *rstd = coef + C, *p = coef + 2 * C, *q = coef + 3 * C, *r = coef + 4 * C;
-  for (int64_t b = 0; b < B; b++) {
+  for (int64_t b = b0; b < b1; b++) {
     const float *xb = x + b * M * C, *db = dy + b * M * C;
     for (int64_t g = 0; g < G; g++)
       for (int64_t c = g * Cg; c < (g + 1) * Cg; c++) {
@@ -118,13 +132,56 @@ int gn_backward(const float *dy, const float *x, const float *stats, const float
     for (int64_t m = 0; m < M; m++)
       for (int64_t c = 0; c < C; c++) dxb[m * C + c] = db[m * C + c] * p[c] + xb[m * C + c] * q[c] + r[c];
   }
-  for (int64_t c = 0; c < C; c++) {
-    dgamma[c] = (float)tg[c];
-    dbeta[c] = (float)tb[c];
-  }
+  memcpy(tg_out, tg, (size_t)C * sizeof(double));
+  memcpy(tb_out, tb, (size_t)C * sizeof(double));
   free(sdy);
   free(coef);
   return 0;
+}
+
+/*
+ * Samples are independent but for dgamma and dbeta, sums over the batch: the batch splits over the
+ * addon's threads (parallel.c) once a share has ~256K values, each share summing its samples' dgamma
+ * and dbeta in double, added in share order.
+ */
+#define GN_MIN_VALUES (1 << 18)
+
+static void gn_forward_share(void *arg, int64_t b0, int64_t b1) {
+  GnJob *j = (GnJob *)arg;
+  if (gn_forward_samples(j->x, j->gamma, j->beta, b0, b1, j->M, j->C, j->G, j->eps, j->y, j->stats) != 0) j->failed = 1;
+}
+
+int gn_forward(const float *x, const float *gamma, const float *beta, int64_t B, int64_t M, int64_t C, int64_t G, double eps, float *y, float *stats) {
+  GnJob j = {x, gamma, beta, NULL, NULL, M, C, G, eps, y, stats, NULL, NULL, B, 0, 0};
+  par_range(B, GN_MIN_VALUES / (M * C) + 1, 1, gn_forward_share, &j);
+  return j.failed ? -1 : 0;
+}
+
+static void gn_backward_share(void *arg, int64_t b0, int64_t b1) {
+  GnJob *j = (GnJob *)arg;
+  double *part = j->partials + (b0 / j->chunk) * 2 * j->C;
+  if (gn_backward_samples(j->dy, j->x, j->stats_in, j->gamma, b0, b1, j->M, j->C, j->G, j->dx, part, part + j->C) != 0) j->failed = 1;
+}
+
+int gn_backward(const float *dy, const float *x, const float *stats, const float *gamma, int64_t B, int64_t M, int64_t C, int64_t G, float *dx, float *dgamma,
+                float *dbeta) {
+  /* par_range's shares are multiples of `chunk` samples: share k starts at sample k chunk */
+  const int64_t chunk = GN_MIN_VALUES / (M * C) + 1, shares = (B + chunk - 1) / chunk;
+  double *partials = (double *)calloc((size_t)(shares * 2 * C), sizeof(double));
+  if (!partials) return -1;
+  GnJob j = {x, gamma, NULL, dy, stats, M, C, G, 0, NULL, NULL, dx, partials, B, chunk, 0};
+  par_range(B, chunk, chunk, gn_backward_share, &j);
+  for (int64_t c = 0; c < C; c++) {
+    double tg = 0, tb = 0;
+    for (int64_t k = 0; k < shares; k++) {
+      tg += partials[k * 2 * C + c];
+      tb += partials[k * 2 * C + C + c];
+    }
+    dgamma[c] = (float)tg;
+    dbeta[c] = (float)tb;
+  }
+  free(partials);
+  return j.failed ? -1 : 0;
 }
 
 void ln_forward(const float *restrict x, int64_t rows, int64_t C, double eps, float *restrict xhat, float *restrict rstd) {

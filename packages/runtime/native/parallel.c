@@ -54,3 +54,31 @@ void par_run(int T, void (*fn)(void *arg, int t, int T), void *arg) {
   for (int t = 1; t < T; t++)
     if (started[t]) pthread_join(ids[t], NULL);
 }
+
+typedef struct {
+  void (*fn)(void *, int64_t, int64_t);
+  void *arg;
+  int64_t n, align;
+} Range;
+
+static void range_share(void *p, int t, int T) {
+  const Range *r = (const Range *)p;
+  const int64_t units = (r->n + r->align - 1) / r->align;
+  int64_t i0 = units * t / T * r->align, i1 = units * (t + 1) / T * r->align;
+  if (i1 > r->n) i1 = r->n;
+  if (i0 < i1) r->fn(r->arg, i0, i1);
+}
+
+void par_range(int64_t n, int64_t min_chunk, int64_t align, void (*fn)(void *arg, int64_t i0, int64_t i1), void *arg) {
+  if (n <= 0) return;
+  if (align < 1) align = 1;
+  int64_t T = par_threads();
+  if (min_chunk > 0 && n / min_chunk < T) T = n / min_chunk;
+  if (T > (n + align - 1) / align) T = (n + align - 1) / align;
+  if (T <= 1) {
+    fn(arg, 0, n);
+    return;
+  }
+  Range r = {fn, arg, n, align};
+  par_run((int)T, range_share, &r);
+}

@@ -1,7 +1,8 @@
 import { DIFFLAB_KERNELS, erf64 } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { NATIVE_SKIP_REASON, ulps, useNativeKernels } from '../testing/native.js';
+import { NATIVE, NATIVE_SKIP_REASON, ulps, useNativeKernels } from '../testing/native.js';
+import type { NativeBlas } from './native-blas.js';
 import { binaryPlan } from './native-elementwise.js';
 
 // Sin, Cos and the fused GELU kernels on difflab-blas's vector math (native/vmath.c) against
@@ -159,6 +160,68 @@ describe.skipIf(NATIVE_SKIP_REASON)('native vector math kernels on wasm', () => 
         for (let i = 0; i < n; i++) expect(got[i], `${as} ${bs} ${i}`).toBe(Math.fround(f(a[idx(pa, i)], b[idx(pb, i)])));
       }
     }
+  });
+
+  it('large tensors split over two threads give the same bits as one thread (every broadcast form, chunk edges inside rows)', () => {
+    const blas = NATIVE.blas as NativeBlas;
+    const threads = blas.info().threads;
+    const fill = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 0.37 + seed) * 3));
+    const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+    const cases: [string, () => tf.Tensor][] = [];
+    for (const [as, bs] of [
+      [[1000, 701], [1000, 701]],
+      [[1000, 701], [701]],
+      [[3, 600, 1, 333], [3, 1, 1, 333]],
+      [[2, 400001], [2, 1]],
+      [[700001], []],
+      [[7], [150001, 7]],
+    ] as [number[], number[]][]) {
+      const a = fill(size(as), 1);
+      const b = fill(size(bs), 2);
+      for (const op of [tf.add, tf.mul, tf.sub]) cases.push([`${op.name} [${as}] [${bs}]`, () => op(tf.tensor(a, as), tf.tensor(b, bs))]);
+    }
+    const x = fill(1_000_003, 3);
+    const dy = fill(1_000_003, 4);
+    cases.push(['gelu', () => (tf.engine().runKernel(DIFFLAB_KERNELS.gelu, { x: tf.tensor1d(x) }, {}) as unknown as tf.Tensor[])[0]]);
+    cases.push([
+      'gelu grad',
+      () => {
+        const xt = tf.tensor1d(x);
+        const [, cdf] = tf.engine().runKernel(DIFFLAB_KERNELS.gelu, { x: xt }, {}) as unknown as tf.Tensor[];
+        return tf.engine().runKernel(DIFFLAB_KERNELS.geluGrad, { dy: tf.tensor1d(dy), x: xt, cdf }, {}) as unknown as tf.Tensor;
+      },
+    ]);
+    cases.push(['silu', () => tf.engine().runKernel(DIFFLAB_KERNELS.silu, { x: tf.tensor1d(x) }, {}) as unknown as tf.Tensor]);
+    cases.push(['silu grad', () => tf.engine().runKernel(DIFFLAB_KERNELS.siluGrad, { dy: tf.tensor1d(dy), x: tf.tensor1d(x) }, {}) as unknown as tf.Tensor]);
+    cases.push(['sin', () => tf.sin(tf.tensor1d(x))]);
+    const runAll = (t: number) => {
+      blas.setThreads(t);
+      try {
+        // read back outside tidy: tidy walks a returned typed array's every index looking for tensors
+        return cases.map(([, f]) => {
+          const t = tf.tidy(f);
+          const d = t.dataSync() as Float32Array;
+          t.dispose();
+          return d;
+        });
+      } finally {
+        blas.setThreads(threads);
+      }
+    };
+    const one = runAll(1);
+    const two = runAll(2);
+    cases.forEach(([name], i) => {
+      let differ = 0;
+      for (let j = 0; j < one[i].length; j++) if (!Object.is(one[i][j], two[i][j])) differ++;
+      expect(differ, name).toBe(0);
+    });
+    // and one broadcast checked against its definition across the o boundary: [2, 400001] - [2, 1]
+    const sub = one[2 + 3 * 3];
+    const a = fill(800002, 1);
+    const b = fill(2, 2);
+    let wrong = 0;
+    for (let j = 0; j < 800002; j++) if (sub[j] !== Math.fround(a[j] - b[j < 400001 ? 0 : 1])) wrong++;
+    expect(wrong).toBe(0);
   });
 
   it('rejects mismatched shapes with a one-line error naming the kernel', () => {

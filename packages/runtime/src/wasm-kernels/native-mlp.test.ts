@@ -153,7 +153,8 @@ describe.skipIf(NATIVE_SKIP_REASON)('native residual MLP kernels on wasm', () =>
     const runWith = (threads: number) => {
       blas.setThreads(threads);
       try {
-        return tf.tidy(() => {
+        // tensors out of tidy, read back outside (tidy walks a returned typed array's every index)
+        const outs = tf.tidy(() => {
           const xt = tf.tensor2d(x, [N, D0]);
           const pt = params.map((p, i) => tf.tensor(p, shapes[i]));
           const [y, saved] = tf.engine().runKernel(DIFFLAB_KERNELS.residualMlp, namedInputs(xt, pt), { act: 'gelu', blocks: K }) as unknown as tf.Tensor[];
@@ -162,8 +163,11 @@ describe.skipIf(NATIVE_SKIP_REASON)('native residual MLP kernels on wasm', () =>
             if (i % 2 === 0) ws[`w${i >> 1}`] = p;
           });
           const grads = tf.engine().runKernel(DIFFLAB_KERNELS.residualMlpGrad, { dy: tf.tensor2d(r, [N, Dout]), x: xt, saved, ...ws }, { act: 'gelu', blocks: K, inputGrad: true }) as unknown as tf.Tensor[];
-          return [y, ...grads].map((t) => t.dataSync() as Float32Array);
+          return [y, ...grads];
         });
+        const data = outs.map((t) => t.dataSync() as Float32Array);
+        tf.dispose(outs);
+        return data;
       } finally {
         blas.setThreads(NATIVE_THREADS);
       }
