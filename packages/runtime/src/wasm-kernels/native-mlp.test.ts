@@ -225,7 +225,7 @@ describe.skipIf(NATIVE_SKIP_REASON)('native residual MLP kernels on wasm', () =>
     const wantY = refForward(net, x, params);
     for (const got of [one, two]) {
       expect(maxRelErr(got[0], wantY)).toBeLessThan(1e-4);
-      want.forEach((w, p) => expect(maxRelErr(got[1 + p], w), `param ${p}`).toBeLessThan(1e-4));
+      for (let p = 0; p < want.length; p++) expect(maxRelErr(got[1 + p], want[p]), `param ${p}`).toBeLessThan(1e-4);
       expect(maxRelErr(got[1 + want.length], dx)).toBeLessThan(1e-4);
     }
   });
