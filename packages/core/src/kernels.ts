@@ -47,6 +47,12 @@
  * - `DifflabResidualMlpGrad`: inputs { dy [N, Dout], x, saved, w0 .. w{K+1} }, attrs { act, blocks,
  *   inputGrad } -> [dw0, db0, .., dw{K+1}, db{K+1}] and, when inputGrad, dx [N, D0] last.
  *
+ * - `DifflabAttention`: inputs { qkv [B N, 3 W] } (a fused q, k, v projection, columns ordered
+ *   (3, heads, d) as torch's `qkv(x).reshape(B, N, 3, heads, d)`, W = heads d), attrs { batch: B,
+ *   heads } -> [out [B N, W], weights [B heads, N, N]]: per sample and head, weights =
+ *   softmax(q k^T / sqrt(d)) over the last axis and out = weights v, heads side by side.
+ * - `DifflabAttentionGrad`: inputs { dy [B N, W], qkv, weights }, attrs { batch, heads } -> dqkv [B N, 3 W].
+ *
  * `@difflab/runtime` registers them for the webgpu backend (WGSL; all but the input gradient, for
  * which tfjs-webgpu's Conv2DBackpropInput is used), and for wasm the first three (WebAssembly SIMD)
  * and, in Node with its native addon (OpenBLAS, vectorised C), all of them.
@@ -66,4 +72,6 @@ export const DIFFLAB_KERNELS = {
   sinusoidal: 'DifflabSinusoidal',
   residualMlp: 'DifflabResidualMlp',
   residualMlpGrad: 'DifflabResidualMlpGrad',
+  attention: 'DifflabAttention',
+  attentionGrad: 'DifflabAttentionGrad',
 } as const;

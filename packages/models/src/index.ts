@@ -29,6 +29,7 @@ export {
   type NormParams,
   silu,
   qkvHeads,
+  selfAttention,
   sinusoidalTimestepEmbedding,
 } from './layers.js';
 export {

@@ -447,6 +447,51 @@ export function qkvHeads(x: tf.Tensor2D, p: LinearParams, batch: number, tokens:
   };
 }
 
+/**
+ * Multi-head self-attention before its output projection: x [B N, w] -> the fused qkv projection
+ * `p` (Linear(w, 3w), columns (3, heads, d)) -> per sample and head softmax(q k^T / sqrt(d)) v ->
+ * heads side by side [B N, w]. With `weights`, also the attention weights [B heads, N, N] (for
+ * inspection; not differentiated). Where the backend has `DifflabAttention` /
+ * `DifflabAttentionGrad` (@difflab/core's DIFFLAB_KERNELS; @difflab/runtime registers them for wasm
+ * in Node with its native addon): one projection matmul and one kernel each way, heads read in
+ * place; otherwise `qkvHeads`, `attention` and `mergeHeads` (the same math).
+ */
+export function selfAttention(x: tf.Tensor2D, p: LinearParams, batch: number, tokens: number, heads: number, weights = false): { out: tf.Tensor2D; weights?: tf.Tensor3D } {
+  const backend = tf.getBackend();
+  if (tf.getKernel(DIFFLAB_KERNELS.attention, backend) && tf.getKernel(DIFFLAB_KERNELS.attentionGrad, backend)) {
+    const qkv = linear(x, p) as tf.Tensor2D;
+    if (weights) {
+      const [out, w] = tf.engine().runKernel(DIFFLAB_KERNELS.attention, { qkv }, { batch, heads }) as unknown as [tf.Tensor2D, tf.Tensor3D];
+      return { out, weights: w };
+    }
+    return { out: fusedAttention(batch, heads)(qkv) as tf.Tensor2D };
+  }
+  const { q, kT, v } = qkvHeads(x, p, batch, tokens, heads);
+  const att = attention(q, kT, v);
+  return { out: mergeHeads(att.out, batch, heads), ...(weights ? { weights: att.weights } : {}) };
+}
+
+const fusedAttentionCache = new Map<string, (qkv: tf.Tensor) => tf.Tensor>();
+
+/** `DifflabAttention` as one tape node with `DifflabAttentionGrad` as its gradient. */
+function fusedAttention(batch: number, heads: number): (qkv: tf.Tensor) => tf.Tensor {
+  const key = `${batch},${heads}`;
+  let op = fusedAttentionCache.get(key);
+  if (!op) {
+    const attrs = { batch, heads };
+    op = tf.customGrad((qkv, save) => {
+      const [out, w] = tf.engine().runKernel(DIFFLAB_KERNELS.attention, { qkv: qkv as tf.Tensor }, attrs) as unknown as tf.Tensor[];
+      (save as tf.GradSaveFunc)([qkv as tf.Tensor, w]);
+      return {
+        value: out,
+        gradFunc: (dy: tf.Tensor, [sq, sw]: tf.Tensor[]) => [tf.engine().runKernel(DIFFLAB_KERNELS.attentionGrad, { dy, qkv: sq, weights: sw }, attrs) as tf.Tensor],
+      };
+    }) as (qkv: tf.Tensor) => tf.Tensor;
+    fusedAttentionCache.set(key, op);
+  }
+  return op;
+}
+
 /** Inverse of the head split: [B * heads, N, d] -> [B * N, heads * d]. */
 export function mergeHeads(o: tf.Tensor3D, batch: number, heads: number): tf.Tensor2D {
   const [, n, d] = o.shape;

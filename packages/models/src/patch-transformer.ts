@@ -27,7 +27,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ConfigError, type DependencyContainer, definePlugin, formatZodIssue, PREDICTION_TYPES } from '@difflab/core';
 import { ImageDenoiser } from './image-denoiser.js';
-import { attention, gelu, type LinearParams, layerNorm, linear, mergeHeads, type NormParams, qkvHeads, silu } from './layers.js';
+import { gelu, type LinearParams, layerNorm, linear, type NormParams, selfAttention, silu } from './layers.js';
 
 export const patchTransformerOptionsSchema = z
   .object({
@@ -184,9 +184,9 @@ export class PatchTransformerDenoiser extends ImageDenoiser<PatchTransformerOpti
 
   /**
    * h += Attn(LN(h)); h += MLP(LN(h)) (adaLN: modulated norms, gated residuals, from c = SiLU(temb)).
-   * Also returns the attention weights [B * heads, N, N].
+   * With `withWeights`, also the attention weights [B * heads, N, N].
    */
-  private block(h: tf.Tensor3D, blk: Block, c: tf.Tensor | null): { h: tf.Tensor3D; weights: tf.Tensor3D } {
+  private block(h: tf.Tensor3D, blk: Block, c: tf.Tensor | null, withWeights = false): { h: tf.Tensor3D; weights?: tf.Tensor3D } {
     const batch = h.shape[0];
     const n = this.tokens;
     const w = this.config.width;
@@ -194,9 +194,8 @@ export class PatchTransformerDenoiser extends ImageDenoiser<PatchTransformerOpti
     const m = c && blk.modulation ? this.modulations(c, blk.modulation, 6) : null;
     let a: tf.Tensor = layerNorm(h, blk.norm1);
     if (m) a = modulate(a, m[0], m[1]);
-    const { q, kT, v } = qkvHeads(tf.reshape(a, [batch * n, w]), blk.qkv, batch, n, heads);
-    const att = attention(q, kT, v);
-    let y: tf.Tensor = tf.reshape(linear(mergeHeads(att.out, batch, heads), blk.proj), [batch, n, w]);
+    const att = selfAttention(tf.reshape(a, [batch * n, w]) as tf.Tensor2D, blk.qkv, batch, n, heads, withWeights);
+    let y: tf.Tensor = tf.reshape(linear(att.out, blk.proj), [batch, n, w]);
     if (m) y = tf.mul(y, m[2]);
     let out = tf.add(h, y);
     let b: tf.Tensor = layerNorm(out, blk.norm2);
@@ -215,7 +214,7 @@ export class PatchTransformerDenoiser extends ImageDenoiser<PatchTransformerOpti
       const c = this.config.conditioning === 'adaln' ? silu(temb) : null;
       let h = this.embedTokens(xt, temb);
       for (let i = 0; i < index; i++) h = this.block(h, this.blocks[i] as Block, c).h;
-      return this.block(h, this.blocks[index] as Block, c).weights;
+      return this.block(h, this.blocks[index] as Block, c, true).weights as tf.Tensor3D;
     });
   }
 

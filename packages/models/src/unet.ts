@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ConfigError, type DependencyContainer, definePlugin, formatZodIssue, PREDICTION_TYPES } from '@difflab/core';
 import { ImageDenoiser } from './image-denoiser.js';
-import { attention, type Conv2dParams, concatChannels, conv2d, groupNorm, type LinearParams, linear, mergeHeads, type NormParams, qkvHeads, silu } from './layers.js';
+import { type Conv2dParams, concatChannels, conv2d, groupNorm, type LinearParams, linear, type NormParams, selfAttention, silu } from './layers.js';
 
 export const unetOptionsSchema = z
   .object({
@@ -144,8 +144,7 @@ export class UNetDenoiser extends ImageDenoiser<UNetOptions> {
 
   private attnBlock(x: tf.Tensor4D, p: AttnBlock): tf.Tensor4D {
     const [b, h, w, c] = x.shape;
-    const { q, kT, v } = qkvHeads(tf.reshape(groupNorm(x, p.norm, this.config.groups), [b * h * w, c]), p.qkv, b, h * w, 1);
-    const o = linear(mergeHeads(attention(q, kT, v).out, b, 1), p.proj);
+    const o = linear(selfAttention(tf.reshape(groupNorm(x, p.norm, this.config.groups), [b * h * w, c]) as tf.Tensor2D, p.qkv, b, h * w, 1).out, p.proj);
     return tf.add(x, tf.reshape(o, [b, h, w, c]));
   }
 

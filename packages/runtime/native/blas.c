@@ -1,7 +1,7 @@
 /*
  * difflab-blas, the N-API entry points: single-precision GEMM from the system's OpenBLAS (here),
- * convolutions (conv.c), group normalisation (norm.c), vector math (vmath.c), Adam (adam.c) and the
- * residual MLP (mlp.c) on tensors that live in tfjs-backend-wasm's
+ * convolutions (conv.c), group normalisation (norm.c), vector math (vmath.c), Adam (adam.c), the
+ * residual MLP (mlp.c) and multi-head attention (attention.c) on tensors that live in tfjs-backend-wasm's
  * linear memory (Node only). Built by scripts/build-native.mjs; loaded by
  * src/wasm-kernels/native-blas.ts; used by the wasm kernels of src/wasm-kernels/native-kernels.ts.
  *
@@ -14,6 +14,7 @@
  */
 #include <node_api.h>
 #include "adam.h"
+#include "attention.h"
 #include "conv.h"
 #include "gemm.h"
 #include "mlp.h"
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* OpenBLAS extensions (declared in its cblas.h too; repeated so another CBLAS still compiles). */
 extern char *openblas_get_config(void);
@@ -35,6 +37,33 @@ static int fits(int64_t off, int64_t batch, int64_t stride, int64_t size, int64_
   if (off < 0 || batch < 1 || stride < 0 || size < 0) return 0;
   int64_t last = off + (batch - 1) * stride + size;
   return last <= len;
+}
+
+/*
+ * Transparent huge pages for the heap. Debian's kernels default to THP "madvise": only memory a
+ * program marks gets 2 MB pages, and V8 does not mark a WebAssembly memory. The heap holds every
+ * tensor (an image model's activations are 4-16 MB each), so 4 KB pages cost a TLB miss every 4 KB
+ * a kernel streams and a page fault every 4 KB the heap first touches. Marked once per heap buffer
+ * (it changes when the module's memory grows); DIFFLAB_NATIVE_HUGEPAGES=0 leaves it unmarked.
+ */
+static void advise_heap(void *data, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+  static void *last = NULL;
+  static size_t last_bytes = 0;
+  static int enabled = -1;
+  if (enabled < 0) {
+    const char *e = getenv("DIFFLAB_NATIVE_HUGEPAGES");
+    enabled = !(e && strcmp(e, "0") == 0);
+  }
+  if (!enabled || (data == last && bytes == last_bytes)) return;
+  last = data;
+  last_bytes = bytes;
+  const uintptr_t page = 2u << 20, lo = ((uintptr_t)data + page - 1) & ~(page - 1), hi = ((uintptr_t)data + bytes) & ~(page - 1);
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+  (void)data;
+  (void)bytes;
+#endif
 }
 
 /* Reads argv[0] as the heap (Float32Array) and argv[1..n-1] as int64 into v; 0 on error (thrown). */
@@ -63,6 +92,7 @@ static int heap_args(napi_env env, napi_callback_info info, const char *name, si
       return 0;
     }
   }
+  advise_heap(data, count * sizeof(float));
   *heap = (float *)data;
   *len = (int64_t)count;
   return 1;
@@ -477,6 +507,7 @@ static int plan_args(napi_env env, napi_callback_info info, const char *name, fl
       return 0;
     }
   }
+  advise_heap(h, hn * sizeof(float));
   *heap = (float *)h;
   *len = (int64_t)hn;
   *plan = d;
@@ -580,6 +611,39 @@ static napi_value MlpGrad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Checks attention's sizes: B, N, heads, d positive, products within int and the heap. */
+static int attn_fits(int64_t B, int64_t N, int64_t heads, int64_t d) {
+  return B >= 1 && N >= 1 && heads >= 1 && d >= 1 && N * N <= INT32_MAX && 3 * heads * d <= INT32_MAX && B * N <= INT32_MAX;
+}
+
+/*
+ * attention(heap, qkvOff, B, N, heads, d, outOff, weightsOff): attention.c's forward pass; qkv
+ * [B N, 3 heads d], out [B N, heads d], weights [B heads, N, N].
+ */
+static napi_value Attention(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[7];
+  if (!heap_args(env, info, "attention", 8, &H, &L, v)) return NULL;
+  const int64_t B = v[1], N = v[2], heads = v[3], d = v[4], W = heads * d;
+  if (!attn_fits(B, N, heads, d) || !fits(v[0], 1, 0, B * N * 3 * W, L) || !fits(v[5], 1, 0, B * N * W, L) || !fits(v[6], 1, 0, B * heads * N * N, L))
+    return (outside(env, "attention"), NULL);
+  attn_forward(H + v[0], B, N, heads, d, H + v[5], H + v[6]);
+  return NULL;
+}
+
+/* attentionGrad(heap, doutOff, qkvOff, weightsOff, B, N, heads, d, dqkvOff): its backward pass. */
+static napi_value AttentionGrad(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[8];
+  if (!heap_args(env, info, "attentionGrad", 9, &H, &L, v)) return NULL;
+  const int64_t B = v[3], N = v[4], heads = v[5], d = v[6], W = heads * d;
+  if (!attn_fits(B, N, heads, d) || !fits(v[0], 1, 0, B * N * W, L) || !fits(v[1], 1, 0, B * N * 3 * W, L) || !fits(v[2], 1, 0, B * heads * N * N, L) ||
+      !fits(v[7], 1, 0, B * N * 3 * W, L))
+    return (outside(env, "attentionGrad"), NULL);
+  if (attn_backward(H + v[0], H + v[1], H + v[2], B, N, heads, d, H + v[7]) != 0) napi_throw_error(env, NULL, "difflab-blas attentionGrad: out of memory");
+  return NULL;
+}
+
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out, s;
@@ -627,6 +691,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"binary", NULL, Binary, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mlp", NULL, Mlp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mlpGrad", NULL, MlpGrad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attention", NULL, Attention, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attentionGrad", NULL, AttentionGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -261,3 +261,18 @@ void vm_binary(int op, const float *restrict a, const float *restrict b, int64_t
     }
   }
 }
+
+void vm_softmax_rows(float *restrict s, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; r++) {
+    float *row = s + r * cols;
+    float mx = row[0];
+    for (int64_t j = 1; j < cols; j++) mx = row[j] > mx ? row[j] : mx;
+    float sum = 0.0f;
+    for (int64_t j = 0; j < cols; j++) {
+      row[j] = exp1(row[j] - mx);
+      sum += row[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < cols; j++) row[j] *= inv;
+  }
+}

@@ -16,4 +16,6 @@ void vm_colsum(const float *x, int64_t outer, int64_t rows, int64_t cols, float 
 void vm_block_swap(const uint32_t *x, int64_t batch, int64_t rows, int64_t cols, int64_t inner, uint32_t *out);
 /* out[o, m, i] = a[o, m, i] op b[bo ? o : 0, i], op 0 +, 1 *, 2 -, 3 reversed - (b - a); x [O, M, I]. */
 void vm_binary(int op, const float *a, const float *b, int64_t O, int64_t M, int64_t I, int bo, float *out);
+/* Each row of s [rows, cols] replaced by its softmax exp(s - max) / sum (in place). */
+void vm_softmax_rows(float *s, int64_t rows, int64_t cols);
 #endif

@@ -82,6 +82,10 @@ export interface NativeBlas {
   mlp(heap: Float32Array, plan: Float64Array): void;
   /** Its backward pass; plan = [act, K, N, D0, H, Dout, dyOff, xOff, savedOff, dxOff (-1: none), then W_l, dW_l, db_l offsets per layer]. */
   mlpGrad(heap: Float32Array, plan: Float64Array): void;
+  /** Multi-head attention (native/attention.c): out [B N, heads d] and weights [B heads, N, N] from qkv [B N, 3 heads d]. */
+  attention(heap: Float32Array, qkvOff: number, B: number, N: number, heads: number, d: number, outOff: number, weightsOff: number): void;
+  /** Its backward pass: dqkv [B N, 3 heads d] from dout [B N, heads d], qkv and weights. */
+  attentionGrad(heap: Float32Array, doutOff: number, qkvOff: number, weightsOff: number, B: number, N: number, heads: number, d: number, dqkvOff: number): void;
   /** Group normalisation of x [B, M, C] in `groups` groups: y [B, M, C] and stats [B, groups, 2] = (mean, rstd). */
   groupNorm(heap: Float32Array, xOff: number, gammaOff: number, betaOff: number, B: number, M: number, C: number, groups: number, yOff: number, statsOff: number, eps: number): void;
   /** Its gradient: dx [B, M, C], dgamma [C], dbeta [C]. */
@@ -115,7 +119,7 @@ export async function loadNativeBlas(): Promise<LoadedBlas> {
     } else {
       const blas = createRequire(import.meta.url)(path) as NativeBlas;
       const { corename, threads } = blas.info();
-      loaded = { blas, note: `native addon: matmuls, convolutions, group / layer norm, GELU, SiLU, sin, cos, add / mul / sub, sum, transpose, Adam, residual MLP (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
+      loaded = { blas, note: `native addon: matmuls, convolutions, group / layer norm, GELU, SiLU, sin, cos, add / mul / sub, sum, transpose, Adam, residual MLP, attention (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
     }
   } catch (e) {
     loaded = { blas: null, note: `native addon failed to load (${String((e as Error)?.message ?? e).split('\n')[0]}); every kernel in WebAssembly` };

@@ -13,7 +13,9 @@
  * - the new `DifflabSinusoidal` (sinusoidal features, `native-elementwise.ts`);
  * - `DifflabAdam` (`native-adam.ts`, bit for bit the WebAssembly SIMD kernel's results);
  * - the new `DifflabResidualMlp`, `DifflabResidualMlpGrad` (`native-mlp.ts`): tiny-diffusion's
- *   residual MLP in one kernel each way.
+ *   residual MLP in one kernel each way;
+ * - the new `DifflabAttention`, `DifflabAttentionGrad` (`native-attention.ts`): multi-head attention
+ *   on the fused qkv projection, heads read in place.
  *
  * Each replaces the kernel registered before it (difflab's WebAssembly kernels, or
  * tfjs-backend-wasm's), which it keeps as the fallback for what it does not cover and which
@@ -24,6 +26,7 @@ import type { KernelConfig } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
 import { makeNativeAdam } from './native-adam.js';
+import { makeNativeAttention } from './native-attention.js';
 import { makeNativeConv, makeNativeFilterGrad, makeNativeInputGrad } from './native-conv.js';
 import { makeNativeBinary, makeNativeGelu, makeNativeSilu, makeNativeSinusoidal, makeNativeSum, makeNativeTranspose, makeNativeUnary } from './native-elementwise.js';
 import { makeNativeGroupNorm, makeNativeLayerNorm } from './native-group-norm.js';
@@ -64,6 +67,8 @@ const MAKERS: Record<string, Maker> = {
   [DIFFLAB_KERNELS.adam]: (blas) => makeNativeAdam(blas),
   [DIFFLAB_KERNELS.residualMlp]: (blas) => makeNativeResidualMlp(blas)[0],
   [DIFFLAB_KERNELS.residualMlpGrad]: (blas) => makeNativeResidualMlp(blas)[1],
+  [DIFFLAB_KERNELS.attention]: (blas) => makeNativeAttention(blas)[0],
+  [DIFFLAB_KERNELS.attentionGrad]: (blas) => makeNativeAttention(blas)[1],
 };
 
 /** The kernel names `registerNativeKernels` registers. */
