@@ -30,6 +30,9 @@
  *   reshaped to [B, H W, C]).
  * - `DifflabGroupNormGrad`: inputs { dy, x, stats, gamma }, attrs { groups } -> [dx, dgamma, dbeta]
  *   of that y.
+ * - `DifflabGroupNormSilu`: as `DifflabGroupNorm`, y = silu(group norm) (the norm-then-SiLU of a
+ *   UNet's ResBlock in one kernel); `DifflabGroupNormSiluGrad`: inputs { dy, x, stats, gamma, beta },
+ *   attrs { groups } -> [dx, dgamma, dbeta] of that y.
  *
  * - `DifflabSilu`: inputs { x } -> y = x sigmoid(x) (torch nn.SiLU); `DifflabSiluGrad`: inputs { dy, x }
  *   -> dx = dy s (1 + x (1 - s)), s = sigmoid(x) recomputed.
@@ -67,6 +70,8 @@ export const DIFFLAB_KERNELS = {
   conv2dInputGrad: 'DifflabConv2DInputGrad',
   groupNorm: 'DifflabGroupNorm',
   groupNormGrad: 'DifflabGroupNormGrad',
+  groupNormSilu: 'DifflabGroupNormSilu',
+  groupNormSiluGrad: 'DifflabGroupNormSiluGrad',
   silu: 'DifflabSilu',
   siluGrad: 'DifflabSiluGrad',
   sinusoidal: 'DifflabSinusoidal',

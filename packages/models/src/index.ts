@@ -21,6 +21,7 @@ export {
   createNorm,
   gelu,
   groupNorm,
+  groupNormSilu,
   type LinearParams,
   layerNorm,
   linear,

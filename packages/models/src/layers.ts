@@ -209,6 +209,41 @@ function groupMeanPerChannel(s: tf.Tensor3D, groups: number, n: number): tf.Tens
 const groupNormCache = new Map<string, (x: tf.Tensor3D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor3D>();
 
 /**
+ * silu(groupNorm(x)) on NHWC x (a ResBlock's norm-then-activation). Where the backend has
+ * `DifflabGroupNormSilu` / `DifflabGroupNormSiluGrad` (@difflab/core's DIFFLAB_KERNELS;
+ * @difflab/runtime registers them for wasm in Node with its native addon): one kernel each way, the
+ * normalised values never written out; otherwise `silu(groupNorm(x))`, the same math.
+ */
+export function groupNormSilu(x: tf.Tensor4D, p: NormParams, groups: number, eps = 1e-5): tf.Tensor4D {
+  const backend = tf.getBackend();
+  if (!tf.getKernel(DIFFLAB_KERNELS.groupNormSilu, backend) || !tf.getKernel(DIFFLAB_KERNELS.groupNormSiluGrad, backend)) return silu(groupNorm(x, p, groups, eps)) as tf.Tensor4D;
+  const [b, h, w, c] = x.shape;
+  if (c % groups !== 0) throw new RangeError(`group norm: ${c} channels are not divisible into ${groups} groups`);
+  const y = groupNormSiluOp(groups, eps)(tf.reshape(x, [b, h * w, c]), p.weight, p.bias);
+  return tf.reshape(y, [b, h, w, c]);
+}
+
+const groupNormSiluCache = new Map<string, (x: tf.Tensor3D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor3D>();
+
+function groupNormSiluOp(groups: number, eps: number): (x: tf.Tensor3D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor3D {
+  const key = `${groups}/${eps}`;
+  let op = groupNormSiluCache.get(key);
+  if (!op) {
+    op = tf.customGrad((x, gamma, beta, save) => {
+      const [y, stats] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormSilu, { x: x as tf.Tensor, gamma: gamma as tf.Tensor, beta: beta as tf.Tensor }, { groups, eps }) as unknown as tf.Tensor[];
+      (save as tf.GradSaveFunc)([x as tf.Tensor, stats, gamma as tf.Tensor, beta as tf.Tensor]);
+      return {
+        value: y as tf.Tensor3D,
+        gradFunc: (dy: tf.Tensor, [sx, sstats, sgamma, sbeta]: tf.Tensor[]) =>
+          tf.engine().runKernel(DIFFLAB_KERNELS.groupNormSiluGrad, { dy, x: sx, stats: sstats, gamma: sgamma, beta: sbeta }, { groups }) as unknown as tf.Tensor[],
+      };
+    }) as (x: tf.Tensor3D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor3D;
+    groupNormSiluCache.set(key, op);
+  }
+  return op;
+}
+
+/**
  * GroupNorm on x [B, M, C] (M = H W) as one tape node. Statistics are per-sample channel sums,
  * pooled per group (biased variance E[x^2] - E[x]^2, as torch's biased estimate);
  * no transposes. Backward, with xhat = (x - mu) rstd, g = dy gamma, n = M C/groups:

@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ConfigError, type DependencyContainer, definePlugin, formatZodIssue, PREDICTION_TYPES } from '@difflab/core';
 import { ImageDenoiser } from './image-denoiser.js';
-import { type Conv2dParams, concatChannels, conv2d, groupNorm, type LinearParams, linear, type NormParams, selfAttention, silu } from './layers.js';
+import { type Conv2dParams, concatChannels, conv2d, groupNorm, groupNormSilu, type LinearParams, linear, type NormParams, selfAttention, silu } from './layers.js';
 
 export const unetOptionsSchema = z
   .object({
@@ -136,9 +136,9 @@ export class UNetDenoiser extends ImageDenoiser<UNetOptions> {
   private resBlock(x: tf.Tensor4D, p: ResBlock, tembAct: tf.Tensor2D): tf.Tensor4D {
     const g = this.config.groups;
     const cout = p.conv1.weight.shape[3] as number;
-    let h = conv2d(silu(groupNorm(x, p.norm1, g)) as tf.Tensor4D, p.conv1);
+    let h = conv2d(groupNormSilu(x, p.norm1, g), p.conv1);
     h = tf.add(h, tf.reshape(linear(tembAct, p.tembProj), [-1, 1, 1, cout]));
-    h = conv2d(silu(groupNorm(h, p.norm2, g)) as tf.Tensor4D, p.conv2);
+    h = conv2d(groupNormSilu(h, p.norm2, g), p.conv2);
     return tf.add(h, p.skip ? conv2d(x, p.skip) : x);
   }
 
@@ -165,7 +165,7 @@ export class UNetDenoiser extends ImageDenoiser<UNetOptions> {
       h = conv2d(upsample2x(h), lvl.upsampleConv);
       h = this.resBlock(concatChannels(h, skips[i] as tf.Tensor4D), lvl.res, tembAct);
     }
-    return conv2d(silu(groupNorm(h, this.normOut, this.config.groups)) as tf.Tensor4D, this.convOut);
+    return conv2d(groupNormSilu(h, this.normOut, this.config.groups), this.convOut);
   }
 }
 

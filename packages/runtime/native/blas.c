@@ -241,18 +241,19 @@ static napi_value Elementwise(napi_env env, napi_callback_info info) {
 }
 
 /*
- * groupNorm(heap, xOff, gammaOff, betaOff, B, M, C, G, yOff, statsOff, eps) and
- * groupNormGrad(heap, dyOff, xOff, statsOff, gammaOff, B, M, C, G, dxOff, dgammaOff, dbetaOff):
- * norm.c on x [B, M, C] with G groups (C a multiple of G); eps is a number, the rest whole.
+ * groupNorm(heap, xOff, gammaOff, betaOff, B, M, C, G, yOff, statsOff, eps, silu) and
+ * groupNormGrad(heap, dyOff, xOff, statsOff, gammaOff, B, M, C, G, dxOff, dgammaOff, dbetaOff, betaOff):
+ * norm.c on x [B, M, C] with G groups (C a multiple of G); eps is a number, the rest whole. silu 1:
+ * y = silu(group norm); betaOff >= 0: the gradient of that (betaOff < 0: of the plain group norm).
  */
 static napi_value GroupNorm(napi_env env, napi_callback_info info) {
   float *H;
-  int64_t L, v[10];
+  int64_t L, v[11];
   double eps = 0;
-  if (!heap_args(env, info, "groupNorm", 11, &H, &L, v)) return NULL;
+  if (!heap_args(env, info, "groupNorm", 12, &H, &L, v)) return NULL;
   {
-    size_t argc = 11;
-    napi_value argv[11];
+    size_t argc = 12;
+    napi_value argv[12];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     if (napi_get_value_double(env, argv[10], &eps) != napi_ok || !(eps >= 0)) {
       napi_throw_range_error(env, NULL, "difflab-blas groupNorm: eps must be a number >= 0");
@@ -265,21 +266,21 @@ static napi_value GroupNorm(napi_env env, napi_callback_info info) {
     outside(env, "groupNorm");
     return NULL;
   }
-  if (gn_forward(H + v[0], H + v[1], H + v[2], B, M, C, G, eps, H + v[7], H + v[8]) != 0) napi_throw_error(env, NULL, "difflab-blas groupNorm: out of memory");
+  if (gn_forward(H + v[0], H + v[1], H + v[2], B, M, C, G, eps, H + v[7], H + v[8], v[10] != 0) != 0) napi_throw_error(env, NULL, "difflab-blas groupNorm: out of memory");
   return NULL;
 }
 
 static napi_value GroupNormGrad(napi_env env, napi_callback_info info) {
   float *H;
-  int64_t L, v[11];
-  if (!heap_args(env, info, "groupNormGrad", 12, &H, &L, v)) return NULL;
+  int64_t L, v[12];
+  if (!heap_args(env, info, "groupNormGrad", 13, &H, &L, v)) return NULL;
   const int64_t B = v[4], M = v[5], C = v[6], G = v[7], size = B * M * C;
   if (B < 1 || M < 1 || C < 1 || G < 1 || C % G != 0 || !fits(v[0], 1, 0, size, L) || !fits(v[1], 1, 0, size, L) || !fits(v[2], 1, 0, B * G * 2, L) ||
-      !fits(v[3], 1, 0, C, L) || !fits(v[8], 1, 0, size, L) || !fits(v[9], 1, 0, C, L) || !fits(v[10], 1, 0, C, L)) {
+      !fits(v[3], 1, 0, C, L) || !fits(v[8], 1, 0, size, L) || !fits(v[9], 1, 0, C, L) || !fits(v[10], 1, 0, C, L) || (v[11] >= 0 && !fits(v[11], 1, 0, C, L))) {
     outside(env, "groupNormGrad");
     return NULL;
   }
-  if (gn_backward(H + v[0], H + v[1], H + v[2], H + v[3], B, M, C, G, H + v[8], H + v[9], H + v[10]) != 0)
+  if (gn_backward(H + v[0], H + v[1], H + v[2], H + v[3], v[11] >= 0 ? H + v[11] : NULL, B, M, C, G, H + v[8], H + v[9], H + v[10]) != 0)
     napi_throw_error(env, NULL, "difflab-blas groupNormGrad: out of memory");
   return NULL;
 }

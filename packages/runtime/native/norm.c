@@ -7,6 +7,10 @@
  *   backward, xhat = (x - mean) rstd, g = dy gamma_c:
  *   dx = rstd (g - mean(g) - xhat mean(g xhat)),  dgamma_c = sum dy xhat,  dbeta_c = sum dy
  *
+ * With SiLU fused (DifflabGroupNormSilu): y = silu(group norm), and the gradient recomputes the
+ * normalised u per sample (in cache) and runs the backward pass above on du = dy silu'(u), so
+ * neither u nor du is written to memory.
+ *
  * The same contract as difflab's WGSL kernels (DifflabGroupNorm / DifflabGroupNormGrad in
  * @difflab/core). Layer normalisation (the non-affine part, DifflabLayerNorm / DifflabLayerNormGrad)
  * is the same over each row of C values: xhat = (x - mean) rstd, and
@@ -16,6 +20,7 @@
  */
 #include "norm.h"
 #include "parallel.h"
+#include "vmath.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +33,12 @@ typedef struct {
   double *partials; /* backward: per share, dgamma then dbeta sums [2 C] */
   int64_t B, chunk;
   int failed;
+  int silu; /* forward: y = silu(group norm); backward: beta given = the gradient through SiLU */
 } GnJob;
 
 /* Samples [b0, b1) of the forward pass. */
 static int gn_forward_samples(const float *x, const float *gamma, const float *beta, int64_t b0, int64_t b1, int64_t M, int64_t C, int64_t G, double eps, float *y,
-                              float *stats) {
+                              float *stats, int silu) {
   const int64_t Cg = C / G;
   const double n = (double)(M * Cg);
   double *acc = (double *)calloc((size_t)C, sizeof(double));
@@ -74,6 +80,7 @@ static int gn_forward_samples(const float *x, const float *gamma, const float *b
     float *yb = y + b * M * C;
     for (int64_t m = 0; m < M; m++)
       for (int64_t c = 0; c < C; c++) yb[m * C + c] = xb[m * C + c] * a[c] + bb[c];
+    if (silu) vm_silu_inplace(yb, M * C);
   }
   free(acc);
   free(mc);
@@ -81,15 +88,19 @@ static int gn_forward_samples(const float *x, const float *gamma, const float *b
 }
 
 /* Samples [b0, b1) of the backward pass: dx, and this share's dgamma, dbeta sums in tg, tb. */
-static int gn_backward_samples(const float *dy, const float *x, const float *stats, const float *gamma, int64_t b0, int64_t b1, int64_t M, int64_t C, int64_t G,
-                               float *dx, double *tg_out, double *tb_out) {
+static int gn_backward_samples(const float *dy, const float *x, const float *stats, const float *gamma, const float *beta, int64_t b0, int64_t b1, int64_t M,
+                               int64_t C, int64_t G, float *dx, double *tg_out, double *tb_out) {
   const int64_t Cg = C / G;
+  /* with beta (GN + SiLU): per sample u = group norm of x (recomputed) and du = dy silu'(u) in scratch */
+  float *scratch = beta ? (float *)malloc((size_t)(2 * M * C) * sizeof(float)) : NULL;
+  if (beta && !scratch) return -1;
   const double n = (double)(M * Cg);
   double *sdy = (double *)calloc((size_t)(4 * C), sizeof(double));
   float *coef = (float *)malloc((size_t)(5 * C) * sizeof(float));
   if (!sdy || !coef) {
     free(sdy);
     free(coef);
+    free(scratch);
     return -1;
   }
   double *sdyx = sdy + C, *tg = sdy + 2 * C, *tb = sdy + 3 * C; /* tg, tb: dgamma, dbeta over the batch */
@@ -101,6 +112,17 @@ static int gn_backward_samples(const float *dy, const float *x, const float *sta
         mean[c] = stats[(b * G + g) * 2];
         rstd[c] = stats[(b * G + g) * 2 + 1];
       }
+    if (beta) {
+      float *u = scratch, *du = scratch + M * C;
+      for (int64_t c = 0; c < C; c++) {
+        p[c] = rstd[c] * gamma[c];
+        q[c] = beta[c] - mean[c] * p[c];
+      }
+      for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++) u[m * C + c] = xb[m * C + c] * p[c] + q[c];
+      vm_silu_grad(db, u, du, M * C);
+      db = du;
+    }
     memset(sdy, 0, (size_t)(2 * C) * sizeof(double));
     /* per channel: sum dy, sum dy xhat */
     for (int64_t m = 0; m < M; m++)
@@ -136,6 +158,7 @@ static int gn_backward_samples(const float *dy, const float *x, const float *sta
   memcpy(tb_out, tb, (size_t)C * sizeof(double));
   free(sdy);
   free(coef);
+  free(scratch);
   return 0;
 }
 
@@ -148,11 +171,11 @@ static int gn_backward_samples(const float *dy, const float *x, const float *sta
 
 static void gn_forward_share(void *arg, int64_t b0, int64_t b1) {
   GnJob *j = (GnJob *)arg;
-  if (gn_forward_samples(j->x, j->gamma, j->beta, b0, b1, j->M, j->C, j->G, j->eps, j->y, j->stats) != 0) j->failed = 1;
+  if (gn_forward_samples(j->x, j->gamma, j->beta, b0, b1, j->M, j->C, j->G, j->eps, j->y, j->stats, j->silu) != 0) j->failed = 1;
 }
 
-int gn_forward(const float *x, const float *gamma, const float *beta, int64_t B, int64_t M, int64_t C, int64_t G, double eps, float *y, float *stats) {
-  GnJob j = {x, gamma, beta, NULL, NULL, M, C, G, eps, y, stats, NULL, NULL, B, 0, 0};
+int gn_forward(const float *x, const float *gamma, const float *beta, int64_t B, int64_t M, int64_t C, int64_t G, double eps, float *y, float *stats, int silu) {
+  GnJob j = {x, gamma, beta, NULL, NULL, M, C, G, eps, y, stats, NULL, NULL, B, 0, 0, silu};
   par_range(B, GN_MIN_VALUES / (M * C) + 1, 1, gn_forward_share, &j);
   return j.failed ? -1 : 0;
 }
@@ -160,16 +183,16 @@ int gn_forward(const float *x, const float *gamma, const float *beta, int64_t B,
 static void gn_backward_share(void *arg, int64_t b0, int64_t b1) {
   GnJob *j = (GnJob *)arg;
   double *part = j->partials + (b0 / j->chunk) * 2 * j->C;
-  if (gn_backward_samples(j->dy, j->x, j->stats_in, j->gamma, b0, b1, j->M, j->C, j->G, j->dx, part, part + j->C) != 0) j->failed = 1;
+  if (gn_backward_samples(j->dy, j->x, j->stats_in, j->gamma, j->beta, b0, b1, j->M, j->C, j->G, j->dx, part, part + j->C) != 0) j->failed = 1;
 }
 
-int gn_backward(const float *dy, const float *x, const float *stats, const float *gamma, int64_t B, int64_t M, int64_t C, int64_t G, float *dx, float *dgamma,
-                float *dbeta) {
+int gn_backward(const float *dy, const float *x, const float *stats, const float *gamma, const float *beta, int64_t B, int64_t M, int64_t C, int64_t G, float *dx,
+                float *dgamma, float *dbeta) {
   /* par_range's shares are multiples of `chunk` samples: share k starts at sample k chunk */
   const int64_t chunk = GN_MIN_VALUES / (M * C) + 1, shares = (B + chunk - 1) / chunk;
   double *partials = (double *)calloc((size_t)(shares * 2 * C), sizeof(double));
   if (!partials) return -1;
-  GnJob j = {x, gamma, NULL, dy, stats, M, C, G, 0, NULL, NULL, dx, partials, B, chunk, 0};
+  GnJob j = {x, gamma, beta, dy, stats, M, C, G, 0, NULL, NULL, dx, partials, B, chunk, 0, 0};
   par_range(B, chunk, chunk, gn_backward_share, &j);
   for (int64_t c = 0; c < C; c++) {
     double tg = 0, tb = 0;

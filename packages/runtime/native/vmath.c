@@ -168,6 +168,10 @@ void vm_silu(const float *restrict x, float *restrict y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigmoid1(x[i]);
 }
 
+void vm_silu_inplace(float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = x[i] * sigmoid1(x[i]);
+}
+
 void vm_silu_grad(const float *restrict dy, const float *restrict x, float *restrict dx, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const float s = sigmoid1(x[i]);

@@ -7,6 +7,8 @@ void vm_cos(const float *x, float *y, int64_t n);
 void vm_gelu(const float *x, float *y, float *cdf, int64_t n);
 void vm_gelu_grad(const float *dy, const float *x, const float *cdf, float *dx, int64_t n);
 void vm_silu(const float *x, float *y, int64_t n);
+/* x = x sigmoid(x) in place. */
+void vm_silu_inplace(float *x, int64_t n);
 void vm_silu_grad(const float *dy, const float *x, float *dx, int64_t n);
 /* out[i, :] = [sin(x_i f), cos(x_i f)] over the F frequencies f (cos first when cos_first). */
 void vm_sinusoidal(const float *x, const float *freqs, int64_t n, int64_t F, int cos_first, float *out);

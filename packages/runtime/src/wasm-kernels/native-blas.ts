@@ -86,10 +86,10 @@ export interface NativeBlas {
   attention(heap: Float32Array, qkvOff: number, B: number, N: number, heads: number, d: number, outOff: number, weightsOff: number): void;
   /** Its backward pass: dqkv [B N, 3 heads d] from dout [B N, heads d], qkv and weights. */
   attentionGrad(heap: Float32Array, doutOff: number, qkvOff: number, weightsOff: number, B: number, N: number, heads: number, d: number, dqkvOff: number): void;
-  /** Group normalisation of x [B, M, C] in `groups` groups: y [B, M, C] and stats [B, groups, 2] = (mean, rstd). */
-  groupNorm(heap: Float32Array, xOff: number, gammaOff: number, betaOff: number, B: number, M: number, C: number, groups: number, yOff: number, statsOff: number, eps: number): void;
-  /** Its gradient: dx [B, M, C], dgamma [C], dbeta [C]. */
-  groupNormGrad(heap: Float32Array, dyOff: number, xOff: number, statsOff: number, gammaOff: number, B: number, M: number, C: number, groups: number, dxOff: number, dgammaOff: number, dbetaOff: number): void;
+  /** Group normalisation of x [B, M, C] in `groups` groups: y [B, M, C] and stats [B, groups, 2] = (mean, rstd); silu 1: y = silu(group norm). */
+  groupNorm(heap: Float32Array, xOff: number, gammaOff: number, betaOff: number, B: number, M: number, C: number, groups: number, yOff: number, statsOff: number, eps: number, silu: number): void;
+  /** Its gradient: dx [B, M, C], dgamma [C], dbeta [C]; betaOff >= 0: the gradient of silu(group norm) (betaOff -1: of the group norm). */
+  groupNormGrad(heap: Float32Array, dyOff: number, xOff: number, statsOff: number, gammaOff: number, B: number, M: number, C: number, groups: number, dxOff: number, dgammaOff: number, dbetaOff: number, betaOff: number): void;
   /** The linked OpenBLAS: build configuration, the CPU kernel it chose, its thread count. */
   info(): { config: string; corename: string; threads: number };
   setThreads(n: number): void;

@@ -86,7 +86,50 @@ describe.skipIf(NATIVE_SKIP_REASON)('native group norm, layer norm and SiLU kern
     });
   }
 
-  it('large batches split over two threads: group norm, layer norm and Adam give one thread\'s results (dgamma, dbeta within 1e-6)', () => {
+  for (const [B, M, C, G] of [
+    [2, 16, 8, 4],
+    [1, 5, 6, 1],
+    [3, 9, 12, 3],
+  ]) {
+    it(`DifflabGroupNormSilu [${B}, ${M}, ${C}] in ${G} groups equals silu of the float64 group norm; its gradient equals finite differences`, () => {
+      const x = values(B * M * C, 11, 2, 1);
+      const gamma = values(C, 12, 0.5, 1);
+      const beta = values(C, 13);
+      const dy = values(B * M * C, 14);
+      const eps = 1e-5;
+      const silu = (v: number) => v / (1 + Math.exp(-v));
+      const before = tf.memory().numTensors;
+      const [y, stats, dx, dgamma, dbeta] = tf.tidy(() => {
+        const xt = tf.tensor3d(x, [B, M, C]);
+        const gt = tf.tensor1d(gamma);
+        const bt = tf.tensor1d(beta);
+        const [yt, st] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormSilu, { x: xt, gamma: gt, beta: bt }, { groups: G, eps }) as tf.Tensor[];
+        const grads = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormSiluGrad, { dy: tf.tensor3d(dy, [B, M, C]), x: xt, stats: st, gamma: gt, beta: bt }, { groups: G }) as tf.Tensor[];
+        return [yt, st, ...grads].map((t) => t.dataSync().slice() as Float32Array);
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      const ref = refForward(x, gamma, beta, B, M, C, G, eps);
+      expect(maxRel(y, ref.y.map(silu))).toBeLessThan(4e-6);
+      expect(maxRel(stats, ref.stats)).toBeLessThan(2e-6);
+      const loss = (xx: ArrayLike<number>, gg: ArrayLike<number>, bb: ArrayLike<number>) => refForward(xx, gg, bb, B, M, C, G, eps).y.reduce((s, v, i) => s + silu(v) * dy[i], 0);
+      const h = 1e-4;
+      const fd = (arr: Float32Array, i: number, which: 0 | 1 | 2) => {
+        const up = Float64Array.from(arr);
+        const dn = Float64Array.from(arr);
+        up[i] += h;
+        dn[i] -= h;
+        const args = (a: Float64Array): [ArrayLike<number>, ArrayLike<number>, ArrayLike<number>] => (which === 0 ? [a, gamma, beta] : which === 1 ? [x, a, beta] : [x, gamma, a]);
+        return (loss(...args(up)) - loss(...args(dn))) / (2 * h);
+      };
+      for (let i = 0; i < B * M * C; i += 5) expect(Math.abs(dx[i] - fd(x, i, 0)), `dx[${i}]`).toBeLessThan(2e-4);
+      for (let c = 0; c < C; c++) {
+        expect(Math.abs(dgamma[c] - fd(gamma, c, 1)), `dgamma[${c}]`).toBeLessThan(2e-4 * Math.max(1, Math.abs(dgamma[c])));
+        expect(Math.abs(dbeta[c] - fd(beta, c, 2)), `dbeta[${c}]`).toBeLessThan(2e-4 * Math.max(1, Math.abs(dbeta[c])));
+      }
+    });
+  }
+
+  it('large batches split over two threads: group norm (with and without SiLU), layer norm and Adam give one thread\'s results (dgamma, dbeta within 1e-6)', () => {
     const blas = NATIVE.blas as NativeBlas;
     const threads = blas.info().threads;
     // shares of 256K values at least (native/norm.c, blas.c): 17 samples, 4097 rows; here 40 and 10240
@@ -107,8 +150,10 @@ describe.skipIf(NATIVE_SKIP_REASON)('native group norm, layer norm and SiLU kern
           const grads = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormGrad, { dy: tf.tensor3d(dy, [B, M, C]), x: xt, stats, gamma: gt }, { groups: G }) as unknown as tf.Tensor[];
           const [xhat, rstd] = tf.engine().runKernel(DIFFLAB_KERNELS.layerNorm, { x: tf.reshape(xt, [B * M, C]) }, { eps: 1e-5 }) as unknown as tf.Tensor[];
           const dln = tf.engine().runKernel(DIFFLAB_KERNELS.layerNormGrad, { dy: tf.tensor2d(dy, [B * M, C]), xhat, rstd }, {}) as unknown as tf.Tensor;
+          const [ys] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormSilu, { x: xt, gamma: gt, beta: tf.tensor1d(beta) }, { groups: G, eps: 1e-5 }) as unknown as tf.Tensor[];
+          const gs = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormSiluGrad, { dy: tf.tensor3d(dy, [B, M, C]), x: xt, stats, gamma: gt, beta: tf.tensor1d(beta) }, { groups: G }) as unknown as tf.Tensor[];
           const adam = tf.engine().runKernel(DIFFLAB_KERNELS.adam, { p: tf.tensor1d(p), g: tf.tensor1d(g), m: tf.tensor1d(m), v: tf.tensor1d(v) }, { beta1: 0.9, beta2: 0.999, eps: 1e-8, stepSize: 1e-3, invSqrtBc2: 1.2, mode: 2, decay: 0.999 }) as unknown as tf.Tensor[];
-          return [y, stats, ...grads, xhat, rstd, dln, ...adam];
+          return [y, stats, ...grads, xhat, rstd, dln, ...adam, ys, ...gs];
         });
         // read back outside tidy (tidy walks a returned typed array's every index)
         const data = outs.map((o) => o.dataSync() as Float32Array);
@@ -120,9 +165,9 @@ describe.skipIf(NATIVE_SKIP_REASON)('native group norm, layer norm and SiLU kern
     };
     const one = run(1);
     const two = run(2);
-    const names = ['y', 'stats', 'dx', 'dgamma', 'dbeta', 'xhat', 'rstd', 'layer-norm dx', "Adam p'", "Adam m'", "Adam v'"];
+    const names = ['y', 'stats', 'dx', 'dgamma', 'dbeta', 'xhat', 'rstd', 'layer-norm dx', "Adam p'", "Adam m'", "Adam v'", 'silu y', 'silu dx', 'silu dgamma', 'silu dbeta'];
     names.forEach((name, i) => {
-      if (name === 'dgamma' || name === 'dbeta') {
+      if (name.endsWith('dgamma') || name.endsWith('dbeta')) {
         expect(maxRel(two[i], one[i]), name).toBeLessThan(1e-6);
         return;
       }

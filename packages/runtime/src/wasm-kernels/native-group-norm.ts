@@ -1,5 +1,5 @@
 /**
- * `DifflabGroupNorm` / `DifflabGroupNormGrad` and `DifflabLayerNorm` / `DifflabLayerNormGrad`
+ * `DifflabGroupNorm` / `DifflabGroupNormGrad`, `DifflabGroupNormSilu` / `DifflabGroupNormSiluGrad` and `DifflabLayerNorm` / `DifflabLayerNormGrad`
  * (contracts in @difflab/core's DIFFLAB_KERNELS) for tfjs-backend-wasm in Node on difflab-blas
  * (native/norm.c): a pass or two per kernel instead of the ~50 (group) or ~14 (layer) element-wise
  * kernels of the composites.
@@ -20,31 +20,39 @@ function geometry(name: string, x: TensorInfo, gamma: TensorInfo, groups: number
   return [B, M, C];
 }
 
-export function makeNativeGroupNorm(blas: NativeBlas): KernelConfig[] {
+/**
+ * `DifflabGroupNorm` / `DifflabGroupNormGrad`, or with `silu` `DifflabGroupNormSilu` /
+ * `DifflabGroupNormSiluGrad` (y = silu(group norm); the gradient recomputes the normalised values
+ * per sample instead of reading a saved tensor).
+ */
+export function makeNativeGroupNorm(blas: NativeBlas, silu = false): KernelConfig[] {
+  const names = silu ? [DIFFLAB_KERNELS.groupNormSilu, DIFFLAB_KERNELS.groupNormSiluGrad] : [DIFFLAB_KERNELS.groupNorm, DIFFLAB_KERNELS.groupNormGrad];
   const forward: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
     const { groups, eps } = attrs as unknown as { groups: number; eps: number };
-    const [B, M, C] = geometry(DIFFLAB_KERNELS.groupNorm, x, gamma, groups);
+    const [B, M, C] = geometry(names[0], x, gamma, groups);
     const backend = b as WasmBackend;
     const y = backend.makeOutput(x.shape, 'float32');
     const stats = backend.makeOutput([B, groups, 2], 'float32');
-    blas.groupNorm(heapF32(backend), off(backend, x), off(backend, gamma), off(backend, beta), B, M, C, groups, off(backend, y), off(backend, stats), eps);
+    blas.groupNorm(heapF32(backend), off(backend, x), off(backend, gamma), off(backend, beta), B, M, C, groups, off(backend, y), off(backend, stats), eps, silu ? 1 : 0);
     return [y, stats];
   };
   const backward: KernelFunc = ({ inputs, attrs, backend: b }) => {
-    const { dy, x, stats, gamma } = inputs as { dy: TensorInfo; x: TensorInfo; stats: TensorInfo; gamma: TensorInfo };
+    const { dy, x, stats, gamma, beta } = inputs as { dy: TensorInfo; x: TensorInfo; stats: TensorInfo; gamma: TensorInfo; beta?: TensorInfo };
     const { groups } = attrs as unknown as { groups: number };
-    const [B, M, C] = geometry(DIFFLAB_KERNELS.groupNormGrad, x, gamma, groups);
+    const [B, M, C] = geometry(names[1], x, gamma, groups);
+    if (silu && beta?.shape.join() !== String(C)) throw new Error(`${names[1]}: beta must be [${C}], got ${beta ? `[${beta.shape}]` : 'none'}`);
     const backend = b as WasmBackend;
     const dx = backend.makeOutput(x.shape, 'float32');
     const dgamma = backend.makeOutput([C], 'float32');
     const dbeta = backend.makeOutput([C], 'float32');
-    blas.groupNormGrad(heapF32(backend), off(backend, dy), off(backend, x), off(backend, stats), off(backend, gamma), B, M, C, groups, off(backend, dx), off(backend, dgamma), off(backend, dbeta));
+    const betaOff = silu && beta ? off(backend, beta) : -1;
+    blas.groupNormGrad(heapF32(backend), off(backend, dy), off(backend, x), off(backend, stats), off(backend, gamma), B, M, C, groups, off(backend, dx), off(backend, dgamma), off(backend, dbeta), betaOff);
     return [dx, dgamma, dbeta];
   };
   return [
-    { kernelName: DIFFLAB_KERNELS.groupNorm, backendName: 'wasm', kernelFunc: forward },
-    { kernelName: DIFFLAB_KERNELS.groupNormGrad, backendName: 'wasm', kernelFunc: backward },
+    { kernelName: names[0], backendName: 'wasm', kernelFunc: forward },
+    { kernelName: names[1], backendName: 'wasm', kernelFunc: backward },
   ];
 }
 

@@ -8,7 +8,8 @@
  * - Add, Multiply, Sub (same shapes, a bias row, a per-sample vector, a scalar), Sin, Cos, Sum
  *   (over one block of axes), Transpose (of two adjacent axis blocks), `DifflabGelu`, `DifflabGeluGrad`, and the new
  *   `DifflabSilu`, `DifflabSiluGrad` (`native-elementwise.ts`);
- * - the new `DifflabGroupNorm`, `DifflabGroupNormGrad`, `DifflabLayerNorm`, `DifflabLayerNormGrad`
+ * - the new `DifflabGroupNorm`, `DifflabGroupNormGrad`, `DifflabGroupNormSilu`,
+ *   `DifflabGroupNormSiluGrad`, `DifflabLayerNorm`, `DifflabLayerNormGrad`
  *   (`native-group-norm.ts`);
  * - the new `DifflabSinusoidal` (sinusoidal features, `native-elementwise.ts`);
  * - `DifflabAdam` (`native-adam.ts`, bit for bit the WebAssembly SIMD kernel's results);
@@ -61,6 +62,8 @@ const MAKERS: Record<string, Maker> = {
   [DIFFLAB_KERNELS.siluGrad]: (blas) => makeNativeSilu(blas)[1],
   [DIFFLAB_KERNELS.groupNorm]: (blas) => makeNativeGroupNorm(blas)[0],
   [DIFFLAB_KERNELS.groupNormGrad]: (blas) => makeNativeGroupNorm(blas)[1],
+  [DIFFLAB_KERNELS.groupNormSilu]: (blas) => makeNativeGroupNorm(blas, true)[0],
+  [DIFFLAB_KERNELS.groupNormSiluGrad]: (blas) => makeNativeGroupNorm(blas, true)[1],
   [DIFFLAB_KERNELS.layerNorm]: (blas) => makeNativeLayerNorm(blas)[0],
   [DIFFLAB_KERNELS.layerNormGrad]: (blas) => makeNativeLayerNorm(blas)[1],
   [DIFFLAB_KERNELS.sinusoidal]: (blas) => makeNativeSinusoidal(blas),
