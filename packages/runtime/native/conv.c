@@ -60,7 +60,14 @@ static void im2col(const float *x, const ConvGeom *g, int64_t r0, int64_t r1, fl
       for (int64_t j = 0; j < g->kw; j++) {
         const int64_t iw = ow * g->sw - g->pl + j;
         float *dst = row + (i * g->kw + j) * g->Cin;
-        if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) memset(dst, 0, run);
+        const int outside = ih < 0 || ih >= g->H || iw < 0 || iw >= g->W;
+        if (g->Cin < 16) {
+          /* a few channels (an image's first conv): a call to memcpy per value would cost more than the copy */
+          if (outside)
+            for (int64_t c = 0; c < g->Cin; c++) dst[c] = 0.0f;
+          else
+            for (int64_t c = 0; c < g->Cin; c++) dst[c] = xb[(ih * g->W + iw) * g->Cin + c];
+        } else if (outside) memset(dst, 0, run);
         else memcpy(dst, xb + (ih * g->W + iw) * g->Cin, run);
       }
     }
@@ -113,7 +120,7 @@ static void direct_single_output(Job *j, int64_t rows0, int64_t rows1) {
   if (j->op == FILTER_GRAD) memset(j->out, 0, (size_t)(g->kh * g->kw * C) * sizeof(float));
   for (int64_t r = rows0; r < rows1; r++) {
     const int64_t ow = r % g->Wo, oh = (r / g->Wo) % g->Ho, b = r / (g->Wo * g->Ho);
-    float acc = 0.0f;
+    float acc = 0.0f, part[16] = {0};
     const float d = j->op == FORWARD ? 0.0f : (j->op == FILTER_GRAD ? j->b[r] : j->a[r]);
     for (int64_t i = 0; i < g->kh; i++) {
       const int64_t ih = oh * g->sh - g->pt + i;
@@ -123,14 +130,12 @@ static void direct_single_output(Job *j, int64_t rows0, int64_t rows1) {
         if (iw < 0 || iw >= g->W) continue;
         const int64_t px = ((b * g->H + ih) * g->W + iw) * C, tap = (i * g->kw + jj) * C;
         if (j->op == FORWARD) {
-          /* 8 interleaved partial sums, so that the loop vectorises without reassociation */
+          /* 16 interleaved partial sums over all taps, so that the loop vectorises without reassociation */
           const float *x = j->a + px, *w = j->b + tap;
-          float part[8] = {0};
           int64_t c = 0;
-          for (; c + 8 <= C; c += 8)
-            for (int l = 0; l < 8; l++) part[l] += x[c + l] * w[c + l];
+          for (; c + 16 <= C; c += 16)
+            for (int l = 0; l < 16; l++) part[l] += x[c + l] * w[c + l];
           for (; c < C; c++) acc += x[c] * w[c];
-          for (int l = 0; l < 8; l++) acc += part[l];
         } else if (j->op == FILTER_GRAD) {
           const float *x = j->a + px;
           float *dw = j->out + tap;
@@ -142,7 +147,10 @@ static void direct_single_output(Job *j, int64_t rows0, int64_t rows1) {
         }
       }
     }
-    if (j->op == FORWARD) j->out[r] = j->beta != 0.0f ? j->out[r] + acc : acc;
+    if (j->op == FORWARD) {
+      for (int l = 0; l < 16; l++) acc += part[l];
+      j->out[r] = j->beta != 0.0f ? j->out[r] + acc : acc;
+    }
   }
 }
 

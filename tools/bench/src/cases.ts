@@ -55,7 +55,7 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
   issue.msPerCall = [];
   for (let r = 0; r < repeats; r++) {
     const t0 = performance.now();
-    let last: tf.Tensor | void = undefined;
+    let last: tf.Tensor | void ;
     for (let i = 0; i < iters; i++) {
       if (last) last.dispose();
       last = fn();
@@ -262,6 +262,17 @@ export const CASES: Record<string, (a: CaseArgs) => Promise<CaseResult>> = {
     return { ms: [wall], ...kernelTable(info) };
   },
   'image-train-unet': (a) => imageTrain('unet', a),
+  /** Kernel times of one UNet sampling run (16 images, 50 DDIM steps) under tf.profile. */
+  'profile-unet-sample': async () => {
+    const { job, model } = imageJob('unet');
+    const sampler = job.createSampler({ id: 'ddim', options: { numInferenceSteps: 50, clipSample: false } });
+    sampleOnce(sampler, model, 16, 50, 1).dispose();
+    const t0 = performance.now();
+    const info = await tf.profile(() => sampleOnce(sampler, model, 16, 50, 1));
+    const wall = performance.now() - t0;
+    (info.result as tf.Tensor).dispose();
+    return { ms: [wall], ...kernelTable(info) };
+  },
   'image-sample-unet': async (a) => {
     const { job, model } = imageJob('unet');
     const sampler = job.createSampler({ id: 'ddim', options: { numInferenceSteps: 50, clipSample: false } });

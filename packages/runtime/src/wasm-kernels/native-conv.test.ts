@@ -76,8 +76,10 @@ const GEOMS: Geom[] = [
   { B: 1, H: 7, W: 9, Cin: 2, Cout: 5, k: 5, s: 1, p: 2 },
   { B: 2, H: 7, W: 6, Cin: 3, Cout: 2, k: 2, s: 2, p: 0 },
   { B: 70, H: 20, W: 20, Cin: 24, Cout: 8, k: 3, s: 1, p: 1 }, // more im2col rows than one chunk holds
-  { B: 3, H: 9, W: 8, Cin: 19, Cout: 1, k: 3, s: 1, p: 1 }, // one output channel: direct loops (19 = 2 x 8 + 3)
+  { B: 3, H: 9, W: 8, Cin: 19, Cout: 1, k: 3, s: 1, p: 1 }, // one output channel: direct loops (19 = 16 + 3)
   { B: 2, H: 8, W: 8, Cin: 16, Cout: 1, k: 3, s: 2, p: 1 },
+  { B: 2, H: 6, W: 7, Cin: 35, Cout: 1, k: 3, s: 1, p: 1 }, // 35 = 2 x 16 + 3 lanes
+  { B: 3, H: 9, W: 9, Cin: 1, Cout: 6, k: 3, s: 1, p: 1 }, // one input channel (an image's first conv): im2col by value
 ];
 
 describe.skipIf(NATIVE_SKIP_REASON)('native OpenBLAS convolutions on wasm', () => {
