@@ -55,7 +55,7 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
   issue.msPerCall = [];
   for (let r = 0; r < repeats; r++) {
     const t0 = performance.now();
-    let last: tf.Tensor | void ;
+    let last: tf.Tensor | void = undefined;
     for (let i = 0; i < iters; i++) {
       if (last) last.dispose();
       last = fn();
