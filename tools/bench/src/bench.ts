@@ -69,9 +69,12 @@ const ALL: CaseSpec[] = [
   { name: 'spiral sample 10k, DDPM 50 steps', id: 'spiral-sample-ddpm', args: { repeats: it(2, 1) }, unit: 'ms/run', target: 1.0, rounds: 2 },
   { name: 'spiral sample 10k, DDIM 20 steps', id: 'spiral-sample-ddim20', args: { repeats: it(2, 1) }, unit: 'ms/run', target: 1.0, rounds: 2 },
   { name: 'spiral time to SW2 <= 3x floor', id: 'spiral-time-to-quality', args: { target: 3, 'max-steps': 20000 }, unit: 's to target', target: 1.0, full: true, rounds: 2 },
-  { name: 'patch transformer train step, batch 64', id: 'image-train-patch-transformer', args: { batch: 64, iters: it(6, 3), warmup: 2, repeats: it(2, 1) }, unit: 'ms/step', target: 1.0, rounds: 2 },
-  { name: 'conv UNet train step, batch 64', id: 'image-train-unet', args: { batch: 64, iters: it(3, 2), warmup: 1, repeats: it(2, 1) }, unit: 'ms/step', target: 1.0, rounds: 2 },
-  { name: 'conv UNet sample 16 images, 50 steps', id: 'image-sample-unet', args: { repeats: 1 }, unit: 'ms/run', target: 1.0, full: true, rounds: 2 },
+  // The image cases: 3 rounds (full run). One process on this VM runs ~10% faster or slower than
+  // the next with the same settings (both sides), and 2 rounds of one run each left a case's
+  // median to one or two processes (UNet sampling: 1.85-2.26 s in back-to-back processes).
+  { name: 'patch transformer train step, batch 64', id: 'image-train-patch-transformer', args: { batch: 64, iters: it(6, 3), warmup: 2, repeats: it(2, 1) }, unit: 'ms/step', target: 1.0, rounds: it(3, 2) },
+  { name: 'conv UNet train step, batch 64', id: 'image-train-unet', args: { batch: 64, iters: it(3, 2), warmup: 1, repeats: it(2, 1) }, unit: 'ms/step', target: 1.0, rounds: it(3, 2) },
+  { name: 'conv UNet sample 16 images, 50 steps', id: 'image-sample-unet', args: { repeats: 2 }, unit: 'ms/run', target: 1.0, full: true, rounds: 3 },
   // one backend and one torch thread count: the growth, not the speed, is the point
   { name: 'spiral memory, 10,000 train steps (b256)', id: 'spiral-memory', args: { batch: 256, iters: 10_000 }, unit: 'ms/step', full: true, rounds: 1, firstBackendOnly: true, torchThreads: [1] },
   { name: 'raw matmul, 3 model shapes (ceiling)', id: 'gemm', args: { iters: it(20, 5), warmup: 3, repeats: 3 }, unit: 'ms/run' },
