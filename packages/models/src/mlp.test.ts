@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, createRootContainer, DIFFLAB_KERNELS, provide, registryOf, TOKENS, WiringError } from '@difflab/core';
 import { MLPDenoiser, mlpPlugin, register } from './index.js';
 import { dotLoss, erf64, FakeLinearInput, FakeSinusoidalTime } from './testing/fakes.js';
+import { expectSameWithoutKernels, hasKernels } from './testing/kernels.js';
 
 type Params = Record<string, { data: number[]; shape: number[] }>;
 
@@ -185,32 +186,22 @@ describe('MLPDenoiser', () => {
   // Where the backend has DifflabResidualMlp / DifflabResidualMlpGrad (@difflab/runtime's native
   // addon on wasm), the model runs on them; the op-by-op path must give the same numbers.
   const fusedNames = [DIFFLAB_KERNELS.residualMlp, DIFFLAB_KERNELS.residualMlpGrad];
-  it.skipIf(!fusedNames.every((k) => tf.getKernel(k, tf.getBackend())))('the fused residual-MLP kernels and the op-by-op path agree on outputs and every gradient', () => {
+  it.skipIf(!hasKernels(fusedNames))('the fused residual-MLP kernels and the op-by-op path agree on outputs and every gradient', () => {
     for (const act of ['gelu', 'silu', 'relu'] as const) {
       const time = new FakeSinusoidalTime(4);
       const input = new FakeLinearInput(2, 3);
       const model = new MLPDenoiser({ hidden: 16, blocks: 3, activation: act, seed: 9 }, { timestepEmbedding: time, inputEmbedding: input });
-      const run = () =>
-        tf.tidy(() => {
+      expectSameWithoutKernels(
+        fusedNames,
+        () => {
           const x = tf.tensor2d([0.4, -0.8, -1.1, 0.6, 0.2, 1.7, 2.5, -0.1], [4, 2]);
           const t = tf.tensor1d([1, 5, 30, 7]);
           const { value, grads } = tf.variableGrads(() => dotLoss(model.predict(x, t), tf.tensor2d([0.7, -1.3, 0.2, 0.9, -0.5, 0.4, 1, 1], [4, 2])), model.trainableVariables);
-          return [Array.from(model.predict(x, t).dataSync()), [value.dataSync()[0]], ...model.trainableVariables.map((v) => Array.from(grads[v.name].dataSync()))];
-        });
-      const fused = run();
-      const configs = fusedNames.map((k) => tf.getKernel(k, tf.getBackend()) as tf.KernelConfig);
-      for (const k of fusedNames) tf.unregisterKernel(k, tf.getBackend());
-      let ops: number[][];
-      try {
-        ops = run();
-      } finally {
-        for (const c of configs) tf.registerKernel(c);
-      }
-      expect(fused.length).toBe(ops.length);
-      fused.forEach((a, i) => {
-        expect(a.length).toBe(ops[i].length);
-        for (let j = 0; j < a.length; j++) expect(Math.abs(a[j] - ops[i][j]), `${act} output ${i}[${j}]`).toBeLessThan(1e-5 * (1 + Math.abs(ops[i][j])));
-      });
+          return [model.predict(x, t), value, ...model.trainableVariables.map((v) => grads[v.name])];
+        },
+        1e-5,
+        act,
+      );
       model.dispose();
       input.dispose();
     }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, createRootContainer, DIFFLAB_KERNELS, registryOf } from '@difflab/core';
 import { loadWeights, PatchTransformerDenoiser, register, saveWeights, sincosPositionalEmbedding2d } from './index.js';
 import { fixedBatch, overfit, sgdStep } from './testing/image-train.js';
+import { expectSameWithoutKernels, hasKernels } from './testing/kernels.js';
 
 const tiny = { width: 16, depth: 2, heads: 2, patch: 2, imageSize: 8, mlpRatio: 2 };
 
@@ -110,34 +111,19 @@ describe('PatchTransformerDenoiser', () => {
   // Where the backend has DifflabAttention / DifflabAttentionGrad (@difflab/runtime's native addon
   // on wasm), self-attention runs on them; the op-by-op path must give the same numbers.
   const fusedNames = [DIFFLAB_KERNELS.attention, DIFFLAB_KERNELS.attentionGrad];
-  it.skipIf(!fusedNames.every((k) => tf.getKernel(k, tf.getBackend())))('the fused attention kernels and the op-by-op path agree on outputs, attention weights and every gradient', () => {
+  it.skipIf(!hasKernels(fusedNames))('the fused attention kernels and the op-by-op path agree on outputs, attention weights and every gradient', () => {
     const m = new PatchTransformerDenoiser({ ...tiny, imageChannels: 1, seed: 3 });
-    const run = () => {
-      const out = tf.tidy(() => {
-        const x = tf.randomNormal([3, 8, 8, 1], 0, 1, 'float32', 7);
+    expectSameWithoutKernels(
+      fusedNames,
+      () => {
+        const x = tf.randomNormal([3, 8, 8, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
         const t = tf.tensor1d([3, 400, 900], 'int32');
         const target = tf.randomNormal([3, 8, 8, 1], 0, 1, 'float32', 8);
         const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(m.predict(x, t), target)) as tf.Scalar, m.trainableVariables);
         return [m.predict(x, t), value, m.attentionWeights(x, t, 1), ...m.trainableVariables.map((v) => grads[v.name])];
-      });
-      const data = out.map((o) => Array.from(o.dataSync()));
-      tf.dispose(out);
-      return data;
-    };
-    const fused = run();
-    const configs = fusedNames.map((k) => tf.getKernel(k, tf.getBackend()) as tf.KernelConfig);
-    for (const k of fusedNames) tf.unregisterKernel(k, tf.getBackend());
-    let ops: number[][];
-    try {
-      ops = run();
-    } finally {
-      for (const c of configs) tf.registerKernel(c);
-    }
-    expect(fused.length).toBe(ops.length);
-    for (let i = 0; i < fused.length; i++) {
-      expect(fused[i].length).toBe(ops[i].length);
-      for (let j = 0; j < fused[i].length; j++) expect(Math.abs(fused[i][j] - ops[i][j]), `output ${i}[${j}]`).toBeLessThan(2e-5 * (1 + Math.abs(ops[i][j])));
-    }
+      },
+      2e-5,
+    );
     m.dispose();
   });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createRootContainer, DIFFLAB_KERNELS, registryOf } from '@difflab/core';
 import { loadWeights, register, saveWeights, UNetDenoiser } from './index.js';
 import { fixedBatch, maxRelErr, namedGrads, overfit, sgdStep } from './testing/image-train.js';
+import { expectSameWithoutKernels, hasKernels } from './testing/kernels.js';
 
 const tiny = { channels: [8, 16], groups: 4, imageSize: 8 };
 
@@ -76,36 +77,19 @@ describe('UNetDenoiser', () => {
   // Where the backend has the fused group norm + SiLU and attention kernels (@difflab/runtime's
   // native addon on wasm), the UNet runs on them; the op-by-op path must give the same numbers.
   const fusedNames = [DIFFLAB_KERNELS.groupNormSilu, DIFFLAB_KERNELS.groupNormSiluGrad, DIFFLAB_KERNELS.attention, DIFFLAB_KERNELS.attentionGrad];
-  it.skipIf(!fusedNames.every((k) => tf.getKernel(k, tf.getBackend())))('the fused group-norm + SiLU and attention kernels and the op-by-op path agree on outputs and every gradient', () => {
+  it.skipIf(!hasKernels(fusedNames))('the fused group-norm + SiLU and attention kernels and the op-by-op path agree on outputs and every gradient', () => {
     const m = new UNetDenoiser({ ...tiny, imageChannels: 1, seed: 5 });
-    const run = () => {
-      const out = tf.tidy(() => {
+    expectSameWithoutKernels(
+      fusedNames,
+      () => {
         const x = tf.randomNormal([2, 8, 8, 1], 0, 1, 'float32', 3);
         const t = tf.tensor1d([10, 700], 'int32');
         const target = tf.randomNormal([2, 8, 8, 1], 0, 1, 'float32', 4);
         const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(m.predict(x, t), target)) as tf.Scalar, m.trainableVariables);
         return [m.predict(x, t), value, ...m.trainableVariables.map((v) => grads[v.name])];
-      });
-      const data = out.map((o) => Array.from(o.dataSync()));
-      tf.dispose(out);
-      return data;
-    };
-    const fused = run();
-    const configs = fusedNames.map((k) => tf.getKernel(k, tf.getBackend()) as tf.KernelConfig);
-    for (const k of fusedNames) tf.unregisterKernel(k, tf.getBackend());
-    let ops: number[][];
-    try {
-      ops = run();
-    } finally {
-      for (const c of configs) tf.registerKernel(c);
-    }
-    expect(fused.length).toBe(ops.length);
-    for (let i = 0; i < fused.length; i++) {
-      expect(fused[i].length).toBe(ops[i].length);
-      let scale = 1;
-      for (const v of ops[i]) scale = Math.max(scale, Math.abs(v));
-      for (let j = 0; j < fused[i].length; j++) expect(Math.abs(fused[i][j] - ops[i][j]), `output ${i}[${j}]`).toBeLessThan(5e-5 * scale);
-    }
+      },
+      5e-5,
+    );
     m.dispose();
   });
 
