@@ -416,7 +416,7 @@ static napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
     outside(env, "layerNormGrad");
     return NULL;
   }
-  LnJob j = {H + v[1], H + v[0], H + v[1], H + v[2], H + v[5], C, 0};
+  LnJob j = {NULL, H + v[0], H + v[1], H + v[2], H + v[5], C, 0};
   par_range(rows, ELEMENTWISE_MIN_CHUNK / C + 1, 1, ln_backward_range, &j);
   return NULL;
 }
