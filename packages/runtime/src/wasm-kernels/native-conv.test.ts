@@ -80,6 +80,16 @@ const GEOMS: Geom[] = [
   { B: 2, H: 8, W: 8, Cin: 16, Cout: 1, k: 3, s: 2, p: 1 },
   { B: 2, H: 6, W: 7, Cin: 35, Cout: 1, k: 3, s: 1, p: 1 }, // 35 = 2 x 16 + 3 lanes
   { B: 3, H: 9, W: 9, Cin: 1, Cout: 6, k: 3, s: 1, p: 1 }, // one input channel (an image's first conv): im2col by value
+  // Cout a multiple of 16 (AVX-512 builds: the direct loops of conv.c): tiles of 12 x 32 channels with a
+  // 7-pixel remainder; 6 x 64 (13 = 2 x 6 + 1) with 20 input channels (dW: 12 + 8, dx: im2col);
+  // 24 x 16 at stride 2; 5x5 taps; no padding with 128 outputs (two column blocks; dx padded by 2)
+  { B: 2, H: 9, W: 31, Cin: 32, Cout: 32, k: 3, s: 1, p: 1 },
+  { B: 3, H: 7, W: 13, Cin: 20, Cout: 64, k: 3, s: 1, p: 1 },
+  { B: 2, H: 8, W: 10, Cin: 16, Cout: 48, k: 3, s: 2, p: 1 },
+  { B: 2, H: 6, W: 30, Cin: 48, Cout: 16, k: 5, s: 1, p: 2 },
+  { B: 1, H: 5, W: 7, Cin: 64, Cout: 128, k: 3, s: 1, p: 0 },
+  { B: 2, H: 7, W: 6, Cin: 32, Cout: 32, k: 2, s: 2, p: 0 },
+  { B: 40, H: 6, W: 5, Cin: 8, Cout: 16, k: 3, s: 1, p: 1 }, // 240 rows: more than the filter gradient's 8 blocks
 ];
 
 describe.skipIf(NATIVE_SKIP_REASON)('native OpenBLAS convolutions on wasm', () => {
@@ -146,6 +156,43 @@ describe.skipIf(NATIVE_SKIP_REASON)('native OpenBLAS convolutions on wasm', () =
     for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) for (let c = 0; c < 6; c++) w3[((2 * i * 3 + 2 * j) * 6) + c] = w[(i * 2 + j) * 6 + c];
     expect(maxDiff(y.dataSync(), refForward({ B: 1, H: 7, W: 7, Cin: 2, Cout: 3, k: 3, s: 1, p: 0 }, x, w3))).toBeLessThan(1e-4);
     y.dispose();
+  });
+
+  it('gives one thread\'s bits on two threads (rows taken from a shared counter; dW summed in fixed blocks)', () => {
+    const nb = blas as NonNullable<typeof blas>;
+    const threads = nb.info().threads;
+    const g: Geom = { B: 16, H: 16, W: 16, Cin: 32, Cout: 64, k: 3, s: 1, p: 1 };
+    const xs: [number, number, number, number] = [g.B, g.H, g.W, g.Cin];
+    const x = values(g.B * g.H * g.W * g.Cin, 11);
+    const w = values(9 * g.Cin * g.Cout, 12);
+    const dy = values(g.B * g.H * g.W * g.Cout, 13);
+    const run = (t: number) => {
+      nb.setThreads(t);
+      try {
+        const out = tf.tidy(() => {
+          const common = { strideHeight: 1, strideWidth: 1, padTop: 1, padLeft: 1 };
+          const dyt = tf.tensor4d(dy, [g.B, g.H, g.W, g.Cout]);
+          return [
+            tf.conv2d(tf.tensor4d(x, xs), tf.tensor4d(w, [3, 3, g.Cin, g.Cout]), 1, 1),
+            tf.engine().runKernel(DIFFLAB_KERNELS.conv2dFilterGrad, { x: tf.tensor4d(x, xs), dy: dyt }, { ...common, filterHeight: 3, filterWidth: 3 }) as tf.Tensor,
+            tf.engine().runKernel(DIFFLAB_KERNELS.conv2dInputGrad, { dy: dyt, filter: tf.tensor4d(w, [3, 3, g.Cin, g.Cout]) }, { ...common, inputShape: xs } as unknown as tf.NamedAttrMap) as tf.Tensor,
+          ];
+        });
+        const data = out.map((t) => t.dataSync().slice());
+        tf.dispose(out);
+        return data;
+      } finally {
+        nb.setThreads(threads);
+      }
+    };
+    const one = run(1);
+    const two = run(2);
+    one.forEach((o, i) => {
+      let differ = 0;
+      for (let j = 0; j < o.length; j++) if (!Object.is(o[j], two[i][j])) differ++;
+      expect(differ, ['y', 'dw', 'dx'][i]).toBe(0);
+    });
+    expect(maxDiff(two[1], refGrads(g, x, w, dy).dw)).toBeLessThan(2e-3);
   });
 
   it('refuses operands outside the heap with a one-line RangeError', () => {
