@@ -1,6 +1,10 @@
 /**
- * Convolutions for tfjs-backend-wasm in Node on difflab-blas (native/blas.c): im2col rows of a
- * few images at a time, then OpenBLAS's sgemm, in place in the wasm heap.
+ * Convolutions for tfjs-backend-wasm in Node on difflab-blas (native/conv.c), in place in the wasm
+ * heap: where the addon was built with AVX-512 and Cout is a multiple of 16 (from 8 input
+ * channels), direct loops with no im2col matrix (output rows accumulated tap by tap, 6-24 pixels
+ * x 16-64 channels in registers; dx of a stride-1 conv as the forward conv of dy with the flipped
+ * filter; dW in 8 fixed row blocks summed in order); otherwise im2col rows of a few images at a
+ * time, then OpenBLAS's sgemm. `DIFFLAB_DIRECT_CONV=0` (read once) takes the second path always.
  *
  * - Conv2D / FusedConv2D (NHWC, dilation 1; bias of Cout values, linear or relu): replace
  *   tfjs-backend-wasm's XNNPACK convolution (WebAssembly SIMD, 128-bit, ~5x slower here);
