@@ -192,9 +192,9 @@ static void direct_forward(const ConvGeom *g, const float *x, const float *w, co
   par_run(T, direct_main, &d);
 }
 /*
- * Filter gradient, same tile with the roles turned: for each output row and tap, a block of NP
- * input channels x NV vectors of output channels of dW[i, j] accumulates over the row's valid
- * columns, dW[i, j, c, co] += sum_ow x[b, ih, ow sw - pl + j, c] dy[b, oh, ow, co]. The rows are
+ * Filter gradient, the same register tile with the roles turned: for each tap, a block of NP
+ * input channels x NV vectors of output channels of dW[i, j] accumulates over the valid columns
+ * of FG_ROWS output rows, dW[i, j, c, co] += sum x[b, ih, ow sw - pl + j, c] dy[b, oh, ow, co]. The rows are
  * cut into a fixed number of blocks, each summed into its own partial dW, and the partials added
  * in block order: the result does not depend on the number of threads or on which took a block.
  */
@@ -208,30 +208,91 @@ typedef struct {
   int64_t next;
 } DirectFg;
 
-static void direct_fg_row(const DirectFg *d, int64_t row, float *dw) {
+/* One row's run of pixels for a tap: x at its first pixel (channel 0), dy at its first pixel. */
+typedef struct {
+  const float *x, *dy;
+  int64_t n;
+} Run;
+
+/* Rows of dy summed per filter-gradient tile before its accumulators go back to memory. */
+#define FG_ROWS 8
+
+/* dw[p, v] (NP input channels x NV vectors of output channels) += sum over the runs' pixels of
+ * x[k, c0 + p] dy[k, co0 + 16 v], accumulators in registers across all runs. */
+static inline __attribute__((always_inline)) void fg_tile(const int NP, const int NV, const Run *runs, int nrun, int64_t c0, int64_t co0, int64_t xs,
+                                                           int64_t Cout, float *dw) {
+  __m512 acc[24];
+#pragma GCC unroll 24
+  for (int p = 0; p < NP; p++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) acc[p * NV + v] = _mm512_loadu_ps(dw + p * Cout + 16 * v);
+  for (int r = 0; r < nrun; r++) {
+    const float *x = runs[r].x + c0, *dy = runs[r].dy + co0;
+    for (int64_t k = 0; k < runs[r].n; k++) {
+      __m512 dv[4];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) dv[v] = _mm512_loadu_ps(dy + k * Cout + 16 * v);
+#pragma GCC unroll 24
+      for (int p = 0; p < NP; p++) {
+        const __m512 xb = _mm512_set1_ps(x[k * xs + p]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[p * NV + v] = _mm512_fmadd_ps(xb, dv[v], acc[p * NV + v]);
+      }
+    }
+  }
+#pragma GCC unroll 24
+  for (int p = 0; p < NP; p++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) _mm512_storeu_ps(dw + p * Cout + 16 * v, acc[p * NV + v]);
+}
+
+#define FG_CASE(NP, NV) \
+  case NP:              \
+    fg_tile(NP, NV, runs, nrun, c0, co0, xs, Cout, dw); \
+    break;
+#define FG_CASES_6(NV) FG_CASE(1, NV) FG_CASE(2, NV) FG_CASE(3, NV) FG_CASE(4, NV) FG_CASE(5, NV) FG_CASE(6, NV)
+#define FG_CASES_12(NV) FG_CASES_6(NV) FG_CASE(7, NV) FG_CASE(8, NV) FG_CASE(9, NV) FG_CASE(10, NV) FG_CASE(11, NV) FG_CASE(12, NV)
+#define FG_CASES_24(NV)                                                                                               \
+  FG_CASES_12(NV) FG_CASE(13, NV) FG_CASE(14, NV) FG_CASE(15, NV) FG_CASE(16, NV) FG_CASE(17, NV) FG_CASE(18, NV) \
+      FG_CASE(19, NV) FG_CASE(20, NV) FG_CASE(21, NV) FG_CASE(22, NV) FG_CASE(23, NV) FG_CASE(24, NV)
+
+static void fg_tile_any(int np, int nv, const Run *runs, int nrun, int64_t c0, int64_t co0, int64_t xs, int64_t Cout, float *dw) {
+  if (nv == 4) {
+    switch (np) { FG_CASES_6(4) }
+  } else if (nv == 2) {
+    switch (np) { FG_CASES_12(2) }
+  } else {
+    switch (np) { FG_CASES_24(1) }
+  }
+}
+
+/* dW contributions of output rows [r0, r1) (at most FG_ROWS), tap by tap. */
+static void direct_fg_rows(const DirectFg *d, int64_t r0, int64_t r1, float *dw) {
   const ConvGeom *g = d->g;
-  const int64_t Cin = g->Cin, Cout = g->Cout, oh = row % g->Ho, b = row / g->Ho;
+  const int64_t Cin = g->Cin, Cout = g->Cout;
   const int nv = direct_nv(Cout), NP = tile_pixels(nv), cw = 16 * nv;
-  const float *dyrow = d->dy + row * g->Wo * Cout;
-  for (int64_t i = 0; i < g->kh; i++) {
-    const int64_t ih = oh * g->sh - g->pt + i;
-    if (ih < 0 || ih >= g->H) continue;
-    const float *xrow = d->x + (b * g->H + ih) * g->W * Cin;
+  Run runs[FG_ROWS];
+  for (int64_t i = 0; i < g->kh; i++)
     for (int64_t j = 0; j < g->kw; j++) {
       const int64_t a = g->pl - j, lo = a > 0 ? (a + g->sw - 1) / g->sw : 0;
       const int64_t last = g->W - 1 + g->pl - j;
       int64_t hi = last < 0 ? 0 : last / g->sw + 1;
       if (hi > g->Wo) hi = g->Wo;
       if (hi <= lo) continue;
+      int nrun = 0;
+      for (int64_t row = r0; row < r1; row++) {
+        const int64_t oh = row % g->Ho, b = row / g->Ho, ih = oh * g->sh - g->pt + i;
+        if (ih < 0 || ih >= g->H) continue;
+        runs[nrun++] = (Run){d->x + ((b * g->H + ih) * g->W + lo * g->sw - g->pl + j) * Cin, d->dy + (row * g->Wo + lo) * Cout, hi - lo};
+      }
+      if (nrun == 0) continue;
       float *dwtap = dw + (i * g->kw + j) * Cin * Cout;
-      const float *x0 = xrow + (lo * g->sw - g->pl + j) * Cin;
       for (int64_t co = 0; co < Cout; co += cw)
         for (int64_t c = 0; c < Cin; c += NP) {
           const int np = (int)(Cin - c < NP ? Cin - c : NP);
-          tile_any(np, nv, x0 + c, 1, g->sw * Cin, dyrow + lo * Cout + co, Cout, hi - lo, dwtap + c * Cout + co, Cout);
+          fg_tile_any(np, nv, runs, nrun, c, co, g->sw * Cin, Cout, dwtap + c * Cout + co);
         }
     }
-  }
 }
 
 static void direct_fg_main(void *arg, int t, int T) {
@@ -244,7 +305,8 @@ static void direct_fg_main(void *arg, int t, int T) {
     if (k >= d->blocks) break;
     float *dw = d->partials + k * KN;
     memset(dw, 0, (size_t)KN * sizeof(float));
-    for (int64_t r = d->units * k / d->blocks; r < d->units * (k + 1) / d->blocks; r++) direct_fg_row(d, r, dw);
+    const int64_t r1 = d->units * (k + 1) / d->blocks;
+    for (int64_t r = d->units * k / d->blocks; r < r1; r += FG_ROWS) direct_fg_rows(d, r, r + FG_ROWS < r1 ? r + FG_ROWS : r1, dw);
   }
 }
 
