@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DIFFLAB_KERNELS, Rng } from '@difflab/core';
 import {
   attention,
+  columnSums,
   concatChannels,
   conv2d,
   conv2dInputGrad,
@@ -400,6 +401,40 @@ describe('dense layers, activations, attention, embeddings', () => {
       expect(Array.from(da.dataSync())).toEqual([0, 1, 5, 6, 10, 11, 15, 16]);
       expect(Array.from(db.dataSync())).toEqual([2, 3, 4, 7, 8, 9, 12, 13, 14, 17, 18, 19]);
     });
+  });
+
+  it("concatChannels' gradient is two channel slices of dy (no matmul), on wasm as on cpu", async () => {
+    const [n, h, w, ca, cb] = [2, 3, 4, 5, 3];
+    const up = tf.tensor4d(Float32Array.from({ length: n * h * w * (ca + cb) }, (_, i) => Math.fround(Math.sin(i * 0.7) * 3)), [n, h, w, ca + cb]);
+    const grads = () => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(concatChannels(x as tf.Tensor4D, y as tf.Tensor4D), up)))([tf.ones([n, h, w, ca]), tf.zeros([n, h, w, cb])]);
+    const info = await tf.profile(() => grads());
+    const [da, db] = info.result as tf.Tensor[];
+    expect(info.kernelNames).toContain('Slice');
+    expect(info.kernelNames).not.toContain('BatchMatMul');
+    // dy = up: da holds its first ca channels, db the last cb
+    const u = up.arraySync() as number[][][][];
+    expect(da.arraySync()).toEqual(u.map((r) => r.map((c) => c.map((p) => p.slice(0, ca)))));
+    expect(db.arraySync()).toEqual(u.map((r) => r.map((c) => c.map((p) => p.slice(ca)))));
+    const onCpuGrads = await onCpu(() => grads().map((t) => t.arraySync()));
+    expect([da.arraySync(), db.arraySync()]).toEqual(onCpuGrads);
+    tf.dispose([da, db, up]);
+  });
+
+  it('columnSums sums over every axis but the last (float64 reference): one Sum where the backend runs Sum natively or on WebGPU, else a ones-row matmul', async () => {
+    const shape = [4, 5, 6, 7];
+    const x = Float32Array.from({ length: 4 * 5 * 6 * 7 }, (_, i) => Math.fround(Math.cos(i * 1.3) * 5 + 1));
+    const want = Array.from({ length: 7 }, (_, j) => x.filter((_, i) => i % 7 === j).reduce((a, b) => a + b, 0));
+    const info = await tf.profile(() => columnSums(tf.tensor4d(x, shape as [number, number, number, number])));
+    const got = info.result as tf.Tensor;
+    expect(got.shape).toEqual([7]);
+    const g = got.dataSync();
+    for (let j = 0; j < 7; j++) expect(Math.abs(g[j] - want[j])).toBeLessThan(1e-4);
+    got.dispose();
+    const sum = tf.getKernel(tf.Sum, tf.getBackend());
+    const native = !!sum && (sum.kernelFunc as unknown as Record<symbol, unknown>)[Symbol.for('difflab.wasmNativeKernel')] === true;
+    const viaSum = native || tf.getBackend() === 'webgpu';
+    expect(info.kernelNames.includes('Sum'), `Sum kernel native: ${native}`).toBe(viaSum);
+    expect(info.kernelNames.includes('BatchMatMul'), `Sum kernel native: ${native}`).toBe(!viaSum);
   });
 
   it("timestep features are diffusers' get_timestep_embedding(flip_sin_to_cos=True, shift 0): [cos(t f), sin(t f)], f_i = 10000^(-i/half)", () => {

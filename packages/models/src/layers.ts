@@ -73,15 +73,28 @@ export function createConv2d(inCh: number, outCh: number, kernel: number, rng: R
 }
 
 /**
- * Column sums of a [M, C] matrix as ones[1, M] @ x: the wasm backend reduces only innermost axes
- * fast (a sum over axis 0 transposes first), a plain matmul is ~10x faster.
+ * Column sums of x viewed as [M, C] (C its last axis): the bias gradients. A sum over axis 0 where
+ * that is one reduction: WebGPU (one dispatch instead of a fill and a matmul) and the wasm backend
+ * with difflab's native addon (its Sum is a vectorised column-sum pass, ~2x faster than OpenBLAS's
+ * ones[1, M] @ x at the UNet's [65536, 32]). Elsewhere ones[1, M] @ x: tfjs-backend-wasm reduces
+ * only innermost axes fast (a sum over axis 0 transposes first), and even difflab's WebAssembly
+ * column-sum kernel runs ~2x slower than the matmul there at [65536, 32] ([65536, 64]: 2.5 against
+ * 0.8 ms).
  */
 export function columnSums(x: tf.Tensor): tf.Tensor1D {
   const c = x.shape[x.rank - 1] as number;
   const m = x.size / c;
-  // WebGPU: one reduction dispatch instead of a fill and a matmul.
-  if (gpuLike()) return tf.tidy(() => tf.sum(tf.reshape(x, [m, c]), 0) as tf.Tensor1D);
+  if (gpuLike() || nativeKernel(tf.Sum)) return tf.tidy(() => tf.sum(tf.reshape(x, [m, c]), 0) as tf.Tensor1D);
   return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, m]), tf.reshape(x, [m, c])), [c]));
+}
+
+/** The mark @difflab/runtime's `registerNativeKernels` sets on the wasm kernels that run on its native addon. */
+const NATIVE_KERNEL_MARK = Symbol.for('difflab.wasmNativeKernel');
+
+/** Whether the current backend's kernel `name` runs on difflab's native addon (wasm in Node). */
+function nativeKernel(name: string): boolean {
+  const k = tf.getKernel(name, tf.getBackend());
+  return !!k && (k.kernelFunc as unknown as Record<symbol, unknown>)[NATIVE_KERNEL_MARK] === true;
 }
 
 /**
@@ -309,8 +322,11 @@ export function groupNorm(x: tf.Tensor4D, p: NormParams, groups: number, eps = 1
 }
 
 /**
- * concat([a, b], channels) for NHWC tensors, with a gradient that splits dy by two plain matmuls
- * with 0/1 selection matrices (a channel slice copies its whole input on the wasm backend).
+ * concat([a, b], channels) for NHWC tensors, with a gradient that splits dy into its first ca and
+ * last cb channels by two channel slices: one strided copy each on the wasm backend (difflab's
+ * native Slice in Node, else its JavaScript slice kernel, which copies only the box). The 0/1
+ * selection-matrix matmuls this used before cost ~3-4x as much with the native addon and ~6-14x
+ * on WebAssembly (the UNet's [64, 32, 32, 64 + 32] and [64, 16, 16, 64 + 64] on a 2-core Xeon).
  */
 export const concatChannels = tf.customGrad((a, b, save) => {
   const ca = (a as tf.Tensor).shape[3] as number;
@@ -318,14 +334,7 @@ export const concatChannels = tf.customGrad((a, b, save) => {
   (save as tf.GradSaveFunc)([]);
   return {
     value: tf.concat([a as tf.Tensor4D, b as tf.Tensor4D], 3),
-    gradFunc: (dy: tf.Tensor) => {
-      const [bn, h, w, c] = dy.shape as [number, number, number, number];
-      const d2 = tf.reshape(dy, [bn * h * w, c]);
-      const eye = tf.eye(c);
-      const selA = tf.slice(eye, [0, 0], [c, ca]);
-      const selB = tf.slice(eye, [0, ca], [c, cb]);
-      return [tf.reshape(tf.matMul(d2, selA), [bn, h, w, ca]), tf.reshape(tf.matMul(d2, selB), [bn, h, w, cb])];
-    },
+    gradFunc: (dy: tf.Tensor) => [tf.slice(dy, [0, 0, 0, 0], [-1, -1, -1, ca]), tf.slice(dy, [0, 0, 0, ca], [-1, -1, -1, cb])],
   };
 }) as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D;
 

@@ -1,9 +1,10 @@
 /*
  * difflab-blas, the N-API entry points: single-precision GEMM from the system's OpenBLAS (here),
  * convolutions (conv.c), group normalisation (norm.c), vector math (vmath.c), Adam (adam.c), the
- * residual MLP (mlp.c) and multi-head attention (attention.c) on tensors that live in tfjs-backend-wasm's
- * linear memory (Node only). Built by scripts/build-native.mjs; loaded by
- * src/wasm-kernels/native-blas.ts; used by the wasm kernels of src/wasm-kernels/native-kernels.ts.
+ * residual MLP (mlp.c), multi-head attention (attention.c) and strided copies (copy.c) on tensors
+ * that live in tfjs-backend-wasm's linear memory (Node only). Built by scripts/build-native.mjs;
+ * loaded by src/wasm-kernels/native-blas.ts; used by the wasm kernels of
+ * src/wasm-kernels/native-kernels.ts.
  *
  * WebAssembly SIMD is 128 bits wide, so tfjs-backend-wasm's XNNPACK tops out at ~35 GFLOP/s a
  * core on the matmuls of difflab's models, where OpenBLAS's AVX-512 / AVX2 kernels run at
@@ -16,6 +17,7 @@
 #include "adam.h"
 #include "attention.h"
 #include "conv.h"
+#include "copy.h"
 #include "gemm.h"
 #include "mlp.h"
 #include "parallel.h"
@@ -435,6 +437,55 @@ static napi_value BlockSwap(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * copy2d(heap, srcOff, srcStride, dstOff, dstStride, rows, cols): copy.c's copy2d of 32-bit
+ * values, dst[r dstStride + j] = src[r srcStride + j] (r < rows, j < cols); dstStride >= cols
+ * when rows > 1, and the spans the two cover must not overlap.
+ */
+static napi_value Copy2dFn(napi_env env, napi_callback_info info) {
+  float *H;
+  int64_t L, v[6];
+  if (!heap_args(env, info, "copy2d", 7, &H, &L, v)) return NULL;
+  const int64_t srcOff = v[0], srcStride = v[1], dstOff = v[2], dstStride = v[3], rows = v[4], cols = v[5];
+  if (rows < 1 || cols < 1 || (rows > 1 && dstStride < cols) || rows > L || cols > L || srcStride > L || dstStride > L || !fits(srcOff, rows, srcStride, cols, L) ||
+      !fits(dstOff, rows, dstStride, cols, L)) {
+    outside(env, "copy2d");
+    return NULL;
+  }
+  const int64_t srcEnd = srcOff + (rows - 1) * srcStride + cols, dstEnd = dstOff + (rows - 1) * dstStride + cols;
+  if (srcOff < dstEnd && dstOff < srcEnd) {
+    napi_throw_range_error(env, NULL, "difflab-blas copy2d: the source and destination overlap");
+    return NULL;
+  }
+  copy2d((uint32_t *)(H + dstOff), dstStride, (const uint32_t *)(H + srcOff), srcStride, rows, cols);
+  return NULL;
+}
+
+/*
+ * resizeNearest(heap, xOff, B, H, W, C, newH, newW, alignCorners, halfPixelCenters, outOff):
+ * copy.c's nearest-neighbour resize of x [B, H, W, C] into out [B, newH, newW, C] (32-bit values).
+ */
+static napi_value ResizeNearest(napi_env env, napi_callback_info info) {
+  float *Hp;
+  int64_t L, v[10];
+  if (!heap_args(env, info, "resizeNearest", 11, &Hp, &L, v)) return NULL;
+  const int64_t xOff = v[0], B = v[1], H = v[2], W = v[3], C = v[4], newH = v[5], newW = v[6], outOff = v[9];
+  int64_t nx = 0, nout = 0;
+  /* each size at most the heap's length (< 2^31) first: the products of two then do not overflow */
+  if (B < 1 || H < 1 || W < 1 || C < 1 || newH < 1 || newW < 1 || B > L || H > L || W > L || C > L || newH > L || newW > L ||
+      __builtin_mul_overflow(B * H, W * C, &nx) || __builtin_mul_overflow(B * newH, newW * C, &nout) || !fits(xOff, 1, 0, nx, L) || !fits(outOff, 1, 0, nout, L)) {
+    outside(env, "resizeNearest");
+    return NULL;
+  }
+  if (xOff < outOff + nout && outOff < xOff + nx) {
+    napi_throw_range_error(env, NULL, "difflab-blas resizeNearest: the input and output overlap");
+    return NULL;
+  }
+  if (resize_nearest((const uint32_t *)(Hp + xOff), B, H, W, C, newH, newW, v[7] != 0, v[8] != 0, (uint32_t *)(Hp + outOff)) != 0)
+    napi_throw_error(env, NULL, "difflab-blas resizeNearest: out of memory");
+  return NULL;
+}
+
 /* binary(heap, op, aOff, bOff, O, M, I, bPerO, outOff): vm_binary (op 0 +, 1 *, 2 a - b, 3 b - a). */
 typedef struct {
   int op;
@@ -690,6 +741,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"layerNormGrad", NULL, LayerNormGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blockSwap", NULL, BlockSwap, NULL, NULL, NULL, napi_enumerable, NULL},
       {"binary", NULL, Binary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"copy2d", NULL, Copy2dFn, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"resizeNearest", NULL, ResizeNearest, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mlp", NULL, Mlp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mlpGrad", NULL, MlpGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"attention", NULL, Attention, NULL, NULL, NULL, napi_enumerable, NULL},

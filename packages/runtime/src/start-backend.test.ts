@@ -67,7 +67,7 @@ describe('startBackend (Node)', () => {
   it('wasm: matmuls on the native OpenBLAS addon when it was built, and nativeBlas: false turns it off', async () => {
     const on = await startBackend('wasm');
     expect(on.notes).toContain(`wasm: ${NATIVE.note}`);
-    if (NATIVE.blas) expect(NATIVE.note).toMatch(/^native addon: matmuls, convolutions, group \/ layer norm, GELU, SiLU, sin, cos, add \/ mul \/ sub, sum, transpose, Adam, residual MLP, attention \(OpenBLAS \S+ kernels, \d+ thread\(s\)\)$/);
+    if (NATIVE.blas) expect(NATIVE.note).toMatch(/^native addon: matmuls, convolutions, group \/ layer norm, GELU, SiLU, sin, cos, add \/ mul \/ sub, sum, transpose, concat, slice, nearest resize, Adam, residual MLP, attention \(OpenBLAS \S+ kernels, \d+ thread\(s\)\)$/);
     const off = await startBackend('wasm', { nativeBlas: false });
     expect(describeBackend().matmul).toBe('wasm');
     if (NATIVE.blas) expect(off.notes).toContain('wasm: native addon off (nativeBlas: false); every kernel in WebAssembly');

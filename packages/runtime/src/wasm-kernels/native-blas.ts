@@ -67,6 +67,17 @@ export interface NativeBlas {
   binary(heap: Float32Array, op: number, aOff: number, bOff: number, O: number, M: number, I: number, bPerO: number, outOff: number): void;
   /** out [batch, cols, rows, inner] from x [batch, rows, cols, inner], 32-bit words. */
   blockSwap(heap: Float32Array, xOff: number, batch: number, rows: number, cols: number, inner: number, outOff: number): void;
+  /**
+   * dst[r * dstStride + j] = src[r * srcStride + j] for r < rows, j < cols, of 32-bit values (float32 or
+   * int32 alike); dstStride >= cols (when rows > 1), sizes positive. Split over the addon's threads from ~1M values
+   * (same bits). Throws a RangeError when a span lies outside `heap` or the two spans overlap.
+   */
+  copy2d(heap: Float32Array, srcOff: number, srcStride: number, dstOff: number, dstStride: number, rows: number, cols: number): void;
+  /**
+   * Nearest-neighbour resize of x [B, H, W, C] into out [B, newH, newW, C] (32-bit values) with
+   * tfjs-backend-cpu's ResizeNearestNeighbor index rule; alignCorners, halfPixelCenters 0 or 1.
+   */
+  resizeNearest(heap: Float32Array, xOff: number, B: number, H: number, W: number, C: number, newH: number, newW: number, alignCorners: number, halfPixelCenters: number, outOff: number): void;
   /** out [outer, cols] = x [outer, rows, cols] summed over rows. */
   colsum(heap: Float32Array, xOff: number, outer: number, rows: number, cols: number, outOff: number): void;
   /** Layer norm over the last axis of x [rows, C] (no affine): xhat [rows, C], rstd [rows]. */
@@ -119,7 +130,7 @@ export async function loadNativeBlas(): Promise<LoadedBlas> {
     } else {
       const blas = createRequire(import.meta.url)(path) as NativeBlas;
       const { corename, threads } = blas.info();
-      loaded = { blas, note: `native addon: matmuls, convolutions, group / layer norm, GELU, SiLU, sin, cos, add / mul / sub, sum, transpose, Adam, residual MLP, attention (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
+      loaded = { blas, note: `native addon: matmuls, convolutions, group / layer norm, GELU, SiLU, sin, cos, add / mul / sub, sum, transpose, concat, slice, nearest resize, Adam, residual MLP, attention (OpenBLAS ${corename} kernels, ${threads} thread(s))` };
     }
   } catch (e) {
     loaded = { blas: null, note: `native addon failed to load (${String((e as Error)?.message ?? e).split('\n')[0]}); every kernel in WebAssembly` };

@@ -16,7 +16,10 @@
  * - the new `DifflabResidualMlp`, `DifflabResidualMlpGrad` (`native-mlp.ts`): tiny-diffusion's
  *   residual MLP in one kernel each way;
  * - the new `DifflabAttention`, `DifflabAttentionGrad` (`native-attention.ts`): multi-head attention
- *   on the fused qkv projection, heads read in place.
+ *   on the fused qkv projection, heads read in place;
+ * - Concat (any axis), Slice (a box cut in one axis only), both float32 / int32, and
+ *   ResizeNearestNeighbor (float32 NHWC, tfjs-backend-cpu's index rule) as strided copies
+ *   (`native-copy.ts`, native/copy.c).
  *
  * Each replaces the kernel registered before it (difflab's WebAssembly kernels, or
  * tfjs-backend-wasm's), which it keeps as the fallback for what it does not cover and which
@@ -29,6 +32,7 @@ import type { NativeBlas } from './native-blas.js';
 import { makeNativeAdam } from './native-adam.js';
 import { makeNativeAttention } from './native-attention.js';
 import { makeNativeConv, makeNativeFilterGrad, makeNativeInputGrad } from './native-conv.js';
+import { makeNativeConcat, makeNativeResizeNearest, makeNativeSlice } from './native-copy.js';
 import { makeNativeBinary, makeNativeGelu, makeNativeSilu, makeNativeSinusoidal, makeNativeSum, makeNativeTranspose, makeNativeUnary } from './native-elementwise.js';
 import { makeNativeGroupNorm, makeNativeLayerNorm } from './native-group-norm.js';
 import { makeNativeBatchMatMul, makeNativeFusedMatMul } from './native-matmul.js';
@@ -56,6 +60,9 @@ const MAKERS: Record<string, Maker> = {
   [tf.Multiply]: (blas, prev) => makeNativeBinary(tf.Multiply, blas, need(tf.Multiply, prev)),
   [tf.Sub]: (blas, prev) => makeNativeBinary(tf.Sub, blas, need(tf.Sub, prev)),
   [tf.Transpose]: (blas, prev) => makeNativeTranspose(blas, need(tf.Transpose, prev)),
+  [tf.Concat]: (blas, prev) => makeNativeConcat(blas, need(tf.Concat, prev)),
+  [tf.Slice]: (blas, prev) => makeNativeSlice(blas, need(tf.Slice, prev)),
+  [tf.ResizeNearestNeighbor]: (blas, prev) => makeNativeResizeNearest(blas, need(tf.ResizeNearestNeighbor, prev)),
   [DIFFLAB_KERNELS.gelu]: (blas) => makeNativeGelu(blas)[0],
   [DIFFLAB_KERNELS.geluGrad]: (blas) => makeNativeGelu(blas)[1],
   [DIFFLAB_KERNELS.silu]: (blas) => makeNativeSilu(blas)[0],
