@@ -47,6 +47,7 @@ describe.skipIf(NATIVE_SKIP_REASON)('native group norm, layer norm and SiLU kern
     [3, 64, 32, 8],
     [1, 5, 6, 1],
     [2, 9, 12, 12],
+    [2, 21, 48, 4], // 16-channel vectors down blocks of 16 rows, a 5-row remainder
   ]) {
     for (const withSilu of [false, true]) {
       const [forward, backward] = withSilu ? [DIFFLAB_KERNELS.groupNormSilu, DIFFLAB_KERNELS.groupNormSiluGrad] : [DIFFLAB_KERNELS.groupNorm, DIFFLAB_KERNELS.groupNormGrad];
