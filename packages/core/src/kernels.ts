@@ -23,6 +23,13 @@
  *   { inputShape [B, H, W, Cin], strideHeight, strideWidth, padTop, padLeft } -> dx [B, H, W, Cin],
  *   dx[b, ih, iw, ci] = sum of dy[b, oh, ow, co] filter[kh, kw, ci, co] over oh strideHeight + kh -
  *   padTop = ih, ow strideWidth + kw - padLeft = iw: the input gradient of the same convolution.
+ * - `DifflabConv2DAdd`: inputs { x [B, H, W, Cin], filter [kh, kw, Cin, Cout], bias [Cout], addend
+ *   [B, 1, 1, Cout] or [B, outHeight, outWidth, Cout] }, attrs { strideHeight, strideWidth, padTop,
+ *   padLeft, outHeight, outWidth } -> y [B, outHeight, outWidth, Cout] = conv(x, filter) + bias +
+ *   addend (NHWC cross-correlation, zero padding): a UNet ResBlock's convolution with its time
+ *   embedding (per image) or its residual (per pixel) added in the same pass. No gradient kernel:
+ *   the gradients are the convolution's, the bias's and the addend's (dy, summed over the spatial
+ *   axes for a per-image addend).
  *
  * - `DifflabGroupNorm`: inputs { x [B, M, C], gamma [C], beta [C] }, attrs { groups, eps } -> [y, stats]:
  *   stats [B, groups, 2] = (mean, rstd = 1 / sqrt(var + eps)) of each sample's group (M C / groups
@@ -68,6 +75,7 @@ export const DIFFLAB_KERNELS = {
   layerNormGrad: 'DifflabLayerNormGrad',
   conv2dFilterGrad: 'DifflabConv2DFilterGrad',
   conv2dInputGrad: 'DifflabConv2DInputGrad',
+  conv2dAdd: 'DifflabConv2DAdd',
   groupNorm: 'DifflabGroupNorm',
   groupNormGrad: 'DifflabGroupNormGrad',
   groupNormSilu: 'DifflabGroupNormSilu',

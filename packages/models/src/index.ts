@@ -14,6 +14,7 @@ export {
   concatChannels,
   type Conv2dParams,
   conv2d,
+  conv2dAdd,
   conv2dGrads,
   conv2dInputGrad,
   createConv2d,

@@ -451,6 +451,42 @@ export function conv2d(x: tf.Tensor4D, p: Conv2dParams): tf.Tensor4D {
   return convOp(p.stride, p.padding)(x, p.weight, p.bias);
 }
 
+const convAddCache = new Map<string, (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor, addend: tf.Tensor4D) => tf.Tensor4D>();
+
+/**
+ * conv2d(x, p) + addend, the addend [B, 1, 1, Cout] (per image, e.g. a time embedding) or the
+ * output's shape (a residual). Where the backend registers `DifflabConv2DAdd` (@difflab/runtime
+ * does for wasm with its native addon), one kernel that starts the output at bias + addend and
+ * convolves onto it, instead of a convolution and an Add over the whole output; otherwise exactly
+ * `tf.add(conv2d(x, p), addend)`.
+ */
+export function conv2dAdd(x: tf.Tensor4D, p: Conv2dParams, addend: tf.Tensor4D): tf.Tensor4D {
+  if (!tf.getKernel(DIFFLAB_KERNELS.conv2dAdd, tf.getBackend())) return tf.add(conv2d(x, p), addend);
+  const key = `${p.stride}/${p.padding}`;
+  let op = convAddCache.get(key);
+  if (!op) {
+    const { stride: s, padding: pad } = p;
+    op = tf.customGrad((x, w, b, addend, save) => {
+      const [, h, wd] = (x as tf.Tensor4D).shape;
+      const k = (w as tf.Tensor4D).shape[0];
+      const outHeight = Math.floor((h + 2 * pad - k) / s) + 1;
+      const outWidth = Math.floor((wd + 2 * pad - k) / s) + 1;
+      (save as tf.GradSaveFunc)([x as tf.Tensor, w as tf.Tensor]);
+      const attrs = { strideHeight: s, strideWidth: s, padTop: pad, padLeft: pad, outHeight, outWidth };
+      const perImage = (addend as tf.Tensor4D).shape[1] === 1 && (addend as tf.Tensor4D).shape[2] === 1 && outHeight * outWidth > 1;
+      return {
+        value: tf.engine().runKernel(DIFFLAB_KERNELS.conv2dAdd, { x: x as tf.Tensor, filter: w as tf.Tensor, bias: b as tf.Tensor, addend: addend as tf.Tensor }, attrs) as tf.Tensor4D,
+        gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => {
+          const { dx, dw } = conv2dGrads(sx as tf.Tensor4D, sw as tf.Tensor4D, dy as tf.Tensor4D, s, pad);
+          return [dx, dw, columnSums(dy), perImage ? tf.sum(dy, [1, 2], true) : dy];
+        },
+      };
+    }) as (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor, addend: tf.Tensor4D) => tf.Tensor4D;
+    convAddCache.set(key, op);
+  }
+  return op(x, p.weight, p.bias, addend);
+}
+
 /**
  * Scaled dot-product attention on q [BH, N, d], k^T [BH, d, N], v [BH, N, d] (already split into
  * heads): softmax(q k^T / sqrt(d)) v as batched plain matmuls. Returns the output [BH, N, d] and

@@ -74,10 +74,11 @@ describe('UNetDenoiser', () => {
     c.dispose();
   });
 
-  // Where the backend has the fused group norm + SiLU and attention kernels (@difflab/runtime's
-  // native addon on wasm), the UNet runs on them; the op-by-op path must give the same numbers.
-  const fusedNames = [DIFFLAB_KERNELS.groupNormSilu, DIFFLAB_KERNELS.groupNormSiluGrad, DIFFLAB_KERNELS.attention, DIFFLAB_KERNELS.attentionGrad];
-  it.skipIf(!hasKernels(fusedNames))('the fused group-norm + SiLU and attention kernels and the op-by-op path agree on outputs and every gradient', () => {
+  // Where the backend has the fused group norm + SiLU, attention and conv + addend kernels
+  // (@difflab/runtime's native addon on wasm), the UNet runs on them; the op-by-op path must give
+  // the same numbers.
+  const fusedNames = [DIFFLAB_KERNELS.groupNormSilu, DIFFLAB_KERNELS.groupNormSiluGrad, DIFFLAB_KERNELS.attention, DIFFLAB_KERNELS.attentionGrad, DIFFLAB_KERNELS.conv2dAdd];
+  it.skipIf(!hasKernels(fusedNames))('the fused group-norm + SiLU, attention and conv + addend kernels and the op-by-op path agree on outputs and every gradient', () => {
     const m = new UNetDenoiser({ ...tiny, imageChannels: 1, seed: 5 });
     expectSameWithoutKernels(
       fusedNames,

@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ConfigError, type DependencyContainer, definePlugin, formatZodIssue, PREDICTION_TYPES } from '@difflab/core';
 import { ImageDenoiser } from './image-denoiser.js';
-import { type Conv2dParams, concatChannels, conv2d, groupNorm, groupNormSilu, type LinearParams, linear, type NormParams, selfAttention, silu } from './layers.js';
+import { type Conv2dParams, concatChannels, conv2d, conv2dAdd, groupNorm, groupNormSilu, type LinearParams, linear, type NormParams, selfAttention, silu } from './layers.js';
 
 export const unetOptionsSchema = z
   .object({
@@ -136,10 +136,10 @@ export class UNetDenoiser extends ImageDenoiser<UNetOptions> {
   private resBlock(x: tf.Tensor4D, p: ResBlock, tembAct: tf.Tensor2D): tf.Tensor4D {
     const g = this.config.groups;
     const cout = p.conv1.weight.shape[3] as number;
-    let h = conv2d(groupNormSilu(x, p.norm1, g), p.conv1);
-    h = tf.add(h, tf.reshape(linear(tembAct, p.tembProj), [-1, 1, 1, cout]));
-    h = conv2d(groupNormSilu(h, p.norm2, g), p.conv2);
-    return tf.add(h, p.skip ? conv2d(x, p.skip) : x);
+    // the time embedding and the residual are added inside the convolutions (one pass each, where
+    // the backend has DifflabConv2DAdd; a conv and an Add otherwise)
+    const h = conv2dAdd(groupNormSilu(x, p.norm1, g), p.conv1, tf.reshape(linear(tembAct, p.tembProj), [-1, 1, 1, cout]) as tf.Tensor4D);
+    return conv2dAdd(groupNormSilu(h, p.norm2, g), p.conv2, p.skip ? conv2d(x, p.skip) : x);
   }
 
   private attnBlock(x: tf.Tensor4D, p: AttnBlock): tf.Tensor4D {

@@ -132,23 +132,28 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
 
 
 /*
- * conv2d(heap, xOff, B, H, W, Cin, wOff, kh, kw, Cout, sh, sw, pt, pl, Ho, Wo, yOff, biasOff, flags)
+ * conv2d(heap, xOff, B, H, W, Cin, wOff, kh, kw, Cout, sh, sw, pt, pl, Ho, Wo, yOff, biasOff, flags, addOff, addMode)
  * y[B,Ho,Wo,Cout] = conv(x[B,H,W,Cin], w[kh,kw,Cin,Cout]) (NHWC, cross-correlation as tfjs), + bias
- * [Cout] when biasOff >= 0, relu when flags & 4. im2col rows of a few images at a time, then sgemm.
+ * [Cout] when biasOff >= 0, + addend at addOff ([B,Cout] when addMode 1, [B,Ho,Wo,Cout] when 2),
+ * relu when flags & 4. im2col rows of a few images at a time, then sgemm.
  */
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
   float *H;
-  int64_t L, v[18];
-  if (!heap_args(env, info, "conv2d", 19, &H, &L, v)) return NULL;
+  int64_t L, v[20];
+  if (!heap_args(env, info, "conv2d", 21, &H, &L, v)) return NULL;
   ConvGeom g = {v[1], v[2], v[3], v[4], v[13], v[14], v[8], v[6], v[7], v[9], v[10], v[11], v[12]};
-  const int64_t xOff = v[0], wOff = v[5], yOff = v[15], biasOff = v[16], flags = v[17];
+  const int64_t xOff = v[0], wOff = v[5], yOff = v[15], biasOff = v[16], flags = v[17], addOff = v[18], addMode = v[19];
   const int64_t K = g.kh * g.kw * g.Cin, M = g.Ho * g.Wo;
   if (!conv_geom_ok(&g) || !fits(xOff, 1, 0, g.B * g.H * g.W * g.Cin, L) || !fits(wOff, 1, 0, K * g.Cout, L) || !fits(yOff, 1, 0, g.B * M * g.Cout, L) ||
-      (biasOff >= 0 && !fits(biasOff, 1, 0, g.Cout, L))) {
+      (biasOff >= 0 && !fits(biasOff, 1, 0, g.Cout, L)) || (addMode != 0 && !fits(addOff, 1, 0, addMode == 1 ? g.B * g.Cout : g.B * M * g.Cout, L))) {
     outside(env, "conv2d");
     return NULL;
   }
-  if (conv_forward(&g, H + xOff, H + wOff, biasOff >= 0 ? H + biasOff : NULL, (flags & 4) != 0, H + yOff) != 0)
+  if (addMode < 0 || addMode > 2) {
+    napi_throw_range_error(env, NULL, "difflab-blas conv2d: addMode must be 0 (none), 1 (per image) or 2 (per pixel)");
+    return NULL;
+  }
+  if (conv_forward(&g, H + xOff, H + wOff, biasOff >= 0 ? H + biasOff : NULL, addMode ? H + addOff : NULL, addMode == 1, (flags & 4) != 0, H + yOff) != 0)
     napi_throw_error(env, NULL, "difflab-blas conv2d: out of memory for the im2col rows");
   return NULL;
 }

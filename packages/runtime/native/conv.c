@@ -126,22 +126,34 @@ static int direct_ok(const ConvGeom *g) { return g->Cout % 16 == 0 && g->Cin >= 
 typedef struct {
   const ConvGeom *g;
   const float *x, *w, *bias;
+  const float *addend; /* added to y: [B, Cout] (add_per_image) or [B, Ho, Wo, Cout]; or NULL */
+  int add_per_image;
   float *y;
   int relu;
   int64_t units, chunk;
   int64_t next; /* next output row (b, oh) to take: atomic */
 } Direct;
 
+/* y's rows r0 .. r0 + n - 1 (pixels; M pixels an image) start as bias + addend (or 0), so that the
+ * convolution accumulates onto them: addend [B, Cout] per image or [B M, Cout] per pixel. */
+static void init_rows(float *y, int64_t r0, int64_t n, int64_t M, int64_t Cout, const float *bias, const float *addend, int per_image) {
+  for (int64_t k = 0; k < n; k++) {
+    float *yp = y + k * Cout;
+    const int64_t r = r0 + k;
+    if (addend) memcpy(yp, addend + (per_image ? r / M : r) * Cout, (size_t)Cout * sizeof(float));
+    else if (bias) memcpy(yp, bias, (size_t)Cout * sizeof(float));
+    else memset(yp, 0, (size_t)Cout * sizeof(float));
+    if (addend && bias)
+      for (int64_t c = 0; c < Cout; c++) yp[c] += bias[c];
+  }
+}
+
 /* One output row y[b, oh]: bias (or 0), then every tap's contribution over its valid columns. */
 static void direct_row(const Direct *d, int64_t row) {
   const ConvGeom *g = d->g;
   const int64_t Cin = g->Cin, Cout = g->Cout, oh = row % g->Ho, b = row / g->Ho;
   float *yrow = d->y + row * g->Wo * Cout;
-  for (int64_t ow = 0; ow < g->Wo; ow++) {
-    float *yp = yrow + ow * Cout;
-    if (d->bias) memcpy(yp, d->bias, (size_t)Cout * sizeof(float));
-    else memset(yp, 0, (size_t)Cout * sizeof(float));
-  }
+  init_rows(yrow, row * g->Wo, g->Wo, g->Wo * g->Ho, Cout, d->bias, d->addend, d->add_per_image);
   const int nv = direct_nv(Cout), NP = tile_pixels(nv), cw = 16 * nv;
   for (int64_t i = 0; i < g->kh; i++) {
     const int64_t ih = oh * g->sh - g->pt + i;
@@ -180,7 +192,7 @@ static void direct_main(void *arg, int t, int T) {
   }
 }
 
-static void direct_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, int relu, float *y) {
+static void direct_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, const float *addend, int add_per_image, int relu, float *y) {
   const int64_t units = g->B * g->Ho;
   const double flops = 2.0 * (double)(g->B * g->Ho * g->Wo) * (double)(g->kh * g->kw * g->Cin * g->Cout);
   int T = par_threads();
@@ -188,7 +200,7 @@ static void direct_forward(const ConvGeom *g, const float *x, const float *w, co
   if (T > units) T = (int)units;
   int64_t chunk = units / (8 * (int64_t)T);
   if (chunk < 1) chunk = 1;
-  Direct d = {g, x, w, bias, y, relu, units, chunk, 0};
+  Direct d = {g, x, w, bias, addend, add_per_image, y, relu, units, chunk, 0};
   par_run(T, direct_main, &d);
 }
 /*
@@ -522,17 +534,17 @@ static int run(enum Op op, const ConvGeom *g, const float *a, const float *b, fl
   return failed ? -1 : 0;
 }
 
-int conv_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, int relu, float *y) {
+int conv_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, const float *addend, int add_per_image, int relu, float *y) {
 #ifdef HAVE_DIRECT
   if (direct_ok(g) && !pointwise(g)) {
-    direct_forward(g, x, w, bias, relu, y);
+    direct_forward(g, x, w, bias, addend, add_per_image, relu, y);
     return 0;
   }
 #endif
   const int64_t rows = g->B * g->Ho * g->Wo, N = g->Cout;
   float beta = 0.0f;
-  if (bias) {
-    for (int64_t r = 0; r < rows; r++) memcpy(y + r * N, bias, (size_t)N * sizeof(float));
+  if (bias || addend) {
+    init_rows(y, 0, rows, g->Ho * g->Wo, N, bias, addend, add_per_image);
     beta = 1.0f;
   }
   if (run(FORWARD, g, x, w, y, beta) != 0) return -1;
@@ -565,7 +577,7 @@ int conv_input_grad(const ConvGeom *g, const float *dy, const float *w, float *d
         for (int64_t c = 0; c < Cin; c++)
           for (int64_t co = 0; co < Cout; co++) dst[co * Cin + c] = src[c * Cout + co];
       }
-      direct_forward(&t, dy, wt, NULL, 0, dx);
+      direct_forward(&t, dy, wt, NULL, NULL, 0, 0, dx);
       free(wt);
       return 0;
     }

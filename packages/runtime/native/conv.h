@@ -10,7 +10,8 @@ typedef struct {
 /* Whether the geometry is usable (positive sizes, sizes that fit a BLAS int). */
 int conv_geom_ok(const ConvGeom *g);
 /* y[B,Ho,Wo,Cout] = conv(x, w[kh,kw,Cin,Cout]) (+ bias[Cout] when bias) (relu when relu). 0, or -1 when out of memory. */
-int conv_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, int relu, float *y);
+/* y = conv(x, w) + bias[Cout] (NULL: none) + addend ([B, Cout] when add_per_image, else [B, Ho, Wo, Cout]; NULL: none), relu optional */
+int conv_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, const float *addend, int add_per_image, int relu, float *y);
 /* dw[kh,kw,Cin,Cout] of that convolution. 0, or -1 when out of memory. */
 int conv_filter_grad(const ConvGeom *g, const float *x, const float *dy, float *dw);
 /* dx[B,H,W,Cin] of that convolution. 0, or -1 when out of memory. */

@@ -28,7 +28,8 @@ export interface NativeBlas {
   ): void;
   /**
    * y[B,Ho,Wo,Cout] = conv(x[B,H,W,Cin], w[kh,kw,Cin,Cout]) (NHWC, tfjs' cross-correlation), plus
-   * bias[Cout] when biasOff >= 0, relu when flags & 4.
+   * bias[Cout] when biasOff >= 0, plus the addend at addOff ([B, Cout] when addMode is 1, [B, Ho,
+   * Wo, Cout] when 2; 0: none), relu when flags & 4.
    */
   conv2d(
     heap: Float32Array,
@@ -50,6 +51,8 @@ export interface NativeBlas {
     yOff: number,
     biasOff: number,
     flags: number,
+    addOff: number,
+    addMode: number,
   ): void;
   /** dw[kh,kw,Cin,Cout] of that convolution from x and dy[B,Ho,Wo,Cout]. */
   convFilterGrad(heap: Float32Array, xOff: number, B: number, H: number, W: number, Cin: number, dyOff: number, Ho: number, Wo: number, Cout: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dwOff: number): void;

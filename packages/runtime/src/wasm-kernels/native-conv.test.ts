@@ -158,6 +158,35 @@ describe.skipIf(NATIVE_SKIP_REASON)('native OpenBLAS convolutions on wasm', () =
     y.dispose();
   });
 
+  for (const g of [
+    { B: 3, H: 8, W: 7, Cin: 16, Cout: 32, k: 3, s: 1, p: 1 }, // direct loops (AVX-512 builds)
+    { B: 2, H: 6, W: 6, Cin: 3, Cout: 5, k: 3, s: 2, p: 1 }, // im2col + sgemm
+  ] as Geom[]) {
+    it(`DifflabConv2DAdd B${g.B} ${g.H}x${g.W}x${g.Cin} -> ${g.Cout} s${g.s}: conv + bias + a per-image or per-pixel addend`, () => {
+      const Ho = outSize(g.H, g);
+      const Wo = outSize(g.W, g);
+      const x = values(g.B * g.H * g.W * g.Cin, 21);
+      const w = values(g.k * g.k * g.Cin * g.Cout, 22);
+      const bias = values(g.Cout, 23);
+      const conv = refForward(g, x, w, bias);
+      const attrs = { strideHeight: g.s, strideWidth: g.s, padTop: g.p, padLeft: g.p, outHeight: Ho, outWidth: Wo };
+      for (const perImage of [true, false]) {
+        const shape: [number, number, number, number] = perImage ? [g.B, 1, 1, g.Cout] : [g.B, Ho, Wo, g.Cout];
+        const addend = values(shape.reduce((a, b) => a * b, 1), perImage ? 24 : 25);
+        const before = tf.memory().numTensors;
+        const y = tf.tidy(() =>
+          (tf.engine().runKernel(DIFFLAB_KERNELS.conv2dAdd, { x: tf.tensor4d(x, [g.B, g.H, g.W, g.Cin]), filter: tf.tensor4d(w, [g.k, g.k, g.Cin, g.Cout]), bias: tf.tensor1d(bias), addend: tf.tensor4d(addend, shape) }, attrs) as tf.Tensor).dataSync().slice(),
+        );
+        expect(tf.memory().numTensors).toBe(before);
+        const want = conv.map((v, i) => v + addend[perImage ? Math.floor(i / (Ho * Wo * g.Cout)) * g.Cout + (i % g.Cout) : i]);
+        expect(maxDiff(y, want), perImage ? 'per image' : 'per pixel').toBeLessThan(1e-4);
+      }
+      expect(() =>
+        tf.tidy(() => tf.engine().runKernel(DIFFLAB_KERNELS.conv2dAdd, { x: tf.tensor4d(x, [g.B, g.H, g.W, g.Cin]), filter: tf.tensor4d(w, [g.k, g.k, g.Cin, g.Cout]), bias: tf.tensor1d(bias), addend: tf.zeros([g.B, Ho, 1, g.Cout]) }, attrs)),
+      ).toThrow(new RegExp(`^DifflabConv2DAdd: addend must be \\[${g.B}, 1, 1, ${g.Cout}\\] or \\[${g.B}, ${Ho}, ${Wo}, ${g.Cout}\\], got \\[${g.B},${Ho},1,${g.Cout}\\]$`));
+    });
+  }
+
   it('gives one thread\'s bits on two threads (rows taken from a shared counter; dW summed in fixed blocks)', () => {
     const nb = blas as NonNullable<typeof blas>;
     const threads = nb.info().threads;
@@ -197,7 +226,10 @@ describe.skipIf(NATIVE_SKIP_REASON)('native OpenBLAS convolutions on wasm', () =
 
   it('refuses operands outside the heap with a one-line RangeError', () => {
     const heap = new Float32Array(30);
-    expect(() => blas?.conv2d(heap, 0, 1, 4, 4, 2, 0, 3, 3, 2, 1, 1, 1, 1, 4, 4, 0, -1, 0)).toThrow(/difflab-blas conv2d: an operand lies outside the heap/);
+    expect(() => blas?.conv2d(heap, 0, 1, 4, 4, 2, 0, 3, 3, 2, 1, 1, 1, 1, 4, 4, 0, -1, 0, -1, 0)).toThrow(/difflab-blas conv2d: an operand lies outside the heap/);
+    // a per-pixel addend of 32 values at offset 40 of a 60-value heap
+    expect(() => blas?.conv2d(new Float32Array(60), 0, 1, 4, 4, 1, 16, 1, 1, 2, 1, 1, 0, 0, 4, 4, 20, -1, 0, 40, 2)).toThrow(/conv2d: an operand lies outside/);
+    expect(() => blas?.conv2d(new Float32Array(100), 0, 1, 2, 2, 1, 4, 1, 1, 1, 1, 1, 0, 0, 2, 2, 8, -1, 0, 12, 3)).toThrow(/^difflab-blas conv2d: addMode must be 0 \(none\), 1 \(per image\) or 2 \(per pixel\)$/);
     expect(() => blas?.convFilterGrad(heap, 0, 1, 4, 4, 2, 0, 4, 4, 2, 3, 3, 1, 1, 1, 1, 40)).toThrow(/convFilterGrad: an operand lies outside/);
     expect(() => blas?.convInputGrad(heap, 0, 1, 4, 4, 2, 0, 3, 3, 2, 1, 1, 1, 1, 4, 4, 40)).toThrow(/convInputGrad: an operand lies outside/);
   });

@@ -60,7 +60,7 @@ export function makeNativeConv(kernelName: typeof tf.Conv2D | typeof tf.FusedCon
     const out = backend.makeOutput([B, info.outHeight, info.outWidth, Cout], 'float32');
     const heap = heapF32(backend);
     try {
-      blas.conv2d(heap, off(backend, x), B, H, W, Cin, off(backend, filter), kh, kw, Cout, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth, off(backend, out), bias ? off(backend, bias) : -1, act === 'relu' ? 4 : 0);
+      blas.conv2d(heap, off(backend, x), B, H, W, Cin, off(backend, filter), kh, kw, Cout, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth, off(backend, out), bias ? off(backend, bias) : -1, act === 'relu' ? 4 : 0, -1, 0);
     } catch (e) {
       backend.disposeData(out.dataId);
       throw e;
@@ -68,6 +68,51 @@ export function makeNativeConv(kernelName: typeof tf.Conv2D | typeof tf.FusedCon
     return out;
   };
   return { kernelName, backendName: 'wasm', setupFunc: fallback.setupFunc, kernelFunc };
+}
+
+/** `DifflabConv2DAdd`'s attributes (the contract in @difflab/core). */
+interface ConvAddAttrs {
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+  outHeight: number;
+  outWidth: number;
+}
+
+/**
+ * `DifflabConv2DAdd`: y = conv(x, filter) + bias + addend in one pass, the addend [B, 1, 1, Cout]
+ * (per image: a UNet's time embedding) or [B, Ho, Wo, Cout] (a residual); the output starts as
+ * bias + addend and the convolution accumulates onto it.
+ */
+export function makeNativeConvAdd(blas: NativeBlas): KernelConfig {
+  const name = DIFFLAB_KERNELS.conv2dAdd;
+  const kernelFunc: KernelFunc = ({ inputs, attrs, backend: b }) => {
+    const { x, filter, bias, addend } = inputs as { x: TensorInfo; filter: TensorInfo; bias: TensorInfo; addend: TensorInfo };
+    const a = attrs as unknown as ConvAddAttrs;
+    for (const [k, t] of [['x', x], ['filter', filter], ['bias', bias], ['addend', addend]] as const)
+      if (t.dtype !== 'float32') throw new Error(`${name}: ${k} must be float32, got ${t.dtype}`);
+    if (x.shape.length !== 4 || filter.shape.length !== 4 || x.shape[3] !== filter.shape[2])
+      throw new Error(`${name}: x [B, H, W, Cin] and filter [kh, kw, Cin, Cout] must agree, got [${x.shape}] and [${filter.shape}]`);
+    const [B, H, W, Cin] = x.shape;
+    const [kh, kw, , Cout] = filter.shape;
+    const { outHeight: Ho, outWidth: Wo } = a;
+    const perImage = addend.shape.length === 4 && addend.shape[0] === B && addend.shape[1] === 1 && addend.shape[2] === 1 && addend.shape[3] === Cout;
+    const perPixel = addend.shape.length === 4 && addend.shape[0] === B && addend.shape[1] === Ho && addend.shape[2] === Wo && addend.shape[3] === Cout;
+    if (!perImage && !perPixel) throw new Error(`${name}: addend must be [${B}, 1, 1, ${Cout}] or [${B}, ${Ho}, ${Wo}, ${Cout}], got [${addend.shape}]`);
+    if (tf.util.sizeFromShape(bias.shape) !== Cout) throw new Error(`${name}: bias must hold ${Cout} values, got [${bias.shape}]`);
+    const backend = b as WasmBackend;
+    const out = backend.makeOutput([B, Ho, Wo, Cout], 'float32');
+    const heap = heapF32(backend);
+    try {
+      blas.conv2d(heap, off(backend, x), B, H, W, Cin, off(backend, filter), kh, kw, Cout, a.strideHeight, a.strideWidth, a.padTop, a.padLeft, Ho, Wo, off(backend, out), off(backend, bias), 0, off(backend, addend), perImage ? 1 : 2);
+    } catch (e) {
+      backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  };
+  return { kernelName: name, backendName: 'wasm', kernelFunc };
 }
 
 /** The filter gradient's attributes (the contract of DIFFLAB_KERNELS.conv2dFilterGrad). */

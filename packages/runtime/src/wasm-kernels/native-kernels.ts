@@ -3,8 +3,8 @@
  * OpenBLAS + vector-math addon, Node only) instead of WebAssembly:
  *
  * - BatchMatMul, _FusedMatMul (`native-matmul.ts`);
- * - Conv2D, FusedConv2D, and the new `DifflabConv2DFilterGrad` / `DifflabConv2DInputGrad`
- *   (`native-conv.ts`);
+ * - Conv2D, FusedConv2D, and the new `DifflabConv2DFilterGrad` / `DifflabConv2DInputGrad` /
+ *   `DifflabConv2DAdd` (a convolution plus a per-image or per-pixel addend; `native-conv.ts`);
  * - Add, Multiply, Sub (same shapes, a bias row, a per-sample vector, a scalar), Sin, Cos, Sum
  *   (over one block of axes), Transpose (of two adjacent axis blocks), `DifflabGelu`, `DifflabGeluGrad`, and the new
  *   `DifflabSilu`, `DifflabSiluGrad` (`native-elementwise.ts`);
@@ -31,7 +31,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
 import { makeNativeAdam } from './native-adam.js';
 import { makeNativeAttention } from './native-attention.js';
-import { makeNativeConv, makeNativeFilterGrad, makeNativeInputGrad } from './native-conv.js';
+import { makeNativeConv, makeNativeConvAdd, makeNativeFilterGrad, makeNativeInputGrad } from './native-conv.js';
 import { makeNativeConcat, makeNativeResizeNearest, makeNativeSlice } from './native-copy.js';
 import { makeNativeBinary, makeNativeGelu, makeNativeSilu, makeNativeSinusoidal, makeNativeSum, makeNativeTranspose, makeNativeUnary } from './native-elementwise.js';
 import { makeNativeGroupNorm, makeNativeLayerNorm } from './native-group-norm.js';
@@ -53,6 +53,7 @@ const MAKERS: Record<string, Maker> = {
   [tf.FusedConv2D]: (blas, prev) => makeNativeConv(tf.FusedConv2D, blas, need(tf.FusedConv2D, prev)),
   [DIFFLAB_KERNELS.conv2dFilterGrad]: (blas) => makeNativeFilterGrad(blas),
   [DIFFLAB_KERNELS.conv2dInputGrad]: (blas) => makeNativeInputGrad(blas),
+  [DIFFLAB_KERNELS.conv2dAdd]: (blas) => makeNativeConvAdd(blas),
   [tf.Sin]: (blas, prev) => makeNativeUnary(tf.Sin, blas, need(tf.Sin, prev)),
   [tf.Cos]: (blas, prev) => makeNativeUnary(tf.Cos, blas, need(tf.Cos, prev)),
   [tf.Sum]: (blas, prev) => makeNativeSum(blas, need(tf.Sum, prev)),
