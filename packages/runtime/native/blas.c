@@ -711,6 +711,8 @@ static napi_value Info(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "corename", s);
   napi_create_int32(env, par_threads(), &s);
   napi_set_named_property(env, out, "threads", s);
+  napi_get_boolean(env, conv_direct_available() != 0, &s);
+  napi_set_named_property(env, out, "directConv", s);
   return out;
 }
 

@@ -42,39 +42,11 @@ static int64_t rows_per_chunk(const ConvGeom *g) {
   return r < 16 ? 16 : r;
 }
 
-/* DIFFLAB_DIRECT_CONV=0: every convolution through im2col + sgemm (for comparisons). */
-static int direct_disabled(void) {
-  static int v = -1;
-  if (v < 0) {
-    const char *e = getenv("DIFFLAB_DIRECT_CONV");
-    v = e && e[0] == '0';
-  }
-  return v;
-}
-
 /* im2col is the identity for a 1x1 conv with stride 1 and no padding: x is the row matrix. */
 static int pointwise(const ConvGeom *g) {
   return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->Ho == g->H && g->Wo == g->W;
 }
 
-
-#if defined(__AVX512F__) && !defined(DIFFLAB_NO_DIRECT_CONV)
-#define HAVE_DIRECT 1
-#include "tile.h"
-
-/* The direct loop pays for itself from 8 input channels (an image's 1-3 channels keep im2col). */
-static int direct_ok(const ConvGeom *g) { return g->Cout % 16 == 0 && g->Cin >= 8 && !direct_disabled(); }
-
-typedef struct {
-  const ConvGeom *g;
-  const float *x, *w, *bias;
-  const float *addend; /* added to y: [B, Cout] (add_per_image) or [B, Ho, Wo, Cout]; or NULL */
-  int add_per_image;
-  float *y;
-  int relu;
-  int64_t units, chunk;
-  int64_t next; /* next output row (b, oh) to take: atomic */
-} Direct;
 
 /* y's rows r0 .. r0 + n - 1 (pixels; M pixels an image) start as bias + addend (or 0), so that the
  * convolution accumulates onto them: addend [B, Cout] per image or [B M, Cout] per pixel. */
@@ -89,6 +61,35 @@ static void init_rows(float *y, int64_t r0, int64_t n, int64_t M, int64_t Cout, 
       for (int64_t c = 0; c < Cout; c++) yp[c] += bias[c];
   }
 }
+
+#if defined(__AVX512F__) && !defined(DIFFLAB_NO_DIRECT_CONV)
+#define HAVE_DIRECT 1
+#include "tile.h"
+
+/* DIFFLAB_DIRECT_CONV=0: every convolution through im2col + sgemm (for comparisons). */
+static int direct_disabled(void) {
+  static int v = -1;
+  if (v < 0) {
+    const char *e = getenv("DIFFLAB_DIRECT_CONV");
+    v = e && e[0] == '0';
+  }
+  return v;
+}
+
+
+/* The direct loop pays for itself from 8 input channels (an image's 1-3 channels keep im2col). */
+static int direct_ok(const ConvGeom *g) { return g->Cout % 16 == 0 && g->Cin >= 8 && !direct_disabled(); }
+
+typedef struct {
+  const ConvGeom *g;
+  const float *x, *w, *bias;
+  const float *addend; /* added to y: [B, Cout] (add_per_image) or [B, Ho, Wo, Cout]; or NULL */
+  int add_per_image;
+  float *y;
+  int relu;
+  int64_t units, chunk;
+  int64_t next; /* next output row (b, oh) to take: atomic */
+} Direct;
 
 /* One output row y[b, oh]: bias (or 0), then every tap's contribution over its valid columns. */
 static void direct_row(const Direct *d, int64_t row) {
@@ -111,7 +112,8 @@ static void direct_row(const Direct *d, int64_t row) {
       for (int64_t co = 0; co < Cout; co += cw)
         for (int64_t ow = lo; ow < hi; ow += NP) {
           const int np = (int)(hi - ow < NP ? hi - ow : NP);
-          tile_any(np, nv, xrow + (ow * g->sw - g->pl + j) * Cin, g->sw * Cin, 1, wtap + co, Cout, Cin, yrow + ow * Cout + co, Cout);
+          const Run run = {xrow + (ow * g->sw - g->pl + j) * Cin, wtap + co, Cin};
+          tile_any(np, nv, &run, 1, 0, 0, g->sw * Cin, 1, Cout, yrow + ow * Cout + co, Cout);
         }
     }
   }
@@ -189,7 +191,7 @@ static void direct_fg_rows(const DirectFg *d, int64_t r0, int64_t r1, float *dw)
       for (int64_t co = 0; co < Cout; co += cw)
         for (int64_t c = 0; c < Cin; c += NP) {
           const int np = (int)(Cin - c < NP ? Cin - c : NP);
-          fg_tile_any(np, nv, runs, nrun, c, co, g->sw * Cin, Cout, dwtap + c * Cout + co);
+          tile_any(np, nv, runs, nrun, c, co, 1, g->sw * Cin, Cout, dwtap + c * Cout + co, Cout);
         }
     }
 }
@@ -384,12 +386,28 @@ static void run_job(Job *j) {
   free(cols);
 }
 
-static void job_main(void *arg, int t, int T) {
+typedef struct {
+  Job *jobs;
+  int n;
+  int next; /* next job to take: atomic */
+} JobQueue;
+
+static void queue_main(void *arg, int t, int T) {
+  (void)t;
   (void)T;
-  run_job((Job *)arg + t);
+  JobQueue *q = (JobQueue *)arg;
+  for (;;) {
+    const int k = __atomic_fetch_add(&q->next, 1, __ATOMIC_RELAXED);
+    if (k >= q->n) break;
+    run_job(&q->jobs[k]);
+  }
 }
 
-/* Runs the op over the images split among the threads; partial dW of threads > 0 in `partials`. */
+/* The filter gradient's image blocks: partial dWs summed in block order, so that the result does
+ * not depend on the number of threads (nor on which thread took a block). */
+#define FG_JOBS 8
+
+/* Runs the op over the images split into jobs taken by the threads; partial dW of jobs > 0 in `partials`. */
 static int run(enum Op op, const ConvGeom *g, const float *a, const float *b, float *out, float beta) {
   const int64_t K = g->kh * g->kw * g->Cin, N = g->Cout;
   /* a thread for every ~8 MFLOP of work at least, and one image at least */
@@ -398,27 +416,38 @@ static int run(enum Op op, const ConvGeom *g, const float *a, const float *b, fl
   if ((double)T * 8e6 > flops) T = (int)(flops / 8e6) > 1 ? (int)(flops / 8e6) : 1;
   if (T > g->B) T = (int)g->B;
   if (T > MAX_THREADS) T = MAX_THREADS;
-  Job jobs[MAX_THREADS];
+  const int J = op == FILTER_GRAD ? (int)(g->B < FG_JOBS ? g->B : FG_JOBS) : T;
+  if (T > J) T = J;
+  Job jobs[MAX_THREADS > FG_JOBS ? MAX_THREADS : FG_JOBS];
   float *partials = NULL;
-  if (op == FILTER_GRAD && T > 1) {
-    partials = (float *)malloc((size_t)((T - 1) * K * N) * sizeof(float));
-    if (!partials) T = 1;
+  if (op == FILTER_GRAD && J > 1) {
+    partials = (float *)malloc((size_t)((J - 1) * K * N) * sizeof(float));
+    if (!partials) return -1;
   }
-  for (int t = 0; t < T; t++) {
-    jobs[t] = (Job){op, g, a, b, out, beta, g->B * t / T, g->B * (t + 1) / T, 0};
-    if (op == FILTER_GRAD && t > 0) jobs[t].out = partials + (t - 1) * K * N;
+  for (int k = 0; k < J; k++) {
+    jobs[k] = (Job){op, g, a, b, out, beta, g->B * k / J, g->B * (k + 1) / J, 0};
+    if (op == FILTER_GRAD && k > 0) jobs[k].out = partials + (k - 1) * K * N;
   }
-  par_run(T, job_main, jobs);
+  JobQueue q = {jobs, J, 0};
+  par_run(T, queue_main, &q);
   int failed = 0;
-  for (int t = 0; t < T; t++) failed |= jobs[t].failed;
+  for (int k = 0; k < J; k++) failed |= jobs[k].failed;
   if (!failed && partials) {
-    for (int t = 1; t < T; t++) {
-      const float *p = partials + (t - 1) * K * N;
+    for (int k = 1; k < J; k++) {
+      const float *p = partials + (k - 1) * K * N;
       for (int64_t i = 0; i < K * N; i++) out[i] += p[i];
     }
   }
   free(partials);
   return failed ? -1 : 0;
+}
+
+int conv_direct_available(void) {
+#ifdef HAVE_DIRECT
+  return !direct_disabled();
+#else
+  return 0;
+#endif
 }
 
 int conv_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, const float *addend, int add_per_image, int relu, float *y) {

@@ -36,8 +36,8 @@ typedef struct {
   int silu; /* forward: y = silu(group norm); backward: beta given = the gradient through SiLU */
 } GnJob;
 
-/* 16 floats as one value (GCC / Clang vector extension: one AVX-512 register, or two / four
- * narrower ones), loaded and stored unaligned. */
+#if defined(__AVX512F__)
+/* 16 floats as one value (GCC / Clang vector extension: one AVX-512 register), loaded and stored unaligned. */
 typedef float v16 __attribute__((vector_size(64)));
 static inline v16 load16(const float *p) {
   v16 v;
@@ -45,6 +45,8 @@ static inline v16 load16(const float *p) {
   return v;
 }
 static inline void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+#define V16(C) ((C) % 16 == 0)
+#endif
 
 /* Rows of C channels summed in float before double accumulators take the sums. */
 #define GN_BLOCK 16
@@ -74,7 +76,8 @@ static int gn_forward_samples(const float *x, const float *gamma, const float *b
     memset(acc, 0, (size_t)(2 * C) * sizeof(double));
     for (int64_t m0 = 0; m0 < M; m0 += GN_BLOCK) {
       const int64_t m1 = m0 + GN_BLOCK < M ? m0 + GN_BLOCK : M;
-      if (C % 16 == 0) {
+#ifdef V16
+      if (V16(C)) {
         /* 16 channels at a time in registers down the block's rows */
         for (int64_t c = 0; c < C; c += 16) {
           const v16 s = load16(sh + c);
@@ -87,7 +90,9 @@ static int gn_forward_samples(const float *x, const float *gamma, const float *b
           store16(f1 + c, t1);
           store16(f2 + c, t2);
         }
-      } else {
+      } else
+#endif
+      {
         memset(f1, 0, (size_t)(2 * C) * sizeof(float));
         for (int64_t m = m0; m < m1; m++)
           for (int64_t c = 0; c < C; c++) {
@@ -175,7 +180,8 @@ static int gn_backward_samples(const float *dy, const float *x, const float *sta
         vm_silu_grad(d, u, du + m0 * C, (m1 - m0) * C);
         d = du + m0 * C;
       }
-      if (C % 16 == 0) {
+#ifdef V16
+      if (V16(C)) {
         for (int64_t c = 0; c < C; c += 16) {
           const v16 mu = load16(mean + c), rs = load16(rstd + c);
           v16 t1 = {0}, t2 = {0};
@@ -187,7 +193,9 @@ static int gn_backward_samples(const float *dy, const float *x, const float *sta
           store16(f1 + c, t1);
           store16(f2 + c, t2);
         }
-      } else {
+      } else
+#endif
+      {
         memset(f1, 0, (size_t)(2 * C) * sizeof(float));
         for (int64_t m = m0; m < m1; m++)
           for (int64_t c = 0; c < C; c++) {

@@ -196,7 +196,8 @@ static inline __m512 sigmoid16(__m512 x0) {
 #define SILU_LANES 0
 #endif
 
-void vm_silu(const float *restrict x, float *restrict y, int64_t n) {
+/* y = x sigmoid(x); y may be x. */
+static inline void silu_values(const float *x, float *y, int64_t n) {
   int64_t i = 0;
 #if SILU_LANES
   for (; i + 16 <= n; i += 16) {
@@ -207,16 +208,9 @@ void vm_silu(const float *restrict x, float *restrict y, int64_t n) {
   for (; i < n; i++) y[i] = x[i] * sigmoid1(x[i]);
 }
 
-void vm_silu_inplace(float *x, int64_t n) {
-  int64_t i = 0;
-#if SILU_LANES
-  for (; i + 16 <= n; i += 16) {
-    const __m512 v = _mm512_loadu_ps(x + i);
-    _mm512_storeu_ps(x + i, _mm512_mul_ps(v, sigmoid16(v)));
-  }
-#endif
-  for (; i < n; i++) x[i] = x[i] * sigmoid1(x[i]);
-}
+void vm_silu(const float *restrict x, float *restrict y, int64_t n) { silu_values(x, y, n); }
+
+void vm_silu_inplace(float *x, int64_t n) { silu_values(x, x, n); }
 
 void vm_silu_grad(const float *restrict dy, const float *restrict x, float *restrict dx, int64_t n) {
   int64_t i = 0;

@@ -105,7 +105,8 @@ export interface NativeBlas {
   /** Its gradient: dx [B, M, C], dgamma [C], dbeta [C]; betaOff >= 0: the gradient of silu(group norm) (betaOff -1: of the group norm). */
   groupNormGrad(heap: Float32Array, dyOff: number, xOff: number, statsOff: number, gammaOff: number, B: number, M: number, C: number, groups: number, dxOff: number, dgammaOff: number, dbetaOff: number, betaOff: number): void;
   /** The linked OpenBLAS: build configuration, the CPU kernel it chose, its thread count. */
-  info(): { config: string; corename: string; threads: number };
+  /** directConv: the direct (AVX-512) convolutions of native/conv.c are built in and on. */
+  info(): { config: string; corename: string; threads: number; directConv: boolean };
   setThreads(n: number): void;
 }
 
