@@ -50,11 +50,12 @@ static void activate_grad(int act, const float *dh, const float *z, const float 
  * over rows. So large batches split their rows over the addon's threads (parallel.c): each share
  * runs the whole pass on its rows, and the parameter gradients of shares 1.. are added to share
  * 0's in share order (the same result for the same thread count). A share is worth a thread from
- * ~64M multiply-adds (~0.35 ms): starting one and waking the other core costs 0.1-0.3 ms on a
- * 2-core VM (measured: a spiral training step at batch 256, 25M + 50M multiply-adds, took 2.1 ms
- * on two threads and 1.55 on one; DDPM sampling of 10,000 points, 1G a step, 500 ms against 815).
+ * ~10M multiply-adds (~60 us) now that the threads are a pool (a worker still spinning from the
+ * last job starts within a microsecond): the spiral's training step at batch 256 (25M + 50M
+ * multiply-adds) went from ~2.1 to ~1.9 ms, at batch 1024 from ~5.5 to ~4.1 ms. (With a new
+ * thread a call, from 64M: starting one and waking the other core cost 0.1-0.3 ms.)
  */
-#define MIN_ROWS_MACS 6.4e7
+#define MIN_ROWS_MACS 1e7
 
 static int shares_for(const MlpGeom *g, int64_t macs_per_row) {
   int T = par_threads();
