@@ -47,6 +47,27 @@ static int pointwise(const ConvGeom *g) {
   return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->Ho == g->H && g->Wo == g->W;
 }
 
+/* Threads for a convolution: one for every ~8 MFLOP at least, at most `units` (work items). */
+static int threads_for(const ConvGeom *g, int64_t units) {
+  const double flops = 2.0 * (double)(g->B * g->Ho * g->Wo) * (double)(g->kh * g->kw * g->Cin * g->Cout);
+  int T = par_threads();
+  if ((double)T * 8e6 > flops) T = (int)(flops / 8e6) > 1 ? (int)(flops / 8e6) : 1;
+  if (T > units) T = (int)units;
+  return T > MAX_THREADS ? MAX_THREADS : T;
+}
+
+/* The filter gradient's fixed blocks (of output rows, or of images on the im2col path): each sums
+ * into its own partial dW and the partials are added in block order, so the result does not
+ * depend on the number of threads nor on which thread took a block. */
+#define DW_BLOCKS 8
+
+/* dw += the partial dWs of blocks 1 .. n-1 (block 0 wrote dw itself), in order. */
+static void add_partials(float *dw, const float *partials, int64_t n, int64_t KN) {
+  for (int64_t k = 1; k < n; k++) {
+    const float *p = partials + (k - 1) * KN;
+    for (int64_t i = 0; i < KN; i++) dw[i] += p[i];
+  }
+}
 
 /* y's rows r0 .. r0 + n - 1 (pixels; M pixels an image) start as bias + addend (or 0), so that the
  * convolution accumulates onto them: addend [B, Cout] per image or [B M, Cout] per pixel. */
@@ -66,6 +87,14 @@ static void init_rows(float *y, int64_t r0, int64_t n, int64_t M, int64_t Cout, 
 #define HAVE_DIRECT 1
 #include "tile.h"
 
+/* Output columns ow whose tap j lies inside x (0 <= ow sw - pl + j < W), as [*lo, *hi). */
+static void tap_columns(const ConvGeom *g, int64_t j, int64_t *lo, int64_t *hi) {
+  const int64_t a = g->pl - j, last = g->W - 1 + g->pl - j;
+  *lo = a > 0 ? (a + g->sw - 1) / g->sw : 0;
+  *hi = last < 0 ? 0 : last / g->sw + 1;
+  if (*hi > g->Wo) *hi = g->Wo;
+}
+
 /* DIFFLAB_DIRECT_CONV=0: every convolution through im2col + sgemm (for comparisons). */
 static int direct_disabled(void) {
   static int v = -1;
@@ -75,7 +104,6 @@ static int direct_disabled(void) {
   }
   return v;
 }
-
 
 /* The direct loop pays for itself from 8 input channels (an image's 1-3 channels keep im2col). */
 static int direct_ok(const ConvGeom *g) { return g->Cout % 16 == 0 && g->Cin >= 8 && !direct_disabled(); }
@@ -103,11 +131,8 @@ static void direct_row(const Direct *d, int64_t row) {
     if (ih < 0 || ih >= g->H) continue;
     const float *xrow = d->x + (b * g->H + ih) * g->W * Cin;
     for (int64_t j = 0; j < g->kw; j++) {
-      /* columns ow with 0 <= ow sw - pl + j < W */
-      const int64_t a = g->pl - j, lo = a > 0 ? (a + g->sw - 1) / g->sw : 0;
-      const int64_t last = g->W - 1 + g->pl - j;
-      int64_t hi = last < 0 ? 0 : last / g->sw + 1;
-      if (hi > g->Wo) hi = g->Wo;
+      int64_t lo, hi;
+      tap_columns(g, j, &lo, &hi);
       const float *wtap = d->w + (i * g->kw + j) * Cin * Cout;
       for (int64_t co = 0; co < Cout; co += cw)
         for (int64_t ow = lo; ow < hi; ow += NP) {
@@ -138,28 +163,24 @@ static void direct_main(void *arg, int t, int T) {
 
 static void direct_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, const float *addend, int add_per_image, int relu, float *y) {
   const int64_t units = g->B * g->Ho;
-  const double flops = 2.0 * (double)(g->B * g->Ho * g->Wo) * (double)(g->kh * g->kw * g->Cin * g->Cout);
-  int T = par_threads();
-  if ((double)T * 8e6 > flops) T = (int)(flops / 8e6) > 1 ? (int)(flops / 8e6) : 1;
-  if (T > units) T = (int)units;
+  const int T = threads_for(g, units);
   int64_t chunk = units / (8 * (int64_t)T);
   if (chunk < 1) chunk = 1;
   Direct d = {g, x, w, bias, addend, add_per_image, y, relu, units, chunk, 0};
   par_run(T, direct_main, &d);
 }
+
 /*
  * Filter gradient, the same register tile with the roles turned: for each tap, a block of NP
  * input channels x NV vectors of output channels of dW[i, j] accumulates over the valid columns
- * of FG_ROWS output rows, dW[i, j, c, co] += sum x[b, ih, ow sw - pl + j, c] dy[b, oh, ow, co]. The rows are
- * cut into a fixed number of blocks, each summed into its own partial dW, and the partials added
- * in block order: the result does not depend on the number of threads or on which took a block.
+ * of FG_ROWS output rows, dW[i, j, c, co] += sum x[b, ih, ow sw - pl + j, c] dy[b, oh, ow, co],
+ * in DW_BLOCKS blocks of output rows.
  */
-#define FG_BLOCKS 8
 
 typedef struct {
   const ConvGeom *g;
   const float *x, *dy;
-  float *partials; /* FG_BLOCKS x K x Cout */
+  float *dw, *partials; /* block 0's dW, then blocks 1.. (K x Cout each) */
   int64_t units, blocks;
   int64_t next;
 } DirectFg;
@@ -175,10 +196,8 @@ static void direct_fg_rows(const DirectFg *d, int64_t r0, int64_t r1, float *dw)
   Run runs[FG_ROWS];
   for (int64_t i = 0; i < g->kh; i++)
     for (int64_t j = 0; j < g->kw; j++) {
-      const int64_t a = g->pl - j, lo = a > 0 ? (a + g->sw - 1) / g->sw : 0;
-      const int64_t last = g->W - 1 + g->pl - j;
-      int64_t hi = last < 0 ? 0 : last / g->sw + 1;
-      if (hi > g->Wo) hi = g->Wo;
+      int64_t lo, hi;
+      tap_columns(g, j, &lo, &hi);
       if (hi <= lo) continue;
       int nrun = 0;
       for (int64_t row = r0; row < r1; row++) {
@@ -204,7 +223,7 @@ static void direct_fg_main(void *arg, int t, int T) {
   for (;;) {
     const int64_t k = __atomic_fetch_add(&d->next, 1, __ATOMIC_RELAXED);
     if (k >= d->blocks) break;
-    float *dw = d->partials + k * KN;
+    float *dw = k == 0 ? d->dw : d->partials + (k - 1) * KN;
     memset(dw, 0, (size_t)KN * sizeof(float));
     const int64_t r1 = d->units * (k + 1) / d->blocks;
     for (int64_t r = d->units * k / d->blocks; r < r1; r += FG_ROWS) direct_fg_rows(d, r, r + FG_ROWS < r1 ? r + FG_ROWS : r1, dw);
@@ -213,23 +232,13 @@ static void direct_fg_main(void *arg, int t, int T) {
 
 static int direct_filter_grad(const ConvGeom *g, const float *x, const float *dy, float *dw) {
   const int64_t units = g->B * g->Ho, KN = g->kh * g->kw * g->Cin * g->Cout;
-  const int64_t blocks = units < FG_BLOCKS ? units : FG_BLOCKS;
-  const double flops = 2.0 * (double)(g->B * g->Ho * g->Wo) * (double)KN;
-  int T = par_threads();
-  if ((double)T * 8e6 > flops) T = (int)(flops / 8e6) > 1 ? (int)(flops / 8e6) : 1;
-  if (T > blocks) T = (int)blocks;
-  float *partials = blocks > 1 ? (float *)malloc((size_t)(blocks * KN) * sizeof(float)) : dw;
-  if (!partials) return -1;
-  DirectFg d = {g, x, dy, partials, units, blocks, 0};
-  par_run(T, direct_fg_main, &d);
-  if (blocks > 1) {
-    memcpy(dw, partials, (size_t)KN * sizeof(float));
-    for (int64_t k = 1; k < blocks; k++) {
-      const float *p = partials + k * KN;
-      for (int64_t i = 0; i < KN; i++) dw[i] += p[i];
-    }
-    free(partials);
-  }
+  const int64_t blocks = units < DW_BLOCKS ? units : DW_BLOCKS;
+  float *partials = NULL;
+  if (blocks > 1 && !(partials = (float *)malloc((size_t)((blocks - 1) * KN) * sizeof(float)))) return -1;
+  DirectFg d = {g, x, dy, dw, partials, units, blocks, 0};
+  par_run(threads_for(g, blocks), direct_fg_main, &d);
+  add_partials(dw, partials, blocks, KN);
+  free(partials);
   return 0;
 }
 #endif
@@ -403,41 +412,25 @@ static void queue_main(void *arg, int t, int T) {
   }
 }
 
-/* The filter gradient's image blocks: partial dWs summed in block order, so that the result does
- * not depend on the number of threads (nor on which thread took a block). */
-#define FG_JOBS 8
-
 /* Runs the op over the images split into jobs taken by the threads; partial dW of jobs > 0 in `partials`. */
 static int run(enum Op op, const ConvGeom *g, const float *a, const float *b, float *out, float beta) {
-  const int64_t K = g->kh * g->kw * g->Cin, N = g->Cout;
-  /* a thread for every ~8 MFLOP of work at least, and one image at least */
-  const double flops = 2.0 * (double)(g->B * g->Ho * g->Wo) * (double)(K * N);
-  int T = par_threads();
-  if ((double)T * 8e6 > flops) T = (int)(flops / 8e6) > 1 ? (int)(flops / 8e6) : 1;
-  if (T > g->B) T = (int)g->B;
-  if (T > MAX_THREADS) T = MAX_THREADS;
-  const int J = op == FILTER_GRAD ? (int)(g->B < FG_JOBS ? g->B : FG_JOBS) : T;
+  const int64_t KN = g->kh * g->kw * g->Cin * g->Cout;
+  /* images split into jobs: a thread's share each, or the filter gradient's fixed blocks */
+  int T = threads_for(g, g->B);
+  const int J = op == FILTER_GRAD ? (int)(g->B < DW_BLOCKS ? g->B : DW_BLOCKS) : T;
   if (T > J) T = J;
-  Job jobs[MAX_THREADS > FG_JOBS ? MAX_THREADS : FG_JOBS];
+  Job jobs[MAX_THREADS > DW_BLOCKS ? MAX_THREADS : DW_BLOCKS];
   float *partials = NULL;
-  if (op == FILTER_GRAD && J > 1) {
-    partials = (float *)malloc((size_t)((J - 1) * K * N) * sizeof(float));
-    if (!partials) return -1;
-  }
+  if (op == FILTER_GRAD && J > 1 && !(partials = (float *)malloc((size_t)((J - 1) * KN) * sizeof(float)))) return -1;
   for (int k = 0; k < J; k++) {
     jobs[k] = (Job){op, g, a, b, out, beta, g->B * k / J, g->B * (k + 1) / J, 0};
-    if (op == FILTER_GRAD && k > 0) jobs[k].out = partials + (k - 1) * K * N;
+    if (op == FILTER_GRAD && k > 0) jobs[k].out = partials + (k - 1) * KN;
   }
   JobQueue q = {jobs, J, 0};
   par_run(T, queue_main, &q);
   int failed = 0;
   for (int k = 0; k < J; k++) failed |= jobs[k].failed;
-  if (!failed && partials) {
-    for (int k = 1; k < J; k++) {
-      const float *p = partials + (k - 1) * K * N;
-      for (int64_t i = 0; i < K * N; i++) out[i] += p[i];
-    }
-  }
+  if (!failed && partials) add_partials(out, partials, J, KN);
   free(partials);
   return failed ? -1 : 0;
 }
