@@ -15,5 +15,5 @@ export * from './container.js';
 export * from './tensor-utils.js';
 export type { DependencyContainer } from 'tsyringe';
 export { erf64 } from './math.js';
-export { DIFFLAB_KERNELS } from './kernels.js';
+export { DIFFLAB_KERNELS, isNativeKernel, NATIVE_KERNEL_MARK } from './kernels.js';
 export type { Conditioner } from './conditioner.js';

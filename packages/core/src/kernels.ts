@@ -88,3 +88,15 @@ export const DIFFLAB_KERNELS = {
   attention: 'DifflabAttention',
   attentionGrad: 'DifflabAttentionGrad',
 } as const;
+
+/**
+ * The mark @difflab/runtime sets on the kernelFunc of each wasm kernel that runs on its native
+ * addon (`kernelFunc[NATIVE_KERNEL_MARK] === true`): how model code tells a native Sum from
+ * tfjs-backend-wasm's where the choice of formulation depends on it (see `isNativeKernel`).
+ */
+export const NATIVE_KERNEL_MARK: unique symbol = Symbol.for('difflab.wasmNativeKernel');
+
+/** Whether `kernel` carries NATIVE_KERNEL_MARK. */
+export function isNativeKernel(kernel: { kernelFunc: unknown } | undefined): boolean {
+  return !!kernel && (kernel.kernelFunc as Record<symbol, unknown>)[NATIVE_KERNEL_MARK] === true;
+}

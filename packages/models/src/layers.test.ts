@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DIFFLAB_KERNELS, Rng } from '@difflab/core';
+import { DIFFLAB_KERNELS, isNativeKernel, Rng } from '@difflab/core';
 import {
   attention,
   columnSums,
@@ -430,8 +430,7 @@ describe('dense layers, activations, attention, embeddings', () => {
     const g = got.dataSync();
     for (let j = 0; j < 7; j++) expect(Math.abs(g[j] - want[j])).toBeLessThan(1e-4);
     got.dispose();
-    const sum = tf.getKernel(tf.Sum, tf.getBackend());
-    const native = !!sum && (sum.kernelFunc as unknown as Record<symbol, unknown>)[Symbol.for('difflab.wasmNativeKernel')] === true;
+    const native = isNativeKernel(tf.getKernel(tf.Sum, tf.getBackend()));
     const viaSum = native || tf.getBackend() === 'webgpu';
     expect(info.kernelNames.includes('Sum'), `Sum kernel native: ${native}`).toBe(viaSum);
     expect(info.kernelNames.includes('BatchMatMul'), `Sum kernel native: ${native}`).toBe(!viaSum);

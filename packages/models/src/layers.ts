@@ -17,7 +17,7 @@
  * on every backend with no extra kernel registration.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DIFFLAB_KERNELS } from '@difflab/core';
+import { DIFFLAB_KERNELS, isNativeKernel } from '@difflab/core';
 import type { Rng } from '@difflab/core';
 import { activationBackward, activationForward } from './activations.js';
 import { initLinear, linearInitBound, variableFrom } from './init.js';
@@ -84,18 +84,10 @@ export function createConv2d(inCh: number, outCh: number, kernel: number, rng: R
 export function columnSums(x: tf.Tensor): tf.Tensor1D {
   const c = x.shape[x.rank - 1] as number;
   const m = x.size / c;
-  if (gpuLike() || nativeKernel(tf.Sum)) return tf.tidy(() => tf.sum(tf.reshape(x, [m, c]), 0) as tf.Tensor1D);
+  if (gpuLike() || isNativeKernel(tf.getKernel(tf.Sum, tf.getBackend()))) return tf.tidy(() => tf.sum(tf.reshape(x, [m, c]), 0) as tf.Tensor1D);
   return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, m]), tf.reshape(x, [m, c])), [c]));
 }
 
-/** The mark @difflab/runtime's `registerNativeKernels` sets on the wasm kernels that run on its native addon. */
-const NATIVE_KERNEL_MARK = Symbol.for('difflab.wasmNativeKernel');
-
-/** Whether the current backend's kernel `name` runs on difflab's native addon (wasm in Node). */
-function nativeKernel(name: string): boolean {
-  const k = tf.getKernel(name, tf.getBackend());
-  return !!k && (k.kernelFunc as unknown as Record<symbol, unknown>)[NATIVE_KERNEL_MARK] === true;
-}
 
 /**
  * WebGPU pays per dispatch (~50 µs of host time each on an H100 through Dawn,
@@ -425,6 +417,12 @@ export function conv2dInputGrad(xShape: [number, number, number, number], w: tf.
   return convPadded(dilateSpatial(dy, s), wFlip, k - 1 - p, h + p - ho * s, k - 1 - p, wd + p - wo * s);
 }
 
+/** [dx, dW, db] of a biased convolution from its saved x and filter. */
+function convGrads(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor, stride: number, padding: number): tf.Tensor[] {
+  const { dx, dw } = conv2dGrads(x as tf.Tensor4D, w as tf.Tensor4D, dy as tf.Tensor4D, stride, padding);
+  return [dx, dw, columnSums(dy)];
+}
+
 const convCache = new Map<string, (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D>();
 
 function convOp(stride: number, padding: number): (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D {
@@ -435,10 +433,7 @@ function convOp(stride: number, padding: number): (x: tf.Tensor4D, w: tf.Tensor,
       (save as tf.GradSaveFunc)([x as tf.Tensor, w as tf.Tensor]);
       return {
         value: tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: stride, pad: padding === 0 ? 'valid' : padding, bias: b as tf.Tensor }),
-        gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => {
-          const { dx, dw } = conv2dGrads(sx as tf.Tensor4D, sw as tf.Tensor4D, dy as tf.Tensor4D, stride, padding);
-          return [dx, dw, columnSums(dy)];
-        },
+        gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => convGrads(sx, sw, dy, stride, padding),
       };
     }) as (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D;
     convCache.set(key, op);
@@ -476,10 +471,7 @@ export function conv2dAdd(x: tf.Tensor4D, p: Conv2dParams, addend: tf.Tensor4D):
       const perImage = (addend as tf.Tensor4D).shape[1] === 1 && (addend as tf.Tensor4D).shape[2] === 1 && outHeight * outWidth > 1;
       return {
         value: tf.engine().runKernel(DIFFLAB_KERNELS.conv2dAdd, { x: x as tf.Tensor, filter: w as tf.Tensor, bias: b as tf.Tensor, addend: addend as tf.Tensor }, attrs) as tf.Tensor4D,
-        gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => {
-          const { dx, dw } = conv2dGrads(sx as tf.Tensor4D, sw as tf.Tensor4D, dy as tf.Tensor4D, s, pad);
-          return [dx, dw, columnSums(dy), perImage ? tf.sum(dy, [1, 2], true) : dy];
-        },
+        gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => [...convGrads(sx, sw, dy, s, pad), perImage ? tf.sum(dy, [1, 2], true) : dy],
       };
     }) as (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor, addend: tf.Tensor4D) => tf.Tensor4D;
     convAddCache.set(key, op);

@@ -25,7 +25,7 @@
  * tfjs-backend-wasm's), which it keeps as the fallback for what it does not cover and which
  * `unregisterNativeKernels()` puts back.
  */
-import { DIFFLAB_KERNELS } from '@difflab/core';
+import { DIFFLAB_KERNELS, isNativeKernel, NATIVE_KERNEL_MARK } from '@difflab/core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
@@ -85,13 +85,10 @@ const MAKERS: Record<string, Maker> = {
 /** The kernel names `registerNativeKernels` registers. */
 export const NATIVE_KERNELS = Object.keys(MAKERS);
 
-const MARK = Symbol.for('difflab.wasmNativeKernel');
 const replaced = new Map<string, KernelConfig | undefined>();
 let active: NativeBlas | null = null;
 
-function isOurs(k: KernelConfig | undefined): boolean {
-  return !!k && (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] === true;
-}
+const isOurs = isNativeKernel;
 
 /**
  * Register the native kernels for 'wasm' (idempotent; call after `registerWasmSpeedKernels`,
@@ -103,7 +100,7 @@ export function registerNativeKernels(blas: NativeBlas): string[] {
     const cur = tf.getKernel(name, 'wasm');
     if (isOurs(cur)) continue;
     const k = make(blas, cur);
-    (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] = true;
+    (k.kernelFunc as unknown as Record<symbol, unknown>)[NATIVE_KERNEL_MARK] = true;
     replaced.set(name, cur);
     if (cur) tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ ...k, setupFunc: k.setupFunc ?? cur?.setupFunc });
