@@ -11,6 +11,15 @@
  *   eps, stepSize = lr / (1 - beta1^t), invSqrtBc2 = 1 / sqrt(1 - beta2^t), mode, decay } ->
  *   [p', m', v'] of one Adam step; mode 0: no weight decay, 1: L2 (g += decay p), 2: decoupled
  *   AdamW (p *= decay, decay = 1 - lr wd). Same float32 operations as `@difflab/training`'s ops.
+ * - `DifflabOptimizerStep`: a training step's gradient clip, Adam step and EMA update over K tensors
+ *   in one kernel (torch's fused / multi-tensor AdamW plus clip_grad_norm_). Inputs { p0 .. p{K-1}
+ *   (the variables' values, any shapes), g0 .. g{K-1} (their gradients, same shapes), m, v (flat
+ *   [N], N the K tensors' total size, in order), shadow [N] (only when ema is 1 or 2) }, attrs
+ *   `DifflabAdam`'s plus { count: K, maxNorm, ema, emaWeight } -> [p'0 .. p'{K-1}, m', v', norm,
+ *   shadow' (when ema)]: norm = ||concat(g)||_2 (float32 scalar); when maxNorm > 0 the gradients
+ *   are first multiplied by min(maxNorm / (norm + 1e-6), 1); then `DifflabAdam`'s step on
+ *   concat(p); ema 1: shadow' = concat(p'), ema 2: shadow' = shadow - (shadow - concat(p'))
+ *   emaWeight (`@difflab/training`'s EMA with emaWeight = 1 - decay), ema 0: no shadow.
  * - `DifflabLayerNorm`: inputs { x } (float32, normalised over its last axis), attrs { eps } ->
  *   [xhat, rstd], rstd = 1 / sqrt(mean((x - mean x)^2) + eps) with shape [..., 1], xhat = (x - mean x) rstd.
  * - `DifflabLayerNormGrad`: inputs { dy, xhat, rstd } -> dx = rstd (dy - mean(dy) - xhat mean(dy xhat)).
@@ -64,13 +73,14 @@
  * - `DifflabAttentionGrad`: inputs { dy [B N, W], qkv, weights }, attrs { batch, heads } -> dqkv [B N, 3 W].
  *
  * `@difflab/runtime` registers them for the webgpu backend (WGSL; all but the input gradient, for
- * which tfjs-webgpu's Conv2DBackpropInput is used), and for wasm the first three (WebAssembly SIMD)
- * and, in Node with its native addon (OpenBLAS, vectorised C), all of them.
+ * which tfjs-webgpu's Conv2DBackpropInput is used, and the optimizer step), and for wasm the first
+ * three (WebAssembly SIMD) and, in Node with its native addon (OpenBLAS, vectorised C), all of them.
  */
 export const DIFFLAB_KERNELS = {
   gelu: 'DifflabGelu',
   geluGrad: 'DifflabGeluGrad',
   adam: 'DifflabAdam',
+  optimizerStep: 'DifflabOptimizerStep',
   layerNorm: 'DifflabLayerNorm',
   layerNormGrad: 'DifflabLayerNormGrad',
   conv2dFilterGrad: 'DifflabConv2DFilterGrad',

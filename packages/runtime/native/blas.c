@@ -350,9 +350,119 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  const AdamConsts c = {(float)d[0], (float)d[1], (float)d[2], (float)d[3], (float)d[4], (float)d[5], (float)d[6], (float)d[7], (int)mode};
+  const AdamConsts c = {(float)d[0], (float)d[1], (float)d[2], (float)d[3], (float)d[4], (float)d[5], (float)d[6], (float)d[7], (int)mode, 1.0f};
   AdamJob j = {&c, H + v[0], H + v[1], H + v[2], H + v[3], H + v[6], H + v[7], H + v[8]};
   par_range(n, ELEMENTWISE_MIN_CHUNK, 16, adam_range, &j);
+  return NULL;
+}
+
+/*
+ * optimizerStep(heap, plan, consts): `DifflabOptimizerStep`, the gradient clip, Adam step and EMA
+ * update of K tensors in one call (adam.c).
+ * plan = [K, mode, ema, mOff, vOff, sOff, m2Off, v2Off, s2Off, normOff, then per tensor: size, pOff,
+ * gOff, p2Off]; m, v, s, m2, v2, s2 are flat over the K tensors in order (sOff, s2Off unused when ema
+ * is 0); consts = [b1, b1c, b2, b2c, eps, step, bc2, decay, maxNorm, w] (float64, used as float32).
+ * norm = ||g||_2 of all K gradients; when maxNorm > 0 every g is scaled by
+ * min(maxNorm / (norm + 1e-6), 1) (torch's clip_grad_norm_) before the step.
+ */
+static int plan_args(napi_env env, napi_callback_info info, const char *name, size_t nargs, float **heap, int64_t *len, const double **plan, size_t *count);
+
+typedef struct {
+  const AdamConsts *c;
+  int64_t K;
+  const int64_t *start; /* start[k]: tensor k's first index in the flat vectors; start[K] = total */
+  float *const *p, *const *g, *const *p2;
+  const float *m, *v, *s;
+  float *m2, *v2, *s2;
+  int ema;
+  float w;
+} StepJob;
+
+static void step_range(void *arg, int64_t i0, int64_t i1) {
+  const StepJob *j = (const StepJob *)arg;
+  int64_t k = 0;
+  while (j->start[k + 1] <= i0) k++;
+  for (; k < j->K && j->start[k] < i1; k++) {
+    const int64_t a = i0 > j->start[k] ? i0 : j->start[k], b = i1 < j->start[k + 1] ? i1 : j->start[k + 1], o = a - j->start[k];
+    adam_step_ema(j->p[k] + o, j->g[k] + o, j->m + a, j->v + a, b - a, j->c, j->p2[k] + o, j->m2 + a, j->v2 + a, j->ema ? j->s + a : NULL,
+                  j->ema ? j->s2 + a : NULL, j->ema, j->w);
+  }
+}
+
+static napi_value OptimizerStep(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = 3;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *cd = NULL;
+  size_t cn = 0;
+  napi_typedarray_type ct;
+  if (argc != 3 || napi_get_typedarray_info(env, argv[2], &ct, &cn, &cd, NULL, NULL) != napi_ok || ct != napi_float64_array || cn != 10) {
+    napi_throw_type_error(env, NULL, "difflab-blas optimizerStep: expected (heap: Float32Array, plan: Float64Array, consts: Float64Array of 10)");
+    return NULL;
+  }
+  float *H;
+  int64_t L;
+  const double *p;
+  size_t count;
+  if (!plan_args(env, info, "optimizerStep", 3, &H, &L, &p, &count)) return NULL;
+  const double *d = (const double *)cd;
+  if (count < 10 || p[0] < 1 || count != 10 + 4 * (size_t)p[0]) {
+    napi_throw_range_error(env, NULL, "difflab-blas optimizerStep: the plan must hold 10 numbers and 4 per tensor (K >= 1)");
+    return NULL;
+  }
+  const int64_t K = (int64_t)p[0], mode = (int64_t)p[1], ema = (int64_t)p[2];
+  if (mode < 0 || mode > 2 || ema < 0 || ema > 2) {
+    napi_throw_range_error(env, NULL, "difflab-blas optimizerStep: mode must be 0, 1 or 2 and ema 0, 1 or 2");
+    return NULL;
+  }
+  int64_t *start = (int64_t *)malloc((size_t)(K + 1) * sizeof(int64_t));
+  float **ptrs = (float **)malloc((size_t)(3 * K) * sizeof(float *));
+  if (!start || !ptrs) {
+    free(start);
+    free(ptrs);
+    napi_throw_error(env, NULL, "difflab-blas optimizerStep: out of memory");
+    return NULL;
+  }
+  float **P = ptrs, **G = ptrs + K, **P2 = ptrs + 2 * K;
+  int ok = 1;
+  start[0] = 0;
+  for (int64_t k = 0; k < K && ok; k++) {
+    const int64_t n = (int64_t)p[10 + 4 * k], po = (int64_t)p[11 + 4 * k], go = (int64_t)p[12 + 4 * k], p2o = (int64_t)p[13 + 4 * k];
+    ok = n >= 1 && fits(po, 1, 0, n, L) && fits(go, 1, 0, n, L) && fits(p2o, 1, 0, n, L);
+    start[k + 1] = start[k] + n;
+    P[k] = H + po;
+    G[k] = H + go;
+    P2[k] = H + p2o;
+  }
+  const int64_t N = start[K];
+  for (int i = 3; i < 10 && ok; i++) {
+    if ((i == 5 || i == 8) && ema == 0) continue;
+    ok = fits((int64_t)p[i], 1, 0, i == 9 ? 1 : N, L);
+  }
+  if (!ok) {
+    free(start);
+    free(ptrs);
+    outside(env, "optimizerStep");
+    return NULL;
+  }
+  double acc[ADAM_SUM_LANES] = {0};
+  for (int64_t k = 0; k < K; k++) adam_sum_squares(G[k], start[k + 1] - start[k], acc);
+  double sum = 0;
+  for (int j = 0; j < ADAM_SUM_LANES; j++) sum += acc[j];
+  /* float32, as the tfjs ops of @difflab/training's clipFlatByGlobalNorm */
+  const float norm = (float)sqrt(sum);
+  float scale = 1.0f;
+  if (d[8] > 0) {
+    const float q = (float)d[8] / (norm + 1e-6f);
+    scale = q < 1.0f ? q : 1.0f;
+  }
+  H[(int64_t)p[9]] = norm;
+  const AdamConsts c = {(float)d[0], (float)d[1], (float)d[2], (float)d[3], (float)d[4], (float)d[5], (float)d[6], (float)d[7], (int)mode, scale};
+  StepJob j = {&c, K, start, P, G, P2, H + (int64_t)p[3], H + (int64_t)p[4], ema ? H + (int64_t)p[5] : NULL, H + (int64_t)p[6], H + (int64_t)p[7],
+               ema ? H + (int64_t)p[8] : NULL, (int)ema, (float)d[9]};
+  par_range(N, ELEMENTWISE_MIN_CHUNK, 16, step_range, &j);
+  free(start);
+  free(ptrs);
   return NULL;
 }
 
@@ -542,15 +652,15 @@ static napi_value Binary(napi_env env, napi_callback_info info) {
 
 /* info(): { config, corename } of the OpenBLAS this module is linked against, and the addon's threads. */
 /* Reads argv[1] as a Float64Array plan of at least `min` numbers (whole, non-negative or -1); 0 on error (thrown). */
-static int plan_args(napi_env env, napi_callback_info info, const char *name, float **heap, int64_t *len, const double **plan, size_t *count) {
-  napi_value argv[2];
-  size_t argc = 2;
+static int plan_args(napi_env env, napi_callback_info info, const char *name, size_t nargs, float **heap, int64_t *len, const double **plan, size_t *count) {
+  napi_value argv[3];
+  size_t argc = 3;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char msg[160];
   void *h = NULL, *p = NULL;
   size_t hn = 0, pn = 0;
   napi_typedarray_type ht, pt;
-  if (argc != 2 || napi_get_typedarray_info(env, argv[0], &ht, &hn, &h, NULL, NULL) != napi_ok || ht != napi_float32_array ||
+  if (argc != nargs || napi_get_typedarray_info(env, argv[0], &ht, &hn, &h, NULL, NULL) != napi_ok || ht != napi_float32_array ||
       napi_get_typedarray_info(env, argv[1], &pt, &pn, &p, NULL, NULL) != napi_ok || pt != napi_float64_array) {
     snprintf(msg, sizeof msg, "difflab-blas %s: expected (heap: Float32Array, plan: Float64Array)", name);
     napi_throw_type_error(env, NULL, msg);
@@ -607,7 +717,7 @@ static napi_value Mlp(napi_env env, napi_callback_info info) {
   const double *p;
   size_t count;
   MlpGeom g;
-  if (!plan_args(env, info, "mlp", &H, &L, &p, &count) || !mlp_geom(env, "mlp", p, count, 9, 2, &g)) return NULL;
+  if (!plan_args(env, info, "mlp", 2, &H, &L, &p, &count) || !mlp_geom(env, "mlp", p, count, 9, 2, &g)) return NULL;
   const int64_t layers = g.K + 2;
   if (!fits((int64_t)p[6], 1, 0, g.N * g.D0, L) || !fits((int64_t)p[7], 1, 0, g.N * g.Dout, L) || !fits((int64_t)p[8], 1, 0, mlp_saved_size(&g), L)) return (outside(env, "mlp"), NULL);
   const float **W = (const float **)malloc((size_t)(2 * layers) * sizeof(float *));
@@ -640,7 +750,7 @@ static napi_value MlpGrad(napi_env env, napi_callback_info info) {
   const double *p;
   size_t count;
   MlpGeom g;
-  if (!plan_args(env, info, "mlpGrad", &H, &L, &p, &count) || !mlp_geom(env, "mlpGrad", p, count, 10, 3, &g)) return NULL;
+  if (!plan_args(env, info, "mlpGrad", 2, &H, &L, &p, &count) || !mlp_geom(env, "mlpGrad", p, count, 10, 3, &g)) return NULL;
   const int64_t layers = g.K + 2, dxOff = (int64_t)p[9];
   if (!fits((int64_t)p[6], 1, 0, g.N * g.Dout, L) || !fits((int64_t)p[7], 1, 0, g.N * g.D0, L) || !fits((int64_t)p[8], 1, 0, mlp_saved_size(&g), L) ||
       (dxOff >= 0 && !fits(dxOff, 1, 0, g.N * g.D0, L)))
@@ -743,6 +853,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"groupNormGrad", NULL, GroupNormGrad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sinusoidal", NULL, Sinusoidal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adam", NULL, Adam, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"optimizerStep", NULL, OptimizerStep, NULL, NULL, NULL, napi_enumerable, NULL},
       {"colsum", NULL, Colsum, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layerNorm", NULL, LayerNorm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layerNormGrad", NULL, LayerNormGrad, NULL, NULL, NULL, napi_enumerable, NULL},

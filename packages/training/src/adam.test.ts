@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { FileFormatError } from '@difflab/core';
+import { DIFFLAB_KERNELS, FileFormatError } from '@difflab/core';
+import { clipFlatByGlobalNorm } from './clip.js';
+import { EMA } from './ema.js';
+import { flatten } from './flat.js';
 import { Adam, AdamW } from './index.js';
 
 /** torch.optim.Adam / AdamW for one scalar parameter, in float64 (torch/optim/adam.py, single-tensor path). */
@@ -124,5 +127,85 @@ describe('Adam / AdamW', () => {
     expect(p.dataSync()[0]).toBeCloseTo(4.8, 5);
     opt.dispose();
     p.dispose();
+  });
+
+  // Where the backend has DifflabOptimizerStep (@difflab/runtime's native addon on wasm, the tests'
+  // default), applyFused runs clip + AdamW + EMA as one kernel; without it the same update is the
+  // clip's, applyFlat's and EMA.update's ops.
+  const fusedKernel = () => tf.getKernel(DIFFLAB_KERNELS.optimizerStep, tf.getBackend());
+  it.skipIf(!fusedKernel())('applyFused: clip, Adam / AdamW and the EMA in one kernel give the op-by-op update, and the gradients\' norm', () => {
+    const shapes = [[7, 5], [33], [1], [16, 17]];
+    const init = shapes.map((s, i) => tf.mul(tf.randomNormal(s, 0, 1, 'float32', 10 + i), 0.5));
+    const grads = shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', 20 + i));
+    const run = (fused: boolean, kind: 'adam' | 'adamw', maxNorm: number, withEma: boolean) => {
+      const vars = init.map((t) => tf.variable(t));
+      const opt = kind === 'adamw' ? new AdamW(vars, { lr: 0.05 }) : new Adam(vars, { lr: 0.05, weightDecay: 0.01 });
+      const ema = withEma ? new EMA(vars, { decay: 0.9, warmup: 'none' }) : null;
+      const norms: number[] = [];
+      let before = 0;
+      for (let step = 0; step < 3; step++) {
+        // from the second update on (applyFlat keeps one flat copy of the weights from its first)
+        if (step === 1) before = tf.memory().numTensors;
+        // step s uses grads * (s + 1): the clip's coefficient changes from step to step
+        tf.tidy(() => {
+          const gs = grads.map((g) => tf.mul(g, step + 1));
+          if (fused) {
+            const norm = opt.applyFused(gs, 0.05, maxNorm, ema);
+            norms.push(norm!.dataSync()[0]);
+            return;
+          }
+          let g = flatten(gs);
+          norms.push(tf.sqrt(tf.sum(tf.square(g))).dataSync()[0]);
+          if (maxNorm > 0) g = clipFlatByGlobalNorm(g, maxNorm).grad;
+          const p = opt.applyFlat(g, 0.05);
+          ema?.update(p);
+        });
+      }
+      expect(tf.memory().numTensors, 'tensors kept by the updates').toBe(before);
+      const state = opt.getState();
+      const out = { weights: vars.map((v) => Array.from(v.dataSync())), m: state.m, v: state.v, shadow: ema?.getState().shadow ?? [], norms };
+      ema?.dispose();
+      opt.dispose();
+      tf.dispose(vars);
+      return out;
+    };
+    const withoutKernel = <T>(fn: () => T): T => {
+      const k = fusedKernel()!;
+      tf.unregisterKernel(k.kernelName, k.backendName);
+      try {
+        return fn();
+      } finally {
+        tf.registerKernel(k);
+      }
+    };
+    const close = (got: number[], want: number[], what: string) => {
+      expect(got.length, what).toBe(want.length);
+      let worst = 0;
+      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i])));
+      // the norm is summed in float64 by the kernel, in float32 by tf.sum: a few float32 ulps apart
+      expect(worst, what).toBeLessThan(2e-6);
+    };
+    for (const [kind, maxNorm, withEma] of [
+      ['adamw', 3, true],
+      ['adam', 0, false],
+      ['adamw', 1e6, true],
+    ] as const) {
+      const fused = run(true, kind, maxNorm, withEma);
+      const ops = withoutKernel(() => run(false, kind, maxNorm, withEma));
+      const label = `${kind}, maxNorm ${maxNorm}, ema ${withEma}`;
+      // the gradients' norm (~12, 24, 36 here): 3 clips the updates, 1e6 does not
+      close(fused.norms, ops.norms, `${label}: norms`);
+      expect(fused.norms[0]).toBeGreaterThan(10);
+      for (const [i, w] of fused.weights.entries()) close(w, ops.weights[i], `${label}: weights ${i}`);
+      close(fused.m, ops.m, `${label}: m`);
+      close(fused.v, ops.v, `${label}: v`);
+      close(fused.shadow, ops.shadow, `${label}: EMA`);
+      expect(fused.shadow.length).toBe(withEma ? 35 + 33 + 1 + 272 : 0);
+    }
+    // Adam's first step is scale-free (lr sign(g)): the clip shows in the first moment, m = 0.1 g coef
+    const clipped = run(true, 'adamw', 3, false);
+    const free = run(true, 'adamw', 1e6, false);
+    expect(Math.abs(clipped.m[0])).toBeLessThan(Math.abs(free.m[0]) / 3);
+    tf.dispose([...init, ...grads]);
   });
 });

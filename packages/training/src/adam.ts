@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS, FileFormatError } from '@difflab/core';
+import type { EMA } from './ema.js';
 import { assignFlat, flatten, totalSize, zerosVariable } from './flat.js';
 
 export interface AdamOptions {
@@ -102,19 +103,16 @@ export class Adam {
   applyFlat(grad: tf.Tensor1D, lr = this.lr): tf.Tensor1D {
     if (grad.size !== this.size) throw new RangeError(`flat gradient has ${grad.size} values; the variables hold ${this.size}`);
     this.t += 1;
-    const bc1 = 1 - this.beta1 ** this.t;
-    const bc2 = 1 - this.beta2 ** this.t;
     const out = tf.tidy(() => {
       if (tf.getKernel(DIFFLAB_KERNELS.adam, tf.getBackend())) {
         // one fused pass (wasm), the same float32 operations as below
-        const mode = this.weightDecay === 0 ? 0 : this.decoupled ? 2 : 1;
-        const decay = mode === 2 ? 1 - lr * this.weightDecay : this.weightDecay;
-        const attrs = { beta1: this.beta1, beta2: this.beta2, eps: this.eps, stepSize: lr / bc1, invSqrtBc2: 1 / Math.sqrt(bc2), mode, decay };
-        const [p, m, v] = tf.engine().runKernel(DIFFLAB_KERNELS.adam, { p: this.currentFlat(), g: grad, m: this.m, v: this.v }, attrs) as unknown as tf.Tensor1D[];
+        const [p, m, v] = tf.engine().runKernel(DIFFLAB_KERNELS.adam, { p: this.currentFlat(), g: grad, m: this.m, v: this.v }, this.kernelAttrs(lr)) as unknown as tf.Tensor1D[];
         this.m.assign(m);
         this.v.assign(v);
         return p;
       }
+      const bc1 = 1 - this.beta1 ** this.t;
+      const bc2 = 1 - this.beta2 ** this.t;
       let p = this.currentFlat();
       let g: tf.Tensor = grad;
       if (this.weightDecay !== 0) {
@@ -133,6 +131,58 @@ export class Adam {
     this.lastFlat = tf.keep(tf.clone(out));
     this.lastIds = this.variables.map((v) => v.dataId);
     return out;
+  }
+
+  /**
+   * One update from gradients aligned with `variables`, first clipped by their global norm when
+   * `maxNorm` > 0 (as `clipFlatByGlobalNorm`) and followed by `ema`'s update, in one kernel
+   * (`DIFFLAB_KERNELS.optimizerStep`, torch's fused AdamW with clip_grad_norm_) where the backend has
+   * it. Returns the gradients' global norm before clipping (a scalar in the caller's scope), or
+   * null, having done nothing, where the backend has no such kernel: then clip, `applyFlat` and
+   * `ema.update` give the same update op by op.
+   */
+  applyFused(grads: readonly tf.Tensor[], lr: number, maxNorm: number, ema: EMA | null): tf.Scalar | null {
+    if (!tf.getKernel(DIFFLAB_KERNELS.optimizerStep, tf.getBackend())) return null;
+    const K = this.variables.length;
+    if (grads.length !== K) throw new RangeError(`got ${grads.length} gradients for ${K} variables`);
+    if (ema && ema.size !== this.size) throw new RangeError(`the EMA holds ${ema.size} values; the optimizer's variables hold ${this.size}`);
+    this.t += 1;
+    const attrs = { ...this.kernelAttrs(lr), count: K, maxNorm: Math.max(maxNorm, 0) };
+    const norm = tf.tidy(() => {
+      let result: tf.Scalar | null = null;
+      const run = (shadow: tf.Tensor1D | null, decay: number): tf.Tensor1D | null => {
+        const inputs: tf.NamedTensorMap = { m: this.m, v: this.v };
+        for (let k = 0; k < K; k++) {
+          inputs[`p${k}`] = this.variables[k];
+          inputs[`g${k}`] = grads[k];
+        }
+        if (shadow) inputs.shadow = shadow;
+        // decay 0: the average is a copy of the weights (EMA.update's first steps)
+        const emaMode = shadow ? (decay === 0 ? 1 : 2) : 0;
+        const outs = tf.engine().runKernel(DIFFLAB_KERNELS.optimizerStep, inputs, { ...attrs, ema: emaMode, emaWeight: 1 - decay }) as unknown as tf.Tensor[];
+        for (let k = 0; k < K; k++) this.variables[k].assign(outs[k]);
+        this.m.assign(outs[K]);
+        this.v.assign(outs[K + 1]);
+        result = outs[K + 2] as tf.Scalar;
+        return shadow ? (outs[K + 3] as tf.Tensor1D) : null;
+      };
+      if (ema) ema.updateWith((shadow, decay) => run(shadow, decay) as tf.Tensor1D);
+      else run(null, 0);
+      return result as unknown as tf.Scalar;
+    });
+    // the variables no longer hold the cached flat vector's values
+    this.lastFlat?.dispose();
+    this.lastFlat = null;
+    return norm;
+  }
+
+  /** `DifflabAdam`'s attributes for step `t` at learning rate `lr`. */
+  private kernelAttrs(lr: number) {
+    const bc1 = 1 - this.beta1 ** this.t;
+    const bc2 = 1 - this.beta2 ** this.t;
+    const mode = this.weightDecay === 0 ? 0 : this.decoupled ? 2 : 1;
+    const decay = mode === 2 ? 1 - lr * this.weightDecay : this.weightDecay;
+    return { beta1: this.beta1, beta2: this.beta2, eps: this.eps, stepSize: lr / bc1, invSqrtBc2: 1 / Math.sqrt(bc2), mode, decay };
   }
 
   /** The variables as one flat vector (the cached one when they are unchanged since the last update). */

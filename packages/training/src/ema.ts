@@ -86,14 +86,26 @@ export class EMA {
 
   /** One EMA step towards `params` (flat [size]; default: the variables' current values). */
   update(params?: tf.Tensor1D): void {
-    if (this.backup) throw new Error('EMA.update called while the EMA weights are swapped in; call swapOut() first');
-    this.n += 1;
-    const d = this.decayAt(this.n);
     tf.tidy(() => {
-      const p = params ?? flatten(this.variables);
-      if (p.size !== this.size) throw new RangeError(`EMA.update got ${p.size} values; the variables hold ${this.size}`);
-      this.shadow.assign(d === 0 ? tf.reshape(p, [-1]) : tf.sub(this.shadow, tf.mul(tf.sub(this.shadow, p), 1 - d)));
+      this.updateWith((shadow, d) => {
+        const p = params ?? flatten(this.variables);
+        if (p.size !== this.size) throw new RangeError(`EMA.update got ${p.size} values; the variables hold ${this.size}`);
+        return d === 0 ? tf.reshape(p, [-1]) : tf.sub(shadow, tf.mul(tf.sub(shadow, p), 1 - d));
+      });
     });
+  }
+
+  /**
+   * One EMA step whose new average `next(shadow, decay)` computes (a fused kernel's output: see
+   * `Adam.applyFused`), with this step's decay; `next`'s tensors live in the caller's scope.
+   */
+  updateWith(next: (shadow: tf.Tensor1D, decay: number) => tf.Tensor): void {
+    if (this.backup) throw new Error('EMA.update called while the EMA weights are swapped in; call swapOut() first');
+    const d = this.decayAt(this.n + 1);
+    const s = next(this.shadow as unknown as tf.Tensor1D, d);
+    if (s.size !== this.size) throw new RangeError(`EMA.update got ${s.size} values; the variables hold ${this.size}`);
+    this.shadow.assign(tf.reshape(s, [-1]));
+    this.n += 1;
   }
 
   /** Write the averaged weights into `variables` (default: the tracked ones). */

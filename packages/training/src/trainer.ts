@@ -271,10 +271,14 @@ export class Trainer {
       const cond = () => (this.conditioner ? this.conditioner.encodeBatch(batch, drop!) : batch.cond);
       const weights = o.snrGamma === null ? undefined : minSnrWeights(this.schedule, t, o.snrGamma, this.model.predictionType);
       const { value, grads } = tf.variableGrads(() => mseLoss(this.model.predict(xt, tT, cond()), target, weights), this.variables);
-      let g = flatten(this.variables.map((v) => grads[v.name] ?? tf.zerosLike(v)));
-      if (o.gradClip > 0) g = clipFlatByGlobalNorm(g, o.gradClip).grad;
-      const params = this.optimizer.applyFlat(g, lr);
-      this.ema?.update(params);
+      const gs = this.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+      // clip, AdamW and EMA in one kernel where the backend has one; else op by op
+      if (this.optimizer.applyFused(gs, lr, o.gradClip, this.ema) === null) {
+        let g = flatten(gs);
+        if (o.gradClip > 0) g = clipFlatByGlobalNorm(g, o.gradClip).grad;
+        const params = this.optimizer.applyFlat(g, lr);
+        this.ema?.update(params);
+      }
       return value;
     });
     this.stepIndex += 1;

@@ -90,6 +90,12 @@ export interface NativeBlas {
   /** One Adam step over n values (native/adam.c): p2, m2, v2 from p, g, m, v; the last eight are the float32 constants. */
   adam(heap: Float32Array, pOff: number, gOff: number, mOff: number, vOff: number, n: number, mode: number, p2Off: number, m2Off: number, v2Off: number, b1: number, b1c: number, b2: number, b2c: number, eps: number, step: number, bc2: number, decay: number): void;
   /**
+   * `DifflabOptimizerStep` (native/adam.c): clip, Adam step and EMA of K tensors; plan = [K, mode, ema
+   * (0 none, 1 copy, 2 average), mOff, vOff, sOff, m2Off, v2Off, s2Off, normOff, then per tensor size,
+   * pOff, gOff, p2Off]; consts = [b1, b1c, b2, b2c, eps, step, bc2, decay, maxNorm (0: no clip), w].
+   */
+  optimizerStep(heap: Float32Array, plan: Float64Array, consts: Float64Array): void;
+  /**
    * The residual MLP's forward pass (native/mlp.c); plan = [act (0 GELU, 1 SiLU, 2 ReLU), K, N,
    * D0, H, Dout, xOff, yOff, savedOff, then W_l, b_l offsets for l = 0 .. K+1].
    */

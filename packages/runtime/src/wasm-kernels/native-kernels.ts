@@ -12,7 +12,8 @@
  *   `DifflabGroupNormSiluGrad`, `DifflabLayerNorm`, `DifflabLayerNormGrad`
  *   (`native-group-norm.ts`);
  * - the new `DifflabSinusoidal` (sinusoidal features, `native-elementwise.ts`);
- * - `DifflabAdam` (`native-adam.ts`, bit for bit the WebAssembly SIMD kernel's results);
+ * - `DifflabAdam` (`native-adam.ts`, bit for bit the WebAssembly SIMD kernel's results) and the
+ *   new `DifflabOptimizerStep` (clip, Adam and EMA over all variables; `native-optimizer-step.ts`);
  * - the new `DifflabResidualMlp`, `DifflabResidualMlpGrad` (`native-mlp.ts`): tiny-diffusion's
  *   residual MLP in one kernel each way;
  * - the new `DifflabAttention`, `DifflabAttentionGrad` (`native-attention.ts`): multi-head attention
@@ -37,6 +38,7 @@ import { makeNativeBinary, makeNativeGelu, makeNativeSilu, makeNativeSinusoidal,
 import { makeNativeGroupNorm, makeNativeLayerNorm } from './native-group-norm.js';
 import { makeNativeBatchMatMul, makeNativeFusedMatMul } from './native-matmul.js';
 import { makeNativeResidualMlp } from './native-mlp.js';
+import { makeNativeOptimizerStep } from './native-optimizer-step.js';
 
 type Maker = (blas: NativeBlas, previous: KernelConfig | undefined) => KernelConfig;
 
@@ -76,6 +78,7 @@ const MAKERS: Record<string, Maker> = {
   [DIFFLAB_KERNELS.layerNormGrad]: (blas) => makeNativeLayerNorm(blas)[1],
   [DIFFLAB_KERNELS.sinusoidal]: (blas) => makeNativeSinusoidal(blas),
   [DIFFLAB_KERNELS.adam]: (blas) => makeNativeAdam(blas),
+  [DIFFLAB_KERNELS.optimizerStep]: (blas) => makeNativeOptimizerStep(blas),
   [DIFFLAB_KERNELS.residualMlp]: (blas) => makeNativeResidualMlp(blas)[0],
   [DIFFLAB_KERNELS.residualMlpGrad]: (blas) => makeNativeResidualMlp(blas)[1],
   [DIFFLAB_KERNELS.attention]: (blas) => makeNativeAttention(blas)[0],
