@@ -80,8 +80,9 @@ describe.skipIf(NATIVE_SKIP_REASON)('native DifflabOptimizerStep: clip + Adam + 
   it('gives one thread\'s bits on two threads (shares cut inside a tensor)', () => {
     const blas = NATIVE.blas as NativeBlas;
     const threads = blas.info().threads;
-    // 2 shares of 256K values at least (blas.c's ELEMENTWISE_MIN_CHUNK): 600,001 values in 4 tensors
-    const shapes = [[300, 1001], [3], [1000, 300], [1]];
+    // shares of 32K values at least (blas.c's OPTIMIZER_MIN_CHUNK): 100,104 values in 4 tensors, the
+    // first share ending inside the first tensor
+    const shapes = [[100, 501], [3], [200, 250], [1]];
     const { named } = inputs(shapes, 5, 1);
     const once = (t: number) => {
       blas.setThreads(t);
