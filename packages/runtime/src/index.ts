@@ -7,6 +7,7 @@ export { type AdapterDescription, formatAdapter } from './gpu-types.js';
 export { type BackendLoader, isNodeRuntime, type StartBackendOptions, type StartedBackend, startBackend } from './start-backend.js';
 export { SWIFTSHADER_ICD } from './vulkan-paths.js';
 export { type DispatchCacheStats, dispatchCacheStats } from './webgpu-dispatch.js';
+export { LEADING_SUM_MAX_ROWS, replacedWebGpuKernel } from './webgpu-kernels.js';
 export { enableWasmThreads, MAX_WASM_THREADS, type WasmThreadsResult } from './wasm-threads.js';
 export { registerWasmConvKernels, unregisterWasmConvKernels, WASM_CONV_KERNELS } from './wasm-kernels/conv-backprop.js';
 export { type LoadedBlas, loadNativeBlas, type NativeBlas } from './wasm-kernels/native-blas.js';

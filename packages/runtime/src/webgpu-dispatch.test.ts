@@ -121,7 +121,8 @@ describe('cached dispatch on webgpu (Dawn + SwiftShader)', () => {
 
   it('stays correct through cache resets (limits of 4 entries, new clip bounds every pass)', async (ctx) => {
     ctx.skip(!hasSwiftShader, SKIP_REASON);
-    const lo = [-0.9, -0.5, -0.1, 0.3, -0.9];
+    // 8 passes: enough programs for more than 10 resets of the 4-entry caches (a leading-axes Sum is one program)
+    const lo = [-0.9, -0.5, -0.1, 0.3, -0.9, -0.7, 0.1, -0.3];
     const want = await compute('cpu', lo);
     await startBackend('webgpu');
     const backend = tf.engine().registry.webgpu;

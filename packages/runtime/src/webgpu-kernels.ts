@@ -16,6 +16,10 @@
  *   (`webgpu-conv-filter-grad.ts`), in place of a forward convolution with a B Ho Wo-long loop.
  * - `DifflabGroupNorm` {x, gamma, beta} -> [y, stats] and `DifflabGroupNormGrad` -> [dx, dgamma,
  *   dbeta]: 2 and 5 programs (was ~24 and ~25; `webgpu-group-norm.ts`).
+ * - `Sum` over a float32 tensor's leading axes ([rows, C] -> [C], rows <= 8192: the bias and
+ *   layer-norm parameter gradients): 1 program (16 columns a workgroup, 16 invocations a column
+ *   and a tree sum), where tfjs-webgpu transposes and then reduces (2). Other sums go to
+ *   tfjs-webgpu's kernel.
  *
  * Same formulas, in float32, as the composites (DIFFLAB_KERNELS documents them). WGSL has no
  * erf: it is the rational approximation x P(x^2) / Q(x^2) on [-4, 4] of XLA's float32 ErfImpl
@@ -224,18 +228,107 @@ function layerNormKernels(util: WebGpuUtil): KernelConfig[] {
   return [kernel(DIFFLAB_KERNELS.layerNorm, forward), kernel(DIFFLAB_KERNELS.layerNormGrad, backward)];
 }
 
+/** The most rows `leadingSumKernel` sums (512 a thread); more go to tfjs' transpose + reduction. */
+export const LEADING_SUM_MAX_ROWS = 8192;
+
+/**
+ * Column sums of X [rows, cols] -> [cols] in one program: a workgroup of 256 invocations takes 16
+ * adjacent columns (so a row's 16 reads are contiguous), 16 invocations a column each summing every
+ * 16th row, then a tree sum over the 16 in workgroup memory. (A flat layout: tfjs calls main(index)
+ * with the global index, unused here; localIndex and workgroupId are its module-scope copies.)
+ */
+class LeadingSumProgram {
+  readonly variableNames = ['X'];
+  readonly uniforms = 'rows : i32, cols : i32,';
+  readonly workgroupSize: [number, number, number] = [256, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey = 'difflab_leading_sum';
+  constructor(
+    util: WebGpuUtil,
+    readonly outputShape: number[],
+    cols: number,
+  ) {
+    this.dispatchLayout = util.flatDispatchLayout([cols]);
+    this.dispatch = [Math.ceil(cols / 16), 1, 1];
+  }
+  getUserCode(): string {
+    return `
+      var<workgroup> red : array<f32, 256>;
+      fn main(index : i32) {
+        let lid = i32(localIndex);
+        let tx = lid % 16;
+        let ty = lid / 16;
+        let c = i32(workgroupId.x) * 16 + tx;
+        var s = 0.0;
+        if (c < uniforms.cols) {
+          for (var r = ty; r < uniforms.rows; r = r + 16) { s = s + X[r * uniforms.cols + c]; }
+        }
+        red[lid] = s;
+        workgroupBarrier();
+        for (var k = 8; k > 0; k = k >> 1u) {
+          if (ty < k) { red[lid] = red[lid] + red[lid + k * 16]; }
+          workgroupBarrier();
+        }
+        if (ty == 0 && c < uniforms.cols) { setOutputAtIndex(c, red[lid]); }
+      }`;
+  }
+}
+
+/**
+ * `Sum` for 'webgpu': over the leading axes of a float32 tensor (rows = their product <= 8192)
+ * `LeadingSumProgram`, one program; otherwise `fallback` (tfjs-webgpu's).
+ */
+function leadingSumKernel(util: WebGpuUtil, fallback: KernelConfig): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const k = axes.length;
+    const rows = x.shape.slice(0, k).reduce((a, b) => a * b, 1);
+    const leading = axes.every((a, i) => a === i) && k < x.shape.length;
+    if (x.dtype !== 'float32' || !leading || rows > LEADING_SUM_MAX_ROWS || rows < 1) return fallback.kernelFunc(args);
+    const rest = x.shape.slice(k);
+    const cols = rest.reduce((a, b) => a * b, 1);
+    if (cols < 1) return fallback.kernelFunc(args);
+    const outShape = keepDims ? [...x.shape.slice(0, k).map(() => 1), ...rest] : rest;
+    return (args.backend as unknown as WebGpuBackendLike).runWebGPUProgram(new LeadingSumProgram(util, outShape, cols), [x], 'float32', [
+      { type: 'int32', data: [rows] },
+      { type: 'int32', data: [cols] },
+    ]);
+  };
+  return kernel(tf.Sum, kernelFunc);
+}
+
 const MARK = Symbol.for('difflab.webgpuKernel');
 
 /**
  * Register difflab's fused kernels for the 'webgpu' backend (idempotent); `util` is
  * tfjs-backend-webgpu's `webgpu_util`. Returns the names registered by this call.
  */
+/** The tfjs-webgpu kernels `registerWebGpuKernels` replaced, by name. */
+const replaced = new Map<string, KernelConfig>();
+
+/**
+ * The tfjs-webgpu kernel that difflab's `name` replaced (today `Sum`, which falls back to it), for
+ * an ablation that runs without ours: `tf.unregisterKernel(name, 'webgpu')`, then register it.
+ */
+export function replacedWebGpuKernel(name: string): KernelConfig | undefined {
+  return replaced.get(name);
+}
+
 export function registerWebGpuKernels(util: WebGpuUtil): string[] {
   const added: string[] = [];
-  for (const k of [...geluKernels(util), ...siluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...groupNormKernels()]) {
+  const sum = tf.getKernel(tf.Sum, 'webgpu');
+  // tfjs-webgpu's Sum stays the fallback of ours (registered once: a second call finds ours marked)
+  const sums = sum && !(sum.kernelFunc as unknown as Record<symbol, unknown>)[MARK] ? [leadingSumKernel(util, sum)] : [];
+  for (const k of [...geluKernels(util), ...siluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...groupNormKernels(), ...sums]) {
     const existing = tf.getKernel(k.kernelName, 'webgpu');
     if (existing && (existing.kernelFunc as unknown as Record<symbol, unknown>)[MARK]) continue;
-    if (existing) tf.unregisterKernel(k.kernelName, 'webgpu');
+    if (existing) {
+      tf.unregisterKernel(k.kernelName, 'webgpu');
+      replaced.set(k.kernelName, existing);
+    }
     (k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] = true;
     tf.registerKernel(k);
     added.push(k.kernelName);

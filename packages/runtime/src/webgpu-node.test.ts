@@ -170,6 +170,50 @@ describe("difflab's fused kernels on webgpu (WGSL) against the composite formula
     tf.dispose([x, y, cdf]);
   });
 
+  it('Sum over leading axes: one program (tfjs-webgpu: two) with the cpu backend\'s values; other sums through tfjs-webgpu', async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    const cases: [number[], number | number[], boolean, number][] = [
+      // [shape, axis, keepDims, programs on webgpu]
+      [[196, 128], 0, false, 1], // a linear layer's bias gradient
+      [[4, 49, 128], [0, 1], false, 1], // layer-norm gamma / beta gradients
+      [[4, 49, 128], [1, -3], true, 1],
+      [[3, 5, 2, 7], [0, 1, 2], false, 1],
+      [[1, 33], 0, true, 1],
+      [[8193, 3], 0, false, 2], // more rows than LEADING_SUM_MAX_ROWS: tfjs' transpose + reduce
+      [[8192, 37], 0, false, 1], // 512 rows an invocation, 3 workgroups, the last one part-empty
+      [[6, 40], 1, false, 1], // the innermost axis: tfjs' reduction
+      [[4, 49, 128], [0, 2], false, 2], // not a leading block
+    ];
+    for (const [shape, axis, keepDims, programs] of cases) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const xv = values(n, 21).map((v) => v + 0.25);
+      const f = () => tf.sum(tf.tensor(xv, shape), axis, keepDims);
+      await startBackend('webgpu');
+      const backend = tf.engine().registry.webgpu as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
+      const original = backend.runWebGPUProgram;
+      let count = 0;
+      backend.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
+        count++;
+        return original.apply(this, a);
+      };
+      const out = tf.tidy(f);
+      backend.runWebGPUProgram = original;
+      const label = `[${shape}] axis ${axis} keepDims ${keepDims}`;
+      expect(count, label).toBe(programs);
+      const want = tf.tidy(() => tf.sum(tf.tensor(xv, shape, 'float32'), axis, keepDims).shape);
+      expect(out.shape, label).toEqual(want);
+      const gpu = Array.from(await out.data());
+      out.dispose();
+      const cpu = await on('cpu', f);
+      // float32 sums of up to 8,193 values in another order
+      expect(maxAbsDiff(gpu, cpu) / Math.max(...cpu.map(Math.abs)), label).toBeLessThan(2e-6);
+    }
+    // int32 sums stay tfjs-webgpu's (exact)
+    const iv = Array.from({ length: 60 }, (_, i) => (i * 7919) % 1000);
+    const isum = await on('webgpu', () => tf.sum(tf.tensor2d(iv, [12, 5], 'int32'), 0));
+    expect(isum).toEqual(await on('cpu', () => tf.sum(tf.tensor2d(iv, [12, 5], 'int32'), 0)));
+  });
+
   it('DifflabGeluGrad: dy (cdf + x phi(x)) matches the cpu composite within 1e-6', async (ctx) => {
     ctx.skip(!hasSwiftShader, SKIP_REASON);
     const dyv = values(2 * 999, 12);

@@ -3,7 +3,7 @@
 // prints one JSON line like reference_torch.py.
 import 'reflect-metadata';
 import * as tf from '@tensorflow/tfjs-core';
-import { dispatchCacheStats, startBackend } from '@difflab/runtime';
+import { dispatchCacheStats, replacedWebGpuKernel, startBackend } from '@difflab/runtime';
 import { CASES, dispatches, issue } from './cases.js';
 
 const [name, ...rest] = process.argv.slice(2);
@@ -46,6 +46,9 @@ try {
   for (const k of opt('without-kernels', '').split(',').filter(Boolean)) {
     if (!tf.getKernel(k, info.backend)) throw new Error(`--without-kernels: no kernel '${k}' is registered for ${info.backend}`);
     tf.unregisterKernel(k, info.backend);
+    // a tfjs kernel difflab's replaced (webgpu's Sum): tfjs' own again
+    const previous = info.backend === 'webgpu' ? replacedWebGpuKernel(k) : undefined;
+    if (previous) tf.registerKernel(previous);
   }
   // --tf-flags NAME=VALUE,...: tfjs environment flags after the backend started (ablations,
   // e.g. WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=true).
