@@ -16,6 +16,8 @@
  *   (`webgpu-conv-filter-grad.ts`), in place of a forward convolution with a B Ho Wo-long loop.
  * - `DifflabGroupNorm` {x, gamma, beta} -> [y, stats] and `DifflabGroupNormGrad` -> [dx, dgamma,
  *   dbeta]: 2 and 5 programs (was ~24 and ~25; `webgpu-group-norm.ts`).
+ * - `DifflabAttention` {qkv} -> [out, weights] and `DifflabAttentionGrad` {dy, qkv, weights} -> dqkv:
+ *   2 programs each (was ~17 and ~25 a block; `webgpu-attention.ts`).
  * - `Sum` over a float32 tensor's leading axes ([rows, C] -> [C], rows <= 8192: the bias and
  *   layer-norm parameter gradients): 1 program (16 columns a workgroup, 16 invocations a column
  *   and a tree sum), where tfjs-webgpu transposes and then reduces (2). Other sums go to
@@ -28,6 +30,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS } from '@difflab/core';
+import { attentionKernels } from './webgpu-attention.js';
 import { conv2dFilterGradKernel } from './webgpu-conv-filter-grad.js';
 import { groupNormKernels } from './webgpu-group-norm.js';
 import type { WebGpuBackendLike } from './webgpu-program.js';
@@ -322,7 +325,7 @@ export function registerWebGpuKernels(util: WebGpuUtil): string[] {
   const sum = tf.getKernel(tf.Sum, 'webgpu');
   // tfjs-webgpu's Sum stays the fallback of ours (registered once: a second call finds ours marked)
   const sums = sum && !(sum.kernelFunc as unknown as Record<symbol, unknown>)[MARK] ? [leadingSumKernel(util, sum)] : [];
-  for (const k of [...geluKernels(util), ...siluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...groupNormKernels(), ...sums]) {
+  for (const k of [...geluKernels(util), ...siluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...groupNormKernels(), ...attentionKernels(), ...sums]) {
     const existing = tf.getKernel(k.kernelName, 'webgpu');
     if (existing && (existing.kernelFunc as unknown as Record<symbol, unknown>)[MARK]) continue;
     if (existing) {
