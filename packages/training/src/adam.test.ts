@@ -206,6 +206,22 @@ describe('Adam / AdamW', () => {
     const clipped = run(true, 'adamw', 3, false);
     const free = run(true, 'adamw', 1e6, false);
     expect(Math.abs(clipped.m[0])).toBeLessThan(Math.abs(free.m[0]) / 3);
-    tf.dispose([...init, ...grads]);
+    // refused with the EMA's weights swapped in: nothing assigned, the step count unchanged
+    const vars = init.map((t) => tf.variable(t));
+    const opt = new AdamW(vars);
+    const ema = new EMA(vars);
+    ema.swapIn();
+    const w0 = Array.from(vars[0].dataSync());
+    expect(() => opt.applyFused(grads, 0.05, 1, ema)).toThrow('EMA.update called while the EMA weights are swapped in; call swapOut() first');
+    expect(opt.stepCount).toBe(0);
+    ema.swapOut();
+    expect(Array.from(vars[0].dataSync())).toEqual(w0);
+    expect(() => opt.applyFused(grads.slice(1), 0.05, 1, ema)).toThrow('got 3 gradients for 4 variables');
+    tf.tidy(() => opt.applyFused(grads, 0.05, 1, ema));
+    expect(opt.stepCount).toBe(1);
+    expect(ema.stepCount).toBe(1);
+    ema.dispose();
+    opt.dispose();
+    tf.dispose([...vars, ...init, ...grads]);
   });
 });

@@ -148,7 +148,24 @@ export class Adam {
     if (ema && ema.size !== this.size) throw new RangeError(`the EMA holds ${ema.size} values; the optimizer's variables hold ${this.size}`);
     this.t += 1;
     const attrs = { ...this.kernelAttrs(lr), count: K, maxNorm: Math.max(maxNorm, 0) };
-    const norm = tf.tidy(() => {
+    let norm: tf.Scalar;
+    try {
+      norm = this.fusedStep(attrs, grads, ema);
+    } catch (e) {
+      // refused before anything was assigned (the kernel's checks, or an EMA swapped in)
+      this.t -= 1;
+      throw e;
+    }
+    // the variables no longer hold the cached flat vector's values
+    this.lastFlat?.dispose();
+    this.lastFlat = null;
+    return norm;
+  }
+
+  /** `applyFused`'s kernel call and assignments. */
+  private fusedStep(attrs: Record<string, number>, grads: readonly tf.Tensor[], ema: EMA | null): tf.Scalar {
+    const K = this.variables.length;
+    return tf.tidy(() => {
       let result: tf.Scalar | null = null;
       const run = (shadow: tf.Tensor1D | null, decay: number): tf.Tensor1D | null => {
         const inputs: tf.NamedTensorMap = { m: this.m, v: this.v };
@@ -170,10 +187,6 @@ export class Adam {
       else run(null, 0);
       return result as unknown as tf.Scalar;
     });
-    // the variables no longer hold the cached flat vector's values
-    this.lastFlat?.dispose();
-    this.lastFlat = null;
-    return norm;
   }
 
   /** `DifflabAdam`'s attributes for step `t` at learning rate `lr`. */
