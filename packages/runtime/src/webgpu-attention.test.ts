@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import { startBackend } from './start-backend.js';
-import { hasSwiftShader, lcgValues, SWIFTSHADER_SKIP_REASON } from './testing/swiftshader.js';
+import { countPrograms, hasSwiftShader, lcgValues, SWIFTSHADER_SKIP_REASON } from './testing/swiftshader.js';
 
 // DifflabAttention / DifflabAttentionGrad on webgpu (Dawn + SwiftShader) against the op-by-op
 // composite (split, head transposes, softmax(q s k^T) v, merge) and its tfjs gradient on cpu.
@@ -58,35 +58,21 @@ describe('DifflabAttention / DifflabAttentionGrad on webgpu (Dawn + SwiftShader)
         return [out, weights, dqkv].map((t) => Array.from(t.dataSync()));
       });
       await startBackend('webgpu');
-      const backend = tf.engine().registry.webgpu as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
-      const original = backend.runWebGPUProgram;
-      let programs = 0;
-      backend.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
-        programs++;
-        return original.apply(this, a);
-      };
       const before = tf.memory().numTensors;
       const qkv = tf.tensor2d(qkvv, [rows, 3 * W]);
       const dy = tf.tensor2d(dyv, [rows, W]);
       const attrs = { batch: c.B, heads: c.heads };
-      let counts: number[] = [];
-      try {
-        const p0 = programs;
-        const [out, weights] = tf.engine().runKernel(DIFFLAB_KERNELS.attention, { qkv }, attrs) as unknown as tf.Tensor[];
-        const p1 = programs;
-        const dqkv = tf.engine().runKernel(DIFFLAB_KERNELS.attentionGrad, { dy, qkv, weights }, attrs) as unknown as tf.Tensor;
-        counts = [p1 - p0, programs - p1];
-        expect(out.shape).toEqual([rows, W]);
-        expect(weights.shape).toEqual([c.B * c.heads, c.N, c.N]);
-        expect(dqkv.shape).toEqual([rows, 3 * W]);
-        const got = [await out.data(), await weights.data(), await dqkv.data()];
-        for (const [i, what] of ['out', 'weights', 'dqkv'].entries()) expect(relErr(got[i], ref[i]), what).toBeLessThan(1e-5);
-        tf.dispose([out, weights, dqkv]);
-      } finally {
-        backend.runWebGPUProgram = original;
-      }
-      expect(counts).toEqual([2, 2]);
-      tf.dispose([qkv, dy]);
+      const fwd = countPrograms(() => tf.engine().runKernel(DIFFLAB_KERNELS.attention, { qkv }, attrs) as unknown as tf.Tensor[]);
+      const [out, weights] = fwd.result;
+      const bwd = countPrograms(() => tf.engine().runKernel(DIFFLAB_KERNELS.attentionGrad, { dy, qkv, weights }, attrs) as unknown as tf.Tensor);
+      const dqkv = bwd.result;
+      expect([fwd.programs, bwd.programs]).toEqual([2, 2]);
+      expect(out.shape).toEqual([rows, W]);
+      expect(weights.shape).toEqual([c.B * c.heads, c.N, c.N]);
+      expect(dqkv.shape).toEqual([rows, 3 * W]);
+      const got = [await out.data(), await weights.data(), await dqkv.data()];
+      for (const [i, what] of ['out', 'weights', 'dqkv'].entries()) expect(relErr(got[i], ref[i]), what).toBeLessThan(1e-5);
+      tf.dispose([out, weights, dqkv, qkv, dy]);
       expect(tf.memory().numTensors).toBe(before);
     });
   }

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DIFFLAB_KERNELS, erf64 } from '@difflab/core';
 import { describeBackend } from './describe.js';
 import { startBackend } from './start-backend.js';
-import { SWIFTSHADER_SKIP_REASON as SKIP_REASON, hasSwiftShader, lcgValues as values } from './testing/swiftshader.js';
+import { countPrograms, SWIFTSHADER_SKIP_REASON as SKIP_REASON, hasSwiftShader, lcgValues as values } from './testing/swiftshader.js';
 
 /*
  * WebGPU in Node through Dawn (the `webgpu` package) on SwiftShader, the software Vulkan driver
@@ -152,15 +152,10 @@ describe("difflab's fused kernels on webgpu (WGSL) against the composite formula
     ctx.skip(!hasSwiftShader, SKIP_REASON);
     await startBackend('webgpu');
     const x = tf.tensor2d(xs, [2, 999]);
-    const backend = tf.engine().registry.webgpu as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
-    const original = backend.runWebGPUProgram;
-    let programs = 0;
-    backend.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
-      programs++;
-      return original.apply(this, a);
-    };
-    const [y, cdf] = run(DIFFLAB_KERNELS.gelu, { x }) as tf.Tensor[];
-    backend.runWebGPUProgram = original;
+    const {
+      result: [y, cdf],
+      programs,
+    } = countPrograms(() => run(DIFFLAB_KERNELS.gelu, { x }) as tf.Tensor[]);
     expect(programs).toBe(2);
     const cv = Array.from(await cdf.data());
     const yv = Array.from(await y.data());
@@ -189,15 +184,7 @@ describe("difflab's fused kernels on webgpu (WGSL) against the composite formula
       const xv = values(n, 21).map((v) => v + 0.25);
       const f = () => tf.sum(tf.tensor(xv, shape), axis, keepDims);
       await startBackend('webgpu');
-      const backend = tf.engine().registry.webgpu as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
-      const original = backend.runWebGPUProgram;
-      let count = 0;
-      backend.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
-        count++;
-        return original.apply(this, a);
-      };
-      const out = tf.tidy(f);
-      backend.runWebGPUProgram = original;
+      const { result: out, programs: count } = countPrograms(() => tf.tidy(f));
       const label = `[${shape}] axis ${axis} keepDims ${keepDims}`;
       expect(count, label).toBe(programs);
       const want = tf.tidy(() => tf.sum(tf.tensor(xv, shape, 'float32'), axis, keepDims).shape);

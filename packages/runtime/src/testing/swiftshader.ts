@@ -4,6 +4,7 @@
  * deterministic test values. Not part of the package's build.
  */
 import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
 import { SWIFTSHADER_ICD } from '../vulkan-paths.js';
 
 export const SWIFTSHADER_SKIP_REASON = `no SwiftShader Vulkan driver at ${SWIFTSHADER_ICD} (install Debian's chromium package)`;
@@ -16,4 +17,20 @@ export function lcgValues(n: number, seed: number): number[] {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 2 ** 31 - 1;
   });
+}
+
+/** fn() on the current (webgpu) backend, with the number of programs it dispatched. */
+export function countPrograms<T>(fn: () => T): { result: T; programs: number } {
+  const backend = tf.engine().registry.webgpu as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
+  const original = backend.runWebGPUProgram;
+  let programs = 0;
+  backend.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
+    programs++;
+    return original.apply(this, a);
+  };
+  try {
+    return { result: fn(), programs };
+  } finally {
+    backend.runWebGPUProgram = original;
+  }
 }

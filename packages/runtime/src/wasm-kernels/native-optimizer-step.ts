@@ -12,19 +12,13 @@
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeBlas } from './native-blas.js';
+import type { AdamConstants } from './simd-math.js';
 import { heapF32 } from './native-matmul.js';
 import type { WasmBackend } from './speed-heap.js';
 
-/** The attributes of a `DifflabOptimizerStep` call. */
-export interface OptimizerStepAttrs {
+/** The attributes of a `DifflabOptimizerStep` call: `DifflabAdam`'s and these. */
+export interface OptimizerStepAttrs extends AdamConstants {
   count: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  stepSize: number;
-  invSqrtBc2: number;
-  mode: 0 | 1 | 2;
-  decay: number;
   maxNorm: number;
   ema: 0 | 1 | 2;
   emaWeight: number;
