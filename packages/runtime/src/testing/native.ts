@@ -49,3 +49,22 @@ export function ulps(got: number, want: number): number {
   const e = w === 0 ? -149 : Math.max(-149, Math.floor(Math.log2(Math.abs(w))) - 23);
   return Math.abs(got - want) / 2 ** e;
 }
+
+/**
+ * The tensors `outputs` makes (in a tidy), read back as float32 copies, with the addon on `threads`
+ * threads (its thread count restored after): for "one thread's bits on two" tests.
+ */
+export function onThreads(threads: number, outputs: () => tf.Tensor[]): Float32Array[] {
+  const blas = NATIVE.blas as NativeBlas;
+  const was = blas.info().threads;
+  blas.setThreads(threads);
+  try {
+    const outs = tf.tidy(outputs);
+    // read back outside tidy (tidy walks a returned typed array's every index)
+    const data = outs.map((t) => Float32Array.from(t.dataSync()));
+    tf.dispose(outs);
+    return data;
+  } finally {
+    blas.setThreads(was);
+  }
+}

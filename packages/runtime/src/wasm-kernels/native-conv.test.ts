@@ -1,7 +1,7 @@
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { maxDiff, NATIVE, NATIVE_SKIP_REASON, useNativeKernels, values } from '../testing/native.js';
+import { maxDiff, NATIVE, NATIVE_SKIP_REASON, onThreads, useNativeKernels, values } from '../testing/native.js';
 
 // The convolutions on difflab-blas against float64 loops written from the definitions (NHWC,
 // tfjs' cross-correlation, symmetric or 'same' padding). Skipped, with the reason, where the
@@ -188,37 +188,26 @@ describe.skipIf(NATIVE_SKIP_REASON)('native OpenBLAS convolutions on wasm', () =
   }
 
   it('gives one thread\'s bits on two threads (dW summed in fixed blocks; the direct loops\' rows from a shared counter)', () => {
-    const nb = blas as NonNullable<typeof blas>;
-    const threads = nb.info().threads;
     const g: Geom = { B: 16, H: 16, W: 16, Cin: 32, Cout: 64, k: 3, s: 1, p: 1 };
     const xs: [number, number, number, number] = [g.B, g.H, g.W, g.Cin];
     const x = values(g.B * g.H * g.W * g.Cin, 11);
     const w = values(9 * g.Cin * g.Cout, 12);
     const dy = values(g.B * g.H * g.W * g.Cout, 13);
-    const run = (t: number) => {
-      nb.setThreads(t);
-      try {
-        const out = tf.tidy(() => {
-          const common = { strideHeight: 1, strideWidth: 1, padTop: 1, padLeft: 1 };
-          const dyt = tf.tensor4d(dy, [g.B, g.H, g.W, g.Cout]);
-          return [
-            tf.conv2d(tf.tensor4d(x, xs), tf.tensor4d(w, [3, 3, g.Cin, g.Cout]), 1, 1),
-            tf.engine().runKernel(DIFFLAB_KERNELS.conv2dFilterGrad, { x: tf.tensor4d(x, xs), dy: dyt }, { ...common, filterHeight: 3, filterWidth: 3 }) as tf.Tensor,
-            tf.engine().runKernel(DIFFLAB_KERNELS.conv2dInputGrad, { dy: dyt, filter: tf.tensor4d(w, [3, 3, g.Cin, g.Cout]) }, { ...common, inputShape: xs } as unknown as tf.NamedAttrMap) as tf.Tensor,
-          ];
-        });
-        const data = out.map((t) => t.dataSync().slice());
-        tf.dispose(out);
-        return data;
-      } finally {
-        nb.setThreads(threads);
-      }
-    };
+    const run = (t: number) =>
+      onThreads(t, () => {
+        const common = { strideHeight: 1, strideWidth: 1, padTop: 1, padLeft: 1 };
+        const dyt = tf.tensor4d(dy, [g.B, g.H, g.W, g.Cout]);
+        return [
+          tf.conv2d(tf.tensor4d(x, xs), tf.tensor4d(w, [3, 3, g.Cin, g.Cout]), 1, 1),
+          tf.engine().runKernel(DIFFLAB_KERNELS.conv2dFilterGrad, { x: tf.tensor4d(x, xs), dy: dyt }, { ...common, filterHeight: 3, filterWidth: 3 }) as tf.Tensor,
+          tf.engine().runKernel(DIFFLAB_KERNELS.conv2dInputGrad, { dy: dyt, filter: tf.tensor4d(w, [3, 3, g.Cin, g.Cout]) }, { ...common, inputShape: xs } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        ];
+      });
     const one = run(1);
     const two = run(2);
     // im2col + sgemm (no AVX-512) cuts y and dx into sgemm calls where the images split, and
     // OpenBLAS rounds a row differently by its place in a call: only dW is pinned there
-    const pinned = nb.info().directConv ? [0, 1, 2] : [1];
+    const pinned = (blas as NonNullable<typeof blas>).info().directConv ? [0, 1, 2] : [1];
     for (const i of pinned) {
       let differ = 0;
       for (let j = 0; j < one[i].length; j++) if (!Object.is(one[i][j], two[i][j])) differ++;

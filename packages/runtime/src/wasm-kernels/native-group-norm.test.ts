@@ -1,8 +1,7 @@
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { NATIVE, NATIVE_SKIP_REASON, useNativeKernels, values } from '../testing/native.js';
-import type { NativeBlas } from './native-blas.js';
+import { NATIVE_SKIP_REASON, onThreads, useNativeKernels, values } from '../testing/native.js';
 
 // DifflabGroupNorm / DifflabGroupNormGrad and DifflabSilu / DifflabSiluGrad on difflab-blas
 // (native/norm.c, native/vmath.c) against float64 loops written from the definitions, and the
@@ -93,8 +92,6 @@ describe.skipIf(NATIVE_SKIP_REASON)('native group norm, layer norm and SiLU kern
   }
 
   it('large batches split over two threads: group norm (with and without SiLU), layer norm and Adam give one thread\'s results (dgamma, dbeta within 1e-6)', () => {
-    const blas = NATIVE.blas as NativeBlas;
-    const threads = blas.info().threads;
     // shares of 256K values at least (native/norm.c, blas.c): 17 samples, 4097 rows; here 40 and 10240
     const [B, M, C, G] = [40, 256, 64, 8];
     const x = values(B * M * C, 5, 2, 1);
@@ -103,29 +100,19 @@ describe.skipIf(NATIVE_SKIP_REASON)('native group norm, layer norm and SiLU kern
     const beta = values(C, 8);
     const n = 600_001;
     const [p, g, m, v] = [values(n, 9), values(n, 10), values(n, 11, 0.1), values(n, 12, 0.1, 0.2)];
-    const run = (t: number) => {
-      blas.setThreads(t);
-      try {
-        const outs = tf.tidy(() => {
-          const xt = tf.tensor3d(x, [B, M, C]);
-          const gt = tf.tensor1d(gamma);
-          const [y, stats] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNorm, { x: xt, gamma: gt, beta: tf.tensor1d(beta) }, { groups: G, eps: 1e-5 }) as unknown as tf.Tensor[];
-          const grads = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormGrad, { dy: tf.tensor3d(dy, [B, M, C]), x: xt, stats, gamma: gt }, { groups: G }) as unknown as tf.Tensor[];
-          const [xhat, rstd] = tf.engine().runKernel(DIFFLAB_KERNELS.layerNorm, { x: tf.reshape(xt, [B * M, C]) }, { eps: 1e-5 }) as unknown as tf.Tensor[];
-          const dln = tf.engine().runKernel(DIFFLAB_KERNELS.layerNormGrad, { dy: tf.tensor2d(dy, [B * M, C]), xhat, rstd }, {}) as unknown as tf.Tensor;
-          const [ys] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormSilu, { x: xt, gamma: gt, beta: tf.tensor1d(beta) }, { groups: G, eps: 1e-5 }) as unknown as tf.Tensor[];
-          const gs = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormSiluGrad, { dy: tf.tensor3d(dy, [B, M, C]), x: xt, stats, gamma: gt, beta: tf.tensor1d(beta) }, { groups: G }) as unknown as tf.Tensor[];
-          const adam = tf.engine().runKernel(DIFFLAB_KERNELS.adam, { p: tf.tensor1d(p), g: tf.tensor1d(g), m: tf.tensor1d(m), v: tf.tensor1d(v) }, { beta1: 0.9, beta2: 0.999, eps: 1e-8, stepSize: 1e-3, invSqrtBc2: 1.2, mode: 2, decay: 0.999 }) as unknown as tf.Tensor[];
-          return [y, stats, ...grads, xhat, rstd, dln, ...adam, ys, ...gs];
-        });
-        // read back outside tidy (tidy walks a returned typed array's every index)
-        const data = outs.map((o) => o.dataSync() as Float32Array);
-        tf.dispose(outs);
-        return data;
-      } finally {
-        blas.setThreads(threads);
-      }
-    };
+    const run = (t: number) =>
+      onThreads(t, () => {
+        const xt = tf.tensor3d(x, [B, M, C]);
+        const gt = tf.tensor1d(gamma);
+        const [y, stats] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNorm, { x: xt, gamma: gt, beta: tf.tensor1d(beta) }, { groups: G, eps: 1e-5 }) as unknown as tf.Tensor[];
+        const grads = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormGrad, { dy: tf.tensor3d(dy, [B, M, C]), x: xt, stats, gamma: gt }, { groups: G }) as unknown as tf.Tensor[];
+        const [xhat, rstd] = tf.engine().runKernel(DIFFLAB_KERNELS.layerNorm, { x: tf.reshape(xt, [B * M, C]) }, { eps: 1e-5 }) as unknown as tf.Tensor[];
+        const dln = tf.engine().runKernel(DIFFLAB_KERNELS.layerNormGrad, { dy: tf.tensor2d(dy, [B * M, C]), xhat, rstd }, {}) as unknown as tf.Tensor;
+        const [ys] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormSilu, { x: xt, gamma: gt, beta: tf.tensor1d(beta) }, { groups: G, eps: 1e-5 }) as unknown as tf.Tensor[];
+        const gs = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormSiluGrad, { dy: tf.tensor3d(dy, [B, M, C]), x: xt, stats, gamma: gt, beta: tf.tensor1d(beta) }, { groups: G }) as unknown as tf.Tensor[];
+        const adam = tf.engine().runKernel(DIFFLAB_KERNELS.adam, { p: tf.tensor1d(p), g: tf.tensor1d(g), m: tf.tensor1d(m), v: tf.tensor1d(v) }, { beta1: 0.9, beta2: 0.999, eps: 1e-8, stepSize: 1e-3, invSqrtBc2: 1.2, mode: 2, decay: 0.999 }) as unknown as tf.Tensor[];
+        return [y, stats, ...grads, xhat, rstd, dln, ...adam, ys, ...gs];
+      });
     const one = run(1);
     const two = run(2);
     const names = ['y', 'stats', 'dx', 'dgamma', 'dbeta', 'xhat', 'rstd', 'layer-norm dx', "Adam p'", "Adam m'", "Adam v'", 'silu y', 'silu dx', 'silu dgamma', 'silu dbeta'];

@@ -1,11 +1,7 @@
 import { DIFFLAB_KERNELS, erf64 } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { NATIVE, NATIVE_SKIP_REASON, useNativeKernels, values } from '../testing/native.js';
-import type { NativeBlas } from './native-blas.js';
-
-/** The addon's thread count as loaded (restored after a test changes it). */
-const NATIVE_THREADS = NATIVE.blas ? NATIVE.blas.info().threads : 1;
+import { NATIVE_SKIP_REASON, onThreads, useNativeKernels, values } from '../testing/native.js';
 
 /** max |got - want| / max(1, max |want|): errors relative to the tensor's scale. */
 function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
@@ -149,29 +145,18 @@ describe.skipIf(NATIVE_SKIP_REASON)('native residual MLP kernels on wasm', () =>
     const x = values(N * D0, 5, 1.5);
     const params = shapes.map((s, i) => values(s.reduce((a, b) => a * b, 1), 40 + i, 0.3));
     const r = values(N * Dout, 77);
-    const blas = NATIVE.blas as NativeBlas;
-    const runWith = (threads: number) => {
-      blas.setThreads(threads);
-      try {
-        // tensors out of tidy, read back outside (tidy walks a returned typed array's every index)
-        const outs = tf.tidy(() => {
-          const xt = tf.tensor2d(x, [N, D0]);
-          const pt = params.map((p, i) => tf.tensor(p, shapes[i]));
-          const [y, saved] = tf.engine().runKernel(DIFFLAB_KERNELS.residualMlp, namedInputs(xt, pt), { act: 'gelu', blocks: K }) as unknown as tf.Tensor[];
-          const ws: Record<string, tf.Tensor> = {};
-          pt.forEach((p, i) => {
-            if (i % 2 === 0) ws[`w${i >> 1}`] = p;
-          });
-          const grads = tf.engine().runKernel(DIFFLAB_KERNELS.residualMlpGrad, { dy: tf.tensor2d(r, [N, Dout]), x: xt, saved, ...ws }, { act: 'gelu', blocks: K, inputGrad: true }) as unknown as tf.Tensor[];
-          return [y, ...grads];
+    const runWith = (threads: number) =>
+      onThreads(threads, () => {
+        const xt = tf.tensor2d(x, [N, D0]);
+        const pt = params.map((p, i) => tf.tensor(p, shapes[i]));
+        const [y, saved] = tf.engine().runKernel(DIFFLAB_KERNELS.residualMlp, namedInputs(xt, pt), { act: 'gelu', blocks: K }) as unknown as tf.Tensor[];
+        const ws: Record<string, tf.Tensor> = {};
+        pt.forEach((p, i) => {
+          if (i % 2 === 0) ws[`w${i >> 1}`] = p;
         });
-        const data = outs.map((t) => t.dataSync() as Float32Array);
-        tf.dispose(outs);
-        return data;
-      } finally {
-        blas.setThreads(NATIVE_THREADS);
-      }
-    };
+        const grads = tf.engine().runKernel(DIFFLAB_KERNELS.residualMlpGrad, { dy: tf.tensor2d(r, [N, Dout]), x: xt, saved, ...ws }, { act: 'gelu', blocks: K, inputGrad: true }) as unknown as tf.Tensor[];
+        return [y, ...grads];
+      });
     const one = runWith(1);
     const two = runWith(2);
     // float64 backward: dh = dy W_out^T; per layer dz = dh act'(z), dW = in^T dz, db = colsum dz, dh += dz W^T

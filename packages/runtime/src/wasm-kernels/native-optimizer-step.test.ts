@@ -1,8 +1,7 @@
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { NATIVE, NATIVE_SKIP_REASON, ulps, useNativeKernels, values } from '../testing/native.js';
-import type { NativeBlas } from './native-blas.js';
+import { NATIVE_SKIP_REASON, onThreads, ulps, useNativeKernels, values } from '../testing/native.js';
 import type { OptimizerStepAttrs } from './native-optimizer-step.js';
 
 // DifflabOptimizerStep on difflab-blas (native/adam.c): the gradients' norm against a float64 sum,
@@ -78,23 +77,11 @@ describe.skipIf(NATIVE_SKIP_REASON)('native DifflabOptimizerStep: clip + Adam + 
   });
 
   it('gives one thread\'s bits on two threads (shares cut inside a tensor)', () => {
-    const blas = NATIVE.blas as NativeBlas;
-    const threads = blas.info().threads;
     // shares of 32K values at least (blas.c's OPTIMIZER_MIN_CHUNK): 100,104 values in 4 tensors, the
     // first share ending inside the first tensor
     const shapes = [[100, 501], [3], [200, 250], [1]];
     const { named } = inputs(shapes, 5, 1);
-    const once = (t: number) => {
-      blas.setThreads(t);
-      try {
-        const outs = run(named, { ...adamAttrs(2), count: shapes.length, maxNorm: 100, ema: 2, emaWeight: 0.01 });
-        const data = outs.map((o) => o.dataSync() as Float32Array);
-        tf.dispose(outs);
-        return data;
-      } finally {
-        blas.setThreads(threads);
-      }
-    };
+    const once = (t: number) => onThreads(t, () => run(named, { ...adamAttrs(2), count: shapes.length, maxNorm: 100, ema: 2, emaWeight: 0.01 }));
     const one = once(1);
     const two = once(2);
     expect(two.length).toBe(shapes.length + 4);
