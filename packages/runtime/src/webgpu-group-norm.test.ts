@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import { startBackend } from './start-backend.js';
-import { hasSwiftShader, lcgValues, SWIFTSHADER_SKIP_REASON } from './testing/swiftshader.js';
+import { countPrograms, hasSwiftShader, lcgValues, SWIFTSHADER_SKIP_REASON } from './testing/swiftshader.js';
 import { channelSplits } from './webgpu-group-norm.js';
 
 /** GroupNorm of x [B, M, C] in float64: y, mean / rstd per (b, g). */
@@ -105,6 +105,9 @@ describe('DifflabGroupNorm / DifflabGroupNormGrad on webgpu (Dawn + SwiftShader)
     { name: 'groups of 1200 values (several per invocation), 19 row chunks', shape: [2, 300, 32], G: 8 },
     { name: '96 channels (two channel workgroups), odd M', shape: [3, 37, 96], G: 8 },
     { name: 'one group', shape: [2, 16, 4], G: 1 },
+    // a layer norm's geometry (rows of C, one group): the 3-program gradient
+    { name: "a layer norm's rows (dx a row an invocation, column-sum dgamma / dbeta)", shape: [300, 1, 128], G: 1 },
+    { name: 'a layer norm of 37 rows of 20', shape: [37, 1, 20], G: 1 },
   ];
   for (const c of cases) {
     it(`${c.name} [${c.shape}] / ${c.G}: y, stats, dx, dgamma, dbeta equal the float64 reference within 2e-5, no leaks`, async (ctx) => {
@@ -126,7 +129,9 @@ describe('DifflabGroupNorm / DifflabGroupNormGrad on webgpu (Dawn + SwiftShader)
       const tensors = tf.memory().numTensors;
       const dataIds = backend.numDataIds();
       const [y, stats] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNorm, { x: xt, gamma: gt, beta: bt }, { groups: c.G, eps }) as unknown as tf.Tensor[];
-      const [dx, dgamma, dbeta] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormGrad, { dy: dyt, x: xt, stats, gamma: gt }, { groups: c.G }) as unknown as tf.Tensor[];
+      const grad = countPrograms(() => tf.engine().runKernel(DIFFLAB_KERNELS.groupNormGrad, { dy: dyt, x: xt, stats, gamma: gt }, { groups: c.G }) as unknown as tf.Tensor[]);
+      const [dx, dgamma, dbeta] = grad.result;
+      expect(grad.programs).toBe(M === 1 && c.G === 1 ? 3 : 5);
       expect(stats.shape).toEqual([B, c.G, 2]);
       expect([dx.shape, dgamma.shape, dbeta.shape]).toEqual([[B, M, C], [C], [C]]);
       const [yv, sv, dxv, dgv, dbv] = await Promise.all([y, stats, dx, dgamma, dbeta].map((t) => t.data()));

@@ -33,7 +33,7 @@ import { DIFFLAB_KERNELS } from '@difflab/core';
 import { attentionKernels } from './webgpu-attention.js';
 import { conv2dFilterGradKernel } from './webgpu-conv-filter-grad.js';
 import { groupNormKernels } from './webgpu-group-norm.js';
-import type { WebGpuBackendLike } from './webgpu-program.js';
+import { COLUMN_SUM_MAX_ROWS, ColumnSumProgram, type WebGpuBackendLike } from './webgpu-program.js';
 
 
 /** `webgpu_util` of tfjs-backend-webgpu: dispatch sizes for a flat layout. */
@@ -231,58 +231,11 @@ function layerNormKernels(util: WebGpuUtil): KernelConfig[] {
   return [kernel(DIFFLAB_KERNELS.layerNorm, forward), kernel(DIFFLAB_KERNELS.layerNormGrad, backward)];
 }
 
-/** The most rows `leadingSumKernel` sums (512 a thread); more go to tfjs' transpose + reduction. */
-export const LEADING_SUM_MAX_ROWS = 8192;
-
-/**
- * Column sums of X [rows, cols] -> [cols] in one program: a workgroup of 256 invocations takes 16
- * adjacent columns (so a row's 16 reads are contiguous), 16 invocations a column each summing every
- * 16th row, then a tree sum over the 16 in workgroup memory. (A flat layout: tfjs calls main(index)
- * with the global index, unused here; localIndex and workgroupId are its module-scope copies.)
- */
-class LeadingSumProgram {
-  readonly variableNames = ['X'];
-  readonly uniforms = 'rows : i32, cols : i32,';
-  readonly workgroupSize: [number, number, number] = [256, 1, 1];
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey = 'difflab_leading_sum';
-  constructor(
-    util: WebGpuUtil,
-    readonly outputShape: number[],
-    cols: number,
-  ) {
-    this.dispatchLayout = util.flatDispatchLayout([cols]);
-    this.dispatch = [Math.ceil(cols / 16), 1, 1];
-  }
-  getUserCode(): string {
-    return `
-      var<workgroup> red : array<f32, 256>;
-      fn main(index : i32) {
-        let lid = i32(localIndex);
-        let tx = lid % 16;
-        let ty = lid / 16;
-        let c = i32(workgroupId.x) * 16 + tx;
-        var s = 0.0;
-        if (c < uniforms.cols) {
-          for (var r = ty; r < uniforms.rows; r = r + 16) { s = s + X[r * uniforms.cols + c]; }
-        }
-        red[lid] = s;
-        workgroupBarrier();
-        for (var k = 8; k > 0; k = k >> 1u) {
-          if (ty < k) { red[lid] = red[lid] + red[lid + k * 16]; }
-          workgroupBarrier();
-        }
-        if (ty == 0 && c < uniforms.cols) { setOutputAtIndex(c, red[lid]); }
-      }`;
-  }
-}
-
 /**
  * `Sum` for 'webgpu': over the leading axes of a float32 tensor (rows = their product <= 8192)
- * `LeadingSumProgram`, one program; otherwise `fallback` (tfjs-webgpu's).
+ * `ColumnSumProgram`, one program; otherwise `fallback` (tfjs-webgpu's).
  */
-function leadingSumKernel(util: WebGpuUtil, fallback: KernelConfig): KernelConfig {
+function leadingSumKernel(fallback: KernelConfig): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const { x } = args.inputs as { x: TensorInfo };
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
@@ -290,12 +243,12 @@ function leadingSumKernel(util: WebGpuUtil, fallback: KernelConfig): KernelConfi
     const k = axes.length;
     const rows = x.shape.slice(0, k).reduce((a, b) => a * b, 1);
     const leading = axes.every((a, i) => a === i) && k < x.shape.length;
-    if (x.dtype !== 'float32' || !leading || rows > LEADING_SUM_MAX_ROWS || rows < 1) return fallback.kernelFunc(args);
+    if (x.dtype !== 'float32' || !leading || rows > COLUMN_SUM_MAX_ROWS || rows < 1) return fallback.kernelFunc(args);
     const rest = x.shape.slice(k);
     const cols = rest.reduce((a, b) => a * b, 1);
     if (cols < 1) return fallback.kernelFunc(args);
     const outShape = keepDims ? [...x.shape.slice(0, k).map(() => 1), ...rest] : rest;
-    return (args.backend as unknown as WebGpuBackendLike).runWebGPUProgram(new LeadingSumProgram(util, outShape, cols), [x], 'float32', [
+    return (args.backend as unknown as WebGpuBackendLike).runWebGPUProgram(new ColumnSumProgram(['X'], 'difflab_leading_sum', outShape, cols), [x], 'float32', [
       { type: 'int32', data: [rows] },
       { type: 'int32', data: [cols] },
     ]);
@@ -324,7 +277,7 @@ export function registerWebGpuKernels(util: WebGpuUtil): string[] {
   const added: string[] = [];
   const sum = tf.getKernel(tf.Sum, 'webgpu');
   // tfjs-webgpu's Sum stays the fallback of ours (registered once: a second call finds ours marked)
-  const sums = sum && !(sum.kernelFunc as unknown as Record<symbol, unknown>)[MARK] ? [leadingSumKernel(util, sum)] : [];
+  const sums = sum && !(sum.kernelFunc as unknown as Record<symbol, unknown>)[MARK] ? [leadingSumKernel(sum)] : [];
   for (const k of [...geluKernels(util), ...siluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...groupNormKernels(), ...attentionKernels(), ...sums]) {
     const existing = tf.getKernel(k.kernelName, 'webgpu');
     if (existing && (existing.kernelFunc as unknown as Record<symbol, unknown>)[MARK]) continue;

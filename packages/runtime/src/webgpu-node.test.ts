@@ -174,7 +174,7 @@ describe("difflab's fused kernels on webgpu (WGSL) against the composite formula
       [[4, 49, 128], [1, -3], true, 1],
       [[3, 5, 2, 7], [0, 1, 2], false, 1],
       [[1, 33], 0, true, 1],
-      [[8193, 3], 0, false, 2], // more rows than LEADING_SUM_MAX_ROWS: tfjs' transpose + reduce
+      [[8193, 3], 0, false, 2], // more rows than COLUMN_SUM_MAX_ROWS: tfjs' transpose + reduce
       [[8192, 37], 0, false, 1], // 512 rows an invocation, 3 workgroups, the last one part-empty
       [[6, 40], 1, false, 1], // the innermost axis: tfjs' reduction
       [[4, 49, 128], [0, 2], false, 2], // not a leading block
