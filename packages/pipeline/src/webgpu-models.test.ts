@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Denoiser } from '@difflab/core';
 import { PatchTransformerDenoiser, UNetDenoiser } from '@difflab/models';
-import { SWIFTSHADER_ICD, startBackend } from '@difflab/runtime';
+import { AdamW } from '@difflab/training';
+import { replacedWebGpuKernel, SWIFTSHADER_ICD, startBackend } from '@difflab/runtime';
 
 // The image models on webgpu take @difflab/runtime's WGSL kernels (attention, group norm, the layer
 // norm as a one-group group norm, leading-axes sums, the conv filter gradient): their outputs and
@@ -13,6 +14,23 @@ import { SWIFTSHADER_ICD, startBackend } from '@difflab/runtime';
 // same (measured 1.98e-4 / 2.01e-4 / 2.10e-4 both ways).
 
 const hasSwiftShader = existsSync(SWIFTSHADER_ICD);
+
+/**
+ * Two AdamW steps on that loss (the gradients' concat, the Adam kernel and the split back into the
+ * variables: on webgpu buffer copies and one WGSL kernel), then the weights, read back.
+ */
+async function afterTwoSteps(model: Denoiser, xv: Float32Array, targetv: Float32Array): Promise<Float32Array[]> {
+  const shape = [2, ...model.sampleShape];
+  const opt = new AdamW(model.trainableVariables, { lr: 1e-2 });
+  for (let i = 0; i < 2; i++) {
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.predict(tf.tensor(xv, shape), tf.tensor1d([10, 700], 'int32')), tf.tensor(targetv, shape))) as tf.Scalar, model.trainableVariables);
+      opt.applyGradients(model.trainableVariables.map((v) => grads[v.name] as tf.Tensor));
+    });
+  }
+  opt.dispose();
+  return Promise.all(model.trainableVariables.map((v) => v.data() as Promise<Float32Array>));
+}
 
 /** predict(x_t, t), sum(predict * target) and its gradient for every trainable variable, read back. */
 async function outputsAndGrads(model: Denoiser, xv: Float32Array, targetv: Float32Array): Promise<Float32Array[]> {
@@ -49,6 +67,37 @@ describe('image models on webgpu (Dawn + SwiftShader) against the cpu backend', 
     ['patch transformer (2 blocks, 2 heads: attention, layer norms)', () => new PatchTransformerDenoiser({ imageSize: 8, patch: 2, width: 32, heads: 2, depth: 2, seed: 3 })],
     ['conv UNet (group norms, attention, convolutions)', () => new UNetDenoiser({ channels: [8, 16], groups: 4, imageSize: 8, seed: 4 })],
   ];
+  it("the optimizer's concat and split as buffer copies give tfjs-webgpu's slice programs' weights, bit for bit", async (ctx) => {
+    ctx.skip(!hasSwiftShader, `no SwiftShader Vulkan driver at ${SWIFTSHADER_ICD} (install Debian's chromium package)`);
+    await startBackend('webgpu');
+    const make = () => new PatchTransformerDenoiser({ imageSize: 8, patch: 2, width: 32, heads: 2, depth: 1, seed: 5 });
+    const n = 2 * 8 * 8;
+    const [xv, targetv] = [values(n, 3), values(n, 4)];
+    const copies = make();
+    const withCopies = await afterTwoSteps(copies, xv, targetv);
+    const programs = make();
+    const ours = ['SplitV', 'Concat'].map((k) => tf.getKernel(k, 'webgpu') as tf.KernelConfig);
+    for (const k of ['SplitV', 'Concat']) {
+      tf.unregisterKernel(k, 'webgpu');
+      tf.registerKernel(replacedWebGpuKernel(k) as tf.KernelConfig);
+    }
+    let withPrograms: Float32Array[];
+    try {
+      withPrograms = await afterTwoSteps(programs, xv, targetv);
+    } finally {
+      for (const k of ours) {
+        tf.unregisterKernel(k.kernelName, 'webgpu');
+        tf.registerKernel(k);
+      }
+    }
+    expect(withCopies.length).toBe(copies.trainableVariables.length);
+    for (let i = 0; i < withCopies.length; i++) expect(Array.from(withCopies[i]), `weight ${i}`).toEqual(Array.from(withPrograms[i]));
+    // and the steps moved them
+    const fresh = make();
+    expect(Array.from(await fresh.trainableVariables[0].data())).not.toEqual(Array.from(withCopies[0]));
+    for (const m of [copies, programs, fresh]) m.dispose();
+  });
+
   for (const [name, make] of models) {
     it(`${name}: outputs, loss and every gradient within 5e-4 of cpu's`, async (ctx) => {
       ctx.skip(!hasSwiftShader, `no SwiftShader Vulkan driver at ${SWIFTSHADER_ICD} (install Debian's chromium package)`);

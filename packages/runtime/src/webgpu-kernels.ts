@@ -18,6 +18,8 @@
  *   dbeta]: 2 and 5 programs (was ~24 and ~25; `webgpu-group-norm.ts`).
  * - `DifflabAttention` {qkv} -> [out, weights] and `DifflabAttentionGrad` {dy, qkv, weights} -> dqkv:
  *   2 programs each (was ~17 and ~25 a block; `webgpu-attention.ts`).
+ * - `SplitV` and `Concat` of contiguous pieces (a flat vector, rows): buffer copies, no program
+ *   (`webgpu-copies.ts`; the optimizer's concat of the gradients and split into the variables).
  * - `Sum` over a float32 tensor's leading axes ([rows, C] -> [C], rows <= 8192: the bias and
  *   layer-norm parameter gradients): 1 program (16 columns a workgroup, 16 invocations a column
  *   and a tree sum), where tfjs-webgpu transposes and then reduces (2). Other sums go to
@@ -32,6 +34,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS } from '@difflab/core';
 import { attentionKernels } from './webgpu-attention.js';
 import { conv2dFilterGradKernel } from './webgpu-conv-filter-grad.js';
+import { copyKernels, hasCopyInternals } from './webgpu-copies.js';
 import { groupNormKernels } from './webgpu-group-norm.js';
 import { COLUMN_SUM_MAX_ROWS, ColumnSumProgram, type WebGpuBackendLike } from './webgpu-program.js';
 
@@ -275,10 +278,16 @@ export function replacedWebGpuKernel(name: string): KernelConfig | undefined {
 
 export function registerWebGpuKernels(util: WebGpuUtil): string[] {
   const added: string[] = [];
-  const sum = tf.getKernel(tf.Sum, 'webgpu');
-  // tfjs-webgpu's Sum stays the fallback of ours (registered once: a second call finds ours marked)
-  const sums = sum && !(sum.kernelFunc as unknown as Record<symbol, unknown>)[MARK] ? [leadingSumKernel(sum)] : [];
-  for (const k of [...geluKernels(util), ...siluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...groupNormKernels(), ...attentionKernels(), ...sums]) {
+  // tfjs-webgpu's kernels of these names stay the fallbacks of ours (registered once: a second
+  // call finds ours marked)
+  const tfjsKernel = (name: string) => {
+    const k = tf.getKernel(name, 'webgpu');
+    return k && !(k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] ? k : undefined;
+  };
+  const sum = tfjsKernel(tf.Sum);
+  const sums = sum ? [leadingSumKernel(sum)] : [];
+  const copies = hasCopyInternals(tf.findBackend('webgpu')) ? copyKernels(tfjsKernel) : [];
+  for (const k of [...geluKernels(util), ...siluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...groupNormKernels(), ...attentionKernels(), ...sums, ...copies]) {
     const existing = tf.getKernel(k.kernelName, 'webgpu');
     if (existing && (existing.kernelFunc as unknown as Record<symbol, unknown>)[MARK]) continue;
     if (existing) {

@@ -2,7 +2,7 @@
 # A second look at the image train steps on a GPU machine (needs .gpu/ from pack.sh, carried):
 # the host (CPU model, clocks, load) and the GPU clocks before and after, the patch transformer's
 # step in three fresh processes back to back (is a cold first process slower?), each followed by
-# one without difflab's webgpu attention, Sum and group norm (ablation), then the bench's image cases against PyTorch CUDA,
+# one without session 11's webgpu kernels (ablation), then the bench's image cases against PyTorch CUDA,
 # ROUNDS rounds (default 3) alternating difflab and PyTorch. ~280 s. Usage, from the repo root: bash tools/bench/gpu/repeat.sh OUT_DIR
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
@@ -17,11 +17,11 @@ t0=$(date +%s)
   for k in 1 2 3; do
     echo "== patch transformer step, process $k ($(($(date +%s) - t0)) s)"
     timeout 90 "$DIFFLAB_NODE" .gpu/bench/case-runner.mjs image-train-patch-transformer --backend webgpu --batch 64 --iters 20 --warmup 20 --repeats 2 2>/dev/null
-    # ablation (session 11): without difflab's WGSL attention, leading-axes Sum and group norm (so
-    # tfjs-webgpu's ops and Sum, and layer norms as normalise + multiply + add, as in session 10):
-    # ~493 instead of ~269 programs a step
-    echo "== patch transformer step without difflab's attention, Sum and group norm, process $k ($(($(date +%s) - t0)) s)"
-    timeout 90 "$DIFFLAB_NODE" .gpu/bench/case-runner.mjs image-train-patch-transformer --backend webgpu --batch 64 --iters 20 --warmup 20 --repeats 2 --without-kernels DifflabAttention,DifflabAttentionGrad,Sum,DifflabGroupNorm,DifflabGroupNormGrad 2>/dev/null
+    # ablation (session 11): without difflab's WGSL attention, leading-axes Sum, group norm and
+    # copy SplitV / Concat (so tfjs-webgpu's ops, and layer norms as normalise + multiply + add, as
+    # in session 10): ~493 instead of ~198 programs a step
+    echo "== patch transformer step without session 11's webgpu kernels, process $k ($(($(date +%s) - t0)) s)"
+    timeout 90 "$DIFFLAB_NODE" .gpu/bench/case-runner.mjs image-train-patch-transformer --backend webgpu --batch 64 --iters 20 --warmup 20 --repeats 2 --without-kernels DifflabAttention,DifflabAttentionGrad,Sum,DifflabGroupNorm,DifflabGroupNormGrad,SplitV,Concat 2>/dev/null
   done
   nvidia-smi --query-gpu=clocks.sm,clocks.mem,temperature.gpu,utilization.gpu --format=csv
   cat /proc/loadavg
