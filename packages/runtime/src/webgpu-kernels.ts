@@ -36,7 +36,7 @@ import { attentionKernels } from './webgpu-attention.js';
 import { conv2dFilterGradKernel } from './webgpu-conv-filter-grad.js';
 import { copyKernels, hasCopyInternals } from './webgpu-copies.js';
 import { groupNormKernels } from './webgpu-group-norm.js';
-import { COLUMN_SUM_MAX_ROWS, ColumnSumProgram, type WebGpuBackendLike } from './webgpu-program.js';
+import { COLUMN_SUM_MAX_ROWS, ColumnSumProgram, RowProgram, type WebGpuBackendLike } from './webgpu-program.js';
 
 
 /** `webgpu_util` of tfjs-backend-webgpu: dispatch sizes for a flat layout. */
@@ -47,10 +47,7 @@ export interface WebGpuUtil {
 
 const WORKGROUP: [number, number, number] = [64, 1, 1];
 
-/**
- * A flat program: one invocation per output element, or per row (`perRow`: the body writes a
- * whole row, and invocations are bounded by a `rows` uniform, which the caller passes last).
- */
+/** A flat program: one invocation per output element (per row: `RowProgram` of webgpu-program.ts). */
 class FlatProgram {
   readonly size = true;
   readonly workgroupSize = WORKGROUP;
@@ -60,23 +57,21 @@ class FlatProgram {
   constructor(
     util: WebGpuUtil,
     readonly outputShape: number[],
-    /** Invocations: the output size, or the row count. */
+    /** Invocations: the output size. */
     invocations: number,
     readonly variableNames: string[],
     readonly shaderKey: string,
     private readonly body: string,
     uniforms = '',
-    private readonly perRow = false,
   ) {
     this.dispatchLayout = util.flatDispatchLayout([invocations]);
     this.dispatch = util.computeDispatch(this.dispatchLayout, [invocations], WORKGROUP);
-    const u = `${uniforms}${perRow ? ' rows : i32,' : ''}`;
-    if (u.trim()) this.uniforms = u;
+    if (uniforms.trim()) this.uniforms = uniforms;
   }
   getUserCode(): string {
     return `${ERF_WGSL}
       fn main(index : i32) {
-        if (index < uniforms.${this.perRow ? 'rows' : 'size'}) {
+        if (index < uniforms.size) {
           ${this.body}
         }
       }`;
@@ -204,7 +199,7 @@ function layerNormKernels(util: WebGpuUtil): KernelConfig[] {
       { type: 'int32' as const, data: [c] },
       { type: 'float32' as const, data: [eps] },
     ];
-    const xhatProg = new FlatProgram(util, x.shape, rows, ['X'], 'difflab_layernorm_xhat', `${stats}\nfor (var j = 0; j < uniforms.cols; j++) { setOutputAtIndex(base + j, (X[base + j] - mean) * rstd); }`, u, true);
+    const xhatProg = new RowProgram(['X'], 'difflab_layernorm_xhat', u, x.shape, rows, `${stats}\nfor (var j = 0; j < uniforms.cols; j++) { setOutputAtIndex(base + j, (X[base + j] - mean) * rstd); }`);
     const xhat = b.runWebGPUProgram(xhatProg, [x], 'float32', [...data, { type: 'int32', data: [rows] }]);
     const rstdShape = [...x.shape.slice(0, -1), 1];
     const rstdProg = new FlatProgram(util, rstdShape, rows, ['X'], 'difflab_layernorm_rstd', `${stats}\nsetOutputAtIndex(index, rstd);`, u);
@@ -225,7 +220,7 @@ function layerNormKernels(util: WebGpuUtil): KernelConfig[] {
       let mdyx = bq / f32(uniforms.cols);
       let r = RSTD[index];
       for (var j = 0; j < uniforms.cols; j++) { setOutputAtIndex(base + j, ((DY[base + j] - mdy) - XHAT[base + j] * mdyx) * r); }`;
-    const prog = new FlatProgram(util, dy.shape, rows, ['DY', 'XHAT', 'RSTD'], 'difflab_layernorm_grad', body, 'cols : i32,', true);
+    const prog = new RowProgram(['DY', 'XHAT', 'RSTD'], 'difflab_layernorm_grad', 'cols : i32,', dy.shape, rows, body);
     return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(prog, [dy, xhat, rstd], 'float32', [
       { type: 'int32', data: [c] },
       { type: 'int32', data: [rows] },

@@ -14,6 +14,12 @@ export interface WebGpuBackendLike {
  * One invocation per value of an output of `outputShape`; `body` runs with `index` (< the `size`
  * uniform tfjs adds) in scope. Past 65,535 workgroups in x the rest spread over y.
  */
+/** Workgroups of 64 for `invocations`: past 65,535 in x the rest spread over y. */
+function flatDispatch(invocations: number): [number, number, number] {
+  const groups = Math.ceil(invocations / 64);
+  return groups <= 65535 ? [groups, 1, 1] : [65535, Math.ceil(groups / 65535), 1];
+}
+
 export class ElementwiseProgram {
   readonly workgroupSize: [number, number, number] = [64, 1, 1];
   readonly size = true;
@@ -26,8 +32,7 @@ export class ElementwiseProgram {
     readonly outputShape: number[],
     private readonly body: string,
   ) {
-    const groups = Math.ceil(outputShape.reduce((a, b) => a * b, 1) / 64);
-    this.dispatch = groups <= 65535 ? [groups, 1, 1] : [65535, Math.ceil(groups / 65535), 1];
+    this.dispatch = flatDispatch(outputShape.reduce((a, b) => a * b, 1));
   }
   getUserCode(): string {
     return `
@@ -59,8 +64,7 @@ export class RowProgram {
     private readonly prelude = '',
   ) {
     this.uniforms = `${uniforms} rows : i32,`;
-    const groups = Math.ceil(rows / 64);
-    this.dispatch = groups <= 65535 ? [groups, 1, 1] : [65535, Math.ceil(groups / 65535), 1];
+    this.dispatch = flatDispatch(rows);
   }
   getUserCode(): string {
     return `${this.prelude}
