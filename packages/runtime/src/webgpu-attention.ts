@@ -7,9 +7,9 @@
  * ~25 backward; on a GPU each program costs 40-80 us of host time (tools/bench/RESULTS.md), far
  * more than this arithmetic at a patch transformer's sizes (N = 49 tokens, d = 32). Here:
  *
- * - forward, 2 programs: the weights softmax(q k^T s) (s = 1 / sqrt(d) in float32, applied to q as
- *   the composite does), one invocation per (sample, head, query) row; then out = weights v, one
- *   invocation per output value;
+ * - forward, 1 program (two outputs, `webgpu-multi.ts`), one invocation per (sample, head, query)
+ *   row: its weights softmax(q k^T s) (s = 1 / sqrt(d) in float32, applied to q as the composite
+ *   does), then its head's slice of out = weights v;
  * - backward, 2 programs: ds = s w (dw - sum_m dw w) with dw = dy v^T, per row; then dqkv, one
  *   invocation per value: dq = ds k, dk = ds^T q, dv = w^T dy.
  *
@@ -18,6 +18,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS } from '@difflab/core';
+import { MultiOutputProgram, workgroupsFor } from './webgpu-multi.js';
 import { ElementwiseProgram, RowProgram, type WebGpuBackendLike } from './webgpu-program.js';
 
 interface Dims {
@@ -67,36 +68,41 @@ const SCORE = `
     return s;
   }`;
 
+/**
+ * The forward, a (sample, head, query) row an invocation: the row's weights (the scores' max, the
+ * exponentials' sum, then the weights, written to WT), then out[b N + n, h d + j] = sum_m w[m]
+ * v[b N + m, h d + j] from the weights just written (summed in the order of m).
+ */
+const FORWARD = new MultiOutputProgram(
+  'difflab_attention',
+  ['OUT', 'WT'],
+  ['QKV'],
+  `${UNIFORMS} rows : i32,`,
+  64,
+  `if (index < uniforms.rows) {
+    ${ROW}
+    let qOff = (b * N + n) * 3 * W + hd;
+    var mx = -3.402823e38;
+    for (var m = 0; m < N; m++) { mx = max(mx, difflabScore(qOff, (b * N + m) * 3 * W + W + hd, d)); }
+    var sum = 0.0;
+    for (var m = 0; m < N; m++) { sum = sum + exp(difflabScore(qOff, (b * N + m) * 3 * W + W + hd, d) - mx); }
+    let wOff = index * N;
+    for (var m = 0; m < N; m++) { WT[wOff + m] = exp(difflabScore(qOff, (b * N + m) * 3 * W + W + hd, d) - mx) / sum; }
+    for (var j = 0; j < d; j++) {
+      var s = 0.0;
+      for (var m = 0; m < N; m++) { s = s + WT[wOff + m] * QKV[(b * N + m) * 3 * W + 2 * W + hd + j]; }
+      OUT[(b * N + n) * W + hd + j] = s;
+    }
+  }`,
+  SCORE,
+);
+
 export function attentionKernels(): KernelConfig[] {
   const forward: KernelFunc = ({ inputs, backend, attrs }) => {
     const { qkv } = inputs as { qkv: TensorInfo };
     const g = dims(DIFFLAB_KERNELS.attention, qkv, attrs as unknown as { batch: number; heads: number });
-    const b = backend as unknown as WebGpuBackendLike;
     const rows = g.B * g.heads * g.N;
-    const weightsBody = `${ROW}
-      let qOff = (b * N + n) * 3 * W + hd;
-      var mx = -3.402823e38;
-      for (var m = 0; m < N; m++) { mx = max(mx, difflabScore(qOff, (b * N + m) * 3 * W + W + hd, d)); }
-      var sum = 0.0;
-      for (var m = 0; m < N; m++) { sum = sum + exp(difflabScore(qOff, (b * N + m) * 3 * W + W + hd, d) - mx); }
-      for (var m = 0; m < N; m++) { setOutputAtIndex(index * N + m, exp(difflabScore(qOff, (b * N + m) * 3 * W + W + hd, d) - mx) / sum); }`;
-    const wProg = new RowProgram(['QKV'], 'difflab_attention_weights', UNIFORMS, [g.B * g.heads, g.N, g.N], rows, weightsBody, SCORE);
-    const weights = b.runWebGPUProgram(wProg, [qkv], 'float32', [...uniformData(g), { type: 'int32', data: [rows] }]);
-    // out [B N, W]: value (b N + n, h d + j) = sum_m w[(b heads + h) N + n, m] v[b N + m, h d + j]
-    const outBody = `
-      let N = uniforms.N;
-      let W = uniforms.W;
-      let r = index / W;
-      let c = index - r * W;
-      let h = c / uniforms.d;
-      let b = r / N;
-      let n = r - b * N;
-      let wOff = ((b * uniforms.heads + h) * N + n) * N;
-      var s = 0.0;
-      for (var m = 0; m < N; m++) { s = s + WT[wOff + m] * QKV[(b * N + m) * 3 * W + 2 * W + c]; }
-      setOutputAtIndex(index, s);`;
-    const out = b.runWebGPUProgram(new ElementwiseProgram(['WT', 'QKV'], 'difflab_attention_out', UNIFORMS, [g.B * g.N, g.W], outBody), [weights, qkv], 'float32', uniformData(g));
-    return [out, weights];
+    return FORWARD.run(backend, [[g.B * g.N, g.W], [g.B * g.heads, g.N, g.N]], [qkv], [...uniformData(g), { type: 'int32', data: [rows] }], workgroupsFor(rows, 64));
   };
   const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     const { dy, qkv, weights } = inputs as { dy: TensorInfo; qkv: TensorInfo; weights: TensorInfo };

@@ -1,28 +1,34 @@
 /**
  * `DifflabGroupNorm` / `DifflabGroupNormGrad` for tfjs-backend-webgpu: GroupNorm over x [B, M, C]
  * (M = H W, C channels in G groups of Cg = C / G; statistics per sample and group over M Cg values)
- * with its affine, and its gradient, in 2 and 5 programs instead of ~24 and ~25 ops.
+ * with its affine, and its gradient, in 1 and 2-3 programs instead of ~24 and ~25 ops.
  *
  * Why: the conv UNet's training step on WebGPU is bound by the host's cost per dispatch (tens of
  * µs through Dawn, tools/bench/RESULTS.md), and its 14 GroupNorms, written as tfjs ops, were ~700
  * of the step's ~1,100 programs.
  *
- * - forward {x, gamma, beta} attrs {groups, eps} -> [y, stats]: a reduction program, one
- *   workgroup per (b, g), two passes over the group (mean, then the centred variance) ->
- *   stats [B, G, 2] = (mean, rstd = 1 / sqrt(var + eps)); then y = (x - mean) rstd gamma + beta.
+ * - forward {x, gamma, beta} attrs {groups, eps} -> [y, stats]: one workgroup per (b, g), two
+ *   passes over the group (mean, then the centred variance) -> stats [B, G, 2] = (mean, rstd =
+ *   1 / sqrt(var + eps)), then a third writing y = (x - mean) rstd gamma + beta: one program with
+ *   two outputs (`webgpu-multi.ts`).
  * - backward {dy, x, stats, gamma} attrs {groups} -> [dx, dgamma, dbeta], with xhat = (x - mean) rstd,
- *   gd = dy gamma, n = M Cg: per (b, g) sums s1 = sum gd, s2 = sum gd xhat; dx = rstd (gd - s1 / n
- *   - xhat s2 / n); dgamma = sum_{b, m} dy xhat and dbeta = sum_{b, m} dy as per-chunk partials
- *   summed in a fixed order (deterministic). In a layer norm's geometry (M = 1, G = 1, up to
- *   8,192 rows: @difflab/models' layerNorm on this backend) 3 programs: dx a row an invocation,
- *   dgamma and dbeta as column sums.
+ *   gd = dy gamma, n = M Cg: one workgroup per (b, g) sums s1 = sum gd, s2 = sum gd xhat, then
+ *   writes dx = rstd (gd - s1 / n - xhat s2 / n) over its group; dgamma = sum_{b, m} dy xhat and
+ *   dbeta = sum_{b, m} dy in one program of column sums where the B M rows are at most 8,192
+ *   (a layer norm's rows), else as per-chunk partials and one program summing them in a fixed
+ *   order (deterministic) into both.
+ * - A layer norm's geometry (M = 1, G = 1: @difflab/models' layerNorm on this backend) takes
+ *   workgroups of 64 (its rows are short), a UNet's groups 256.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { DIFFLAB_KERNELS } from '@difflab/core';
-import { COLUMN_SUM_MAX_ROWS, ColumnSumProgram, ElementwiseProgram, RowProgram, type WebGpuBackendLike } from './webgpu-program.js';
+import { MultiOutputProgram, workgroupsFor } from './webgpu-multi.js';
+import { COLUMN_SUM_MAX_ROWS, columnSumProgram, type WebGpuBackendLike } from './webgpu-program.js';
 
 
+/** Invocations a workgroup: a (b, g) group of a UNet, a layer norm's row. */
 const REDUCE = 256;
+const LN_REDUCE = 64;
 const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
 const f32 = (v: number) => ({ type: 'float32' as const, data: [v] });
 
@@ -33,47 +39,14 @@ const GROUP_INDEX = `
     return (b * uniforms.M + m) * uniforms.C + g * uniforms.Cg + (j - m * uniforms.Cg);
   }`;
 
-/** WGSL: tree sum of red[0 .. REDUCE) in workgroup memory (all invocations call it). */
-function treeSum(arr: string): string {
+/** WGSL: tree sum of arr[0 .. wg) in workgroup memory (all invocations call it; lid in scope). */
+function treeSum(arr: string, wg: number): string {
   return `
     workgroupBarrier();
-    for (var k = ${REDUCE / 2}; k > 0; k = k >> 1u) {
+    for (var k = ${wg / 2}; k > 0; k = k >> 1u) {
       if (lid < k) { ${arr}[lid] = ${arr}[lid] + ${arr}[lid + k]; }
       workgroupBarrier();
     }`;
-}
-
-/** One workgroup of REDUCE invocations per (b, g); `body` runs with b, g, lid, n in scope. */
-class GroupReduceProgram {
-  readonly workgroupSize: [number, number, number] = [REDUCE, 1, 1];
-  readonly dispatchLayout = { x: [2], y: [1], z: [0] };
-  readonly dispatch: [number, number, number];
-  readonly outputShape: number[];
-  constructor(
-    readonly variableNames: string[],
-    readonly shaderKey: string,
-    readonly uniforms: string,
-    B: number,
-    G: number,
-    private readonly body: string,
-  ) {
-    this.outputShape = [B, G, 2];
-    this.dispatch = [B * G, 1, 1];
-  }
-  getUserCode(): string {
-    return `
-      var<workgroup> red : array<f32, ${REDUCE}>;
-      var<workgroup> red2 : array<f32, ${REDUCE}>;
-      ${GROUP_INDEX}
-      fn main() {
-        let row = i32(workgroupId.x);
-        let b = row / uniforms.G;
-        let g = row - b * uniforms.G;
-        let lid = i32(localIndex);
-        let n = uniforms.M * uniforms.Cg;
-        ${this.body}
-      }`;
-  }
 }
 
 /** Per-channel partial sums of dy xhat and dy over a chunk of the B M rows: [R, 2, C]. */
@@ -130,109 +103,138 @@ export function channelSplits(rows: number, C: number): { splits: number; rowsPe
 }
 
 /**
- * The gradient in a layer norm's geometry (x [rows, 1, C], one group: @difflab/models' layerNorm
- * on this backend) in 3 programs instead of 5: dx a row an invocation (its two row sums, then the
- * row), dgamma and dbeta as column sums over the rows.
+ * The forward in one program, one workgroup of `wg` invocations per (b, g): mean, then the centred
+ * variance (two passes, as the composite computes them), then y over the group; the stats written
+ * by the first invocation. 256 invocations for a UNet's groups, 64 for a layer norm's rows.
  */
-function layerNormGeometryGrad(b: WebGpuBackendLike, d: ReturnType<typeof dims>, dy: TensorInfo, x: TensorInfo, stats: TensorInfo, gamma: TensorInfo): TensorInfo[] {
-  const dxBody = `
-    let base = index * uniforms.C;
-    let mean = S[index * 2];
-    let rstd = S[index * 2 + 1];
+function forwardProgram(wg: number): MultiOutputProgram {
+  return new MultiOutputProgram(
+    `difflab_group_norm_${wg}`,
+    ['Y', 'STATS'],
+    ['X', 'GAMMA', 'BETA'],
+    `${DIMS} eps : f32, groups : i32,`,
+    wg,
+    `
+    if (group >= uniforms.groups) { return; }
+    let b = group / uniforms.G;
+    let g = group - b * uniforms.G;
+    let n = uniforms.M * uniforms.Cg;
+    var s = 0.0;
+    for (var j = lid; j < n; j = j + ${wg}) { s = s + X[groupIndex(b, g, j)]; }
+    red[lid] = s;
+    ${treeSum('red', wg)}
+    let mean = red[0] / f32(n);
+    var q = 0.0;
+    for (var j = lid; j < n; j = j + ${wg}) { let v = X[groupIndex(b, g, j)] - mean; q = q + v * v; }
+    red2[lid] = q;
+    ${treeSum('red2', wg)}
+    let rstd = inverseSqrt(red2[0] / f32(n) + uniforms.eps);
+    if (lid == 0) {
+      STATS[group * 2] = mean;
+      STATS[group * 2 + 1] = rstd;
+    }
+    for (var j = lid; j < n; j = j + ${wg}) {
+      let i = groupIndex(b, g, j);
+      let c = i % uniforms.C;
+      Y[i] = (X[i] - mean) * rstd * GAMMA[c] + BETA[c];
+    }`,
+    `var<workgroup> red : array<f32, ${wg}>;\nvar<workgroup> red2 : array<f32, ${wg}>;\n${GROUP_INDEX}`,
+  );
+}
+
+/** dx in one program, a workgroup per (b, g): the group's sums s1, s2, then its dx. */
+function dxProgram(wg: number): MultiOutputProgram {
+  return new MultiOutputProgram(
+    `difflab_group_norm_grad_dx_${wg}`,
+    ['DX'],
+    ['DY', 'X', 'S', 'GAMMA'],
+    `${DIMS} groups : i32,`,
+    wg,
+    `
+    if (group >= uniforms.groups) { return; }
+    let b = group / uniforms.G;
+    let g = group - b * uniforms.G;
+    let n = uniforms.M * uniforms.Cg;
+    let mean = S[group * 2];
+    let rstd = S[group * 2 + 1];
     var s1 = 0.0;
     var s2 = 0.0;
-    for (var c = 0; c < uniforms.C; c++) {
-      let gd = DY[base + c] * GAMMA[c];
+    for (var j = lid; j < n; j = j + ${wg}) {
+      let i = groupIndex(b, g, j);
+      let gd = DY[i] * GAMMA[i % uniforms.C];
       s1 = s1 + gd;
-      s2 = s2 + gd * ((X[base + c] - mean) * rstd);
+      s2 = s2 + gd * ((X[i] - mean) * rstd);
     }
-    let n = f32(uniforms.C);
-    for (var c = 0; c < uniforms.C; c++) {
-      let xhat = (X[base + c] - mean) * rstd;
-      setOutputAtIndex(base + c, rstd * ((DY[base + c] * GAMMA[c] - s1 / n) - xhat * (s2 / n)));
-    }`;
-  const rows = d.B;
-  const dx = b.runWebGPUProgram(new RowProgram(['DY', 'X', 'S', 'GAMMA'], 'difflab_layer_norm_grad_dx', DIMS, x.shape as number[], rows, dxBody), [dy, x, stats, gamma], 'float32', [...d.uniforms, i32(rows)]);
-  const sums = [i32(rows), i32(d.C)];
-  const dgamma = b.runWebGPUProgram(new ColumnSumProgram(['DY', 'X', 'S'], 'difflab_layer_norm_grad_dgamma', [d.C], d.C, 'DY[i] * ((X[i] - S[r * 2]) * S[r * 2 + 1])'), [dy, x, stats], 'float32', sums);
-  const dbeta = b.runWebGPUProgram(new ColumnSumProgram(['DY'], 'difflab_layer_norm_grad_dbeta', [d.C], d.C, 'DY[i]'), [dy], 'float32', sums);
-  return [dx, dgamma, dbeta];
+    red[lid] = s1;
+    red2[lid] = s2;
+    ${treeSum('red', wg)}
+    ${treeSum('red2', wg)}
+    let nf = f32(n);
+    for (var j = lid; j < n; j = j + ${wg}) {
+      let i = groupIndex(b, g, j);
+      let xhat = (X[i] - mean) * rstd;
+      DX[i] = rstd * ((DY[i] * GAMMA[i % uniforms.C] - red[0] / nf) - xhat * (red2[0] / nf));
+    }`,
+    `var<workgroup> red : array<f32, ${wg}>;\nvar<workgroup> red2 : array<f32, ${wg}>;\n${GROUP_INDEX}`,
+  );
 }
+
+const FORWARD = { group: forwardProgram(REDUCE), row: forwardProgram(LN_REDUCE) };
+const DX = { group: dxProgram(REDUCE), row: dxProgram(LN_REDUCE) };
+
+/** dgamma and dbeta as column sums over the B M rows (<= COLUMN_SUM_MAX_ROWS), one program. */
+const AFFINE_COLUMNS = columnSumProgram(
+  'difflab_group_norm_grad_affine_columns',
+  [
+    { name: 'DGAMMA', value: 'DY[i] * ((X[i] - S[((r / uniforms.M) * uniforms.G + c / uniforms.Cg) * 2]) * S[((r / uniforms.M) * uniforms.G + c / uniforms.Cg) * 2 + 1])' },
+    { name: 'DBETA', value: 'DY[i]' },
+  ],
+  ['DY', 'X', 'S'],
+  DIMS,
+);
+
+/** dgamma and dbeta from the per-chunk partials [R, 2, C], summed in chunk order. */
+const AFFINE_TOTALS = new MultiOutputProgram(
+  'difflab_group_norm_grad_affine_totals',
+  ['DGAMMA', 'DBETA'],
+  ['P'],
+  'C : i32, splits : i32,',
+  64,
+  `
+    if (index < uniforms.C) {
+      var sg = 0.0;
+      var sb = 0.0;
+      for (var k = 0; k < uniforms.splits; k++) {
+        sg = sg + P[(k * 2) * uniforms.C + index];
+        sb = sb + P[(k * 2 + 1) * uniforms.C + index];
+      }
+      DGAMMA[index] = sg;
+      DBETA[index] = sb;
+    }`,
+);
 
 export function groupNormKernels(): KernelConfig[] {
   const forward: KernelFunc = ({ inputs, backend, attrs }) => {
     const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
     const { groups, eps } = attrs as unknown as { groups: number; eps: number };
     const d = dims(x, groups);
-    const b = backend as unknown as WebGpuBackendLike;
-    const statsBody = `
-      var s = 0.0;
-      for (var j = lid; j < n; j = j + ${REDUCE}) { s = s + X[groupIndex(b, g, j)]; }
-      red[lid] = s;
-      ${treeSum('red')}
-      let mean = red[0] / f32(n);
-      var q = 0.0;
-      for (var j = lid; j < n; j = j + ${REDUCE}) { let v = X[groupIndex(b, g, j)] - mean; q = q + v * v; }
-      red2[lid] = q;
-      ${treeSum('red2')}
-      if (lid == 0) {
-        setOutputAtIndex(row * 2, mean);
-        setOutputAtIndex(row * 2 + 1, inverseSqrt(red2[0] / f32(n) + uniforms.eps));
-      }`;
-    const stats = b.runWebGPUProgram(new GroupReduceProgram(['X'], 'difflab_group_norm_stats', `${DIMS} eps : f32,`, d.B, d.G, statsBody), [x], 'float32', [...d.uniforms, f32(eps)]);
-    const affine = `
-      let c = index % uniforms.C;
-      let bg = (index / (uniforms.M * uniforms.C)) * uniforms.G + c / uniforms.Cg;
-      setOutputAtIndex(index, (X[index] - S[bg * 2]) * S[bg * 2 + 1] * GAMMA[c] + BETA[c]);`;
-    const y = b.runWebGPUProgram(new ElementwiseProgram(['X', 'S', 'GAMMA', 'BETA'], 'difflab_group_norm_affine', DIMS, x.shape as number[], affine), [x, stats, gamma, beta], 'float32', d.uniforms);
-    return [y, stats];
+    const program = d.M === 1 && d.G === 1 ? FORWARD.row : FORWARD.group;
+    return program.run(backend, [x.shape as number[], [d.B, d.G, 2]], [x, gamma, beta], [...d.uniforms, f32(eps), i32(d.B * d.G)], d.B * d.G);
   };
   const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     const { dy, x, stats, gamma } = inputs as { dy: TensorInfo; x: TensorInfo; stats: TensorInfo; gamma: TensorInfo };
     const { groups } = attrs as unknown as { groups: number };
     const d = dims(x, groups);
-    const b = backend as unknown as WebGpuBackendLike;
-    if (d.M === 1 && d.G === 1 && d.B <= COLUMN_SUM_MAX_ROWS) return layerNormGeometryGrad(b, d, dy, x, stats, gamma);
-    const sumsBody = `
-      let mean = S[row * 2];
-      let rstd = S[row * 2 + 1];
-      var s1 = 0.0;
-      var s2 = 0.0;
-      for (var j = lid; j < n; j = j + ${REDUCE}) {
-        let i = groupIndex(b, g, j);
-        let gd = DY[i] * GAMMA[g * uniforms.Cg + (j % uniforms.Cg)];
-        s1 = s1 + gd;
-        s2 = s2 + gd * ((X[i] - mean) * rstd);
-      }
-      red[lid] = s1;
-      red2[lid] = s2;
-      ${treeSum('red')}
-      ${treeSum('red2')}
-      if (lid == 0) {
-        setOutputAtIndex(row * 2, red[0]);
-        setOutputAtIndex(row * 2 + 1, red2[0]);
-      }`;
-    const sums = b.runWebGPUProgram(new GroupReduceProgram(['DY', 'X', 'S', 'GAMMA'], 'difflab_group_norm_grad_sums', DIMS, d.B, d.G, sumsBody), [dy, x, stats, gamma], 'float32', d.uniforms);
-    const dxBody = `
-      let c = index % uniforms.C;
-      let bg = (index / (uniforms.M * uniforms.C)) * uniforms.G + c / uniforms.Cg;
-      let rstd = S[bg * 2 + 1];
-      let xhat = (X[index] - S[bg * 2]) * rstd;
-      let n = f32(uniforms.M * uniforms.Cg);
-      setOutputAtIndex(index, rstd * ((DY[index] * GAMMA[c] - R[bg * 2] / n) - xhat * (R[bg * 2 + 1] / n)));`;
-    const dx = b.runWebGPUProgram(new ElementwiseProgram(['DY', 'X', 'S', 'GAMMA', 'R'], 'difflab_group_norm_grad_dx', DIMS, x.shape as number[], dxBody), [dy, x, stats, gamma, sums], 'float32', d.uniforms);
-    b.disposeData(sums.dataId);
+    const [dx] = (d.M === 1 && d.G === 1 ? DX.row : DX.group).run(backend, [x.shape as number[]], [dy, x, stats, gamma], [...d.uniforms, i32(d.B * d.G)], d.B * d.G);
     const rows = d.B * d.M;
+    if (rows <= COLUMN_SUM_MAX_ROWS) {
+      const [dgamma, dbeta] = AFFINE_COLUMNS.run(backend, [[d.C], [d.C]], [dy, x, stats], [...d.uniforms, i32(rows), i32(d.C)], workgroupsFor(d.C, 16));
+      return [dx, dgamma, dbeta];
+    }
+    const b = backend as unknown as WebGpuBackendLike;
     const plan = channelSplits(rows, d.C);
     const partials = b.runWebGPUProgram(new ChannelPartialsProgram(d.C, plan.splits), [dy, x, stats], 'float32', [...d.uniforms, i32(rows), i32(plan.rowsPerSplit)]);
-    const sumBody = `
-      var s = 0.0;
-      for (var k = 0; k < uniforms.splits; k++) { s = s + P[(k * 2 + uniforms.which) * uniforms.size + index]; }
-      setOutputAtIndex(index, s);`;
-    const total = (which: number) =>
-      b.runWebGPUProgram(new ElementwiseProgram(['P'], 'difflab_group_norm_grad_affine', 'splits : i32, which : i32,', [d.C], sumBody), [partials], 'float32', [i32(plan.splits), i32(which)]);
-    const dgamma = total(0);
-    const dbeta = total(1);
+    const [dgamma, dbeta] = AFFINE_TOTALS.run(backend, [[d.C], [d.C]], [partials], [i32(d.C), i32(plan.splits)], workgroupsFor(d.C, 64));
     b.disposeData(partials.dataId);
     return [dx, dgamma, dbeta];
   };

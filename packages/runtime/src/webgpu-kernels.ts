@@ -6,10 +6,10 @@
  * Dawn (tools/bench/RESULTS.md), far more than its arithmetic at these sizes. So the composites
  * that @difflab/models and @difflab/training run op by op become one program per output:
  *
- * - `DifflabGelu` {x} -> [y, cdf]: 2 programs (was 5 ops).
+ * - `DifflabGelu` {x} -> [y, cdf]: 1 program writing both (was 5 ops; `webgpu-multi.ts`).
  * - `DifflabGeluGrad` {dy, x, cdf} -> dx: 1 program (was 8).
  * - `DifflabSilu` {x} -> y and `DifflabSiluGrad` {dy, x} -> dx: 1 program each (was 2 and 5).
- * - `DifflabAdam` {p, g, m, v} -> [p', m', v']: 3 programs, each recomputing m' and v' (was ~14).
+ * - `DifflabAdam` {p, g, m, v} -> [p', m', v']: 1 program writing the three (was ~14).
  * - `DifflabLayerNorm` {x} attrs {eps} -> [xhat, rstd] over the last axis: 2 programs, one
  *   invocation per row (was 7); `DifflabLayerNormGrad` {dy, xhat, rstd} -> dx: 1 program (was 7).
  * - `DifflabConv2DFilterGrad` {x, dy} -> dW: a split-K implicit GEMM and the sum of its partials
@@ -36,7 +36,8 @@ import { attentionKernels } from './webgpu-attention.js';
 import { conv2dFilterGradKernel } from './webgpu-conv-filter-grad.js';
 import { copyKernels, hasCopyInternals } from './webgpu-copies.js';
 import { groupNormKernels } from './webgpu-group-norm.js';
-import { COLUMN_SUM_MAX_ROWS, ColumnSumProgram, RowProgram, type WebGpuBackendLike } from './webgpu-program.js';
+import { hasMultiOutputInternals, MultiOutputProgram, workgroupsFor } from './webgpu-multi.js';
+import { COLUMN_SUM_MAX_ROWS, columnSumProgram, RowProgram, type WebGpuBackendLike } from './webgpu-program.js';
 
 
 /** `webgpu_util` of tfjs-backend-webgpu: dispatch sizes for a flat layout. */
@@ -113,14 +114,27 @@ function flat(util: WebGpuUtil, shape: number[], names: string[], key: string, b
   return new FlatProgram(util, shape, n, names, key, body, uniforms);
 }
 
+/** `DifflabGelu` forward: y and cdf in one program. */
+const GELU = new MultiOutputProgram(
+  'difflab_gelu',
+  ['Y', 'CDF'],
+  ['X'],
+  'size : i32,',
+  64,
+  `if (index < uniforms.size) {
+    let v = X[index];
+    let c = 0.5 + 0.5 * difflabErf(v * ${INV_SQRT2});
+    Y[index] = v * c;
+    CDF[index] = c;
+  }`,
+  ERF_WGSL,
+);
+
 function geluKernels(util: WebGpuUtil): KernelConfig[] {
   const forward: KernelFunc = ({ inputs, backend }) => {
     const { x } = inputs as { x: TensorInfo };
-    const b = backend as unknown as WebGpuBackendLike;
-    const cdf = `0.5 + 0.5 * difflabErf(X[index] * ${INV_SQRT2})`;
-    const y = b.runWebGPUProgram(flat(util, x.shape, ['X'], 'difflab_gelu_y', `let v = X[index]; setOutputAtIndex(index, v * (${cdf}));`), [x], 'float32');
-    const c = b.runWebGPUProgram(flat(util, x.shape, ['X'], 'difflab_gelu_cdf', `setOutputAtIndex(index, ${cdf});`), [x], 'float32');
-    return [y, c];
+    const n = x.shape.reduce((a, b) => a * b, 1);
+    return GELU.run(backend, [x.shape, x.shape], [x], [{ type: 'int32', data: [n] }], workgroupsFor(n, 64));
   };
   const backward: KernelFunc = ({ inputs, backend }) => {
     const { dy, x, cdf } = inputs as { dy: TensorInfo; x: TensorInfo; cdf: TensorInfo };
@@ -145,35 +159,38 @@ function siluKernels(util: WebGpuUtil): KernelConfig[] {
   return [kernel(DIFFLAB_KERNELS.silu, forward), kernel(DIFFLAB_KERNELS.siluGrad, backward)];
 }
 
-function adamKernel(util: WebGpuUtil): KernelConfig {
+/**
+ * `DifflabAdam`: p', m' and v' in one program, the same float32 operations, in the same order, as
+ * @difflab/training's op-by-op Adam.
+ */
+const ADAM = new MultiOutputProgram(
+  'difflab_adam',
+  ['PO', 'MO', 'VO'],
+  ['P', 'G', 'M', 'V'],
+  'size : i32, beta1 : f32, beta2 : f32, eps : f32, stepSize : f32, invSqrtBc2 : f32, mode : i32, decay : f32,',
+  64,
+  `if (index < uniforms.size) {
+    var pv = P[index];
+    var gv = G[index];
+    if (uniforms.mode == 2) { pv = pv * uniforms.decay; }
+    if (uniforms.mode == 1) { gv = gv + pv * uniforms.decay; }
+    let mv = M[index] * uniforms.beta1 + gv * (1.0 - uniforms.beta1);
+    let vv = V[index] * uniforms.beta2 + (gv * gv) * (1.0 - uniforms.beta2);
+    let denom = sqrt(vv) * uniforms.invSqrtBc2 + uniforms.eps;
+    PO[index] = pv - (mv / denom) * uniforms.stepSize;
+    MO[index] = mv;
+    VO[index] = vv;
+  }`,
+);
+
+function adamKernel(): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
     const { p, g, m, v } = inputs as { p: TensorInfo; g: TensorInfo; m: TensorInfo; v: TensorInfo };
     const a = attrs as unknown as { beta1: number; beta2: number; eps: number; stepSize: number; invSqrtBc2: number; mode: number; decay: number };
-    const b = backend as unknown as WebGpuBackendLike;
-    const uniforms = 'beta1 : f32, beta2 : f32, eps : f32, stepSize : f32, invSqrtBc2 : f32, mode : i32, decay : f32,';
-    const data = [
-      { type: 'float32' as const, data: [a.beta1] },
-      { type: 'float32' as const, data: [a.beta2] },
-      { type: 'float32' as const, data: [a.eps] },
-      { type: 'float32' as const, data: [a.stepSize] },
-      { type: 'float32' as const, data: [a.invSqrtBc2] },
-      { type: 'int32' as const, data: [a.mode] },
-      { type: 'float32' as const, data: [a.decay] },
-    ];
-    // The same float32 operations, in the same order, as @difflab/training's op-by-op Adam.
-    const common = `
-      var pv = P[index];
-      var gv = G[index];
-      if (uniforms.mode == 2) { pv = pv * uniforms.decay; }
-      if (uniforms.mode == 1) { gv = gv + pv * uniforms.decay; }
-      let mv = M[index] * uniforms.beta1 + gv * (1.0 - uniforms.beta1);
-      let vv = V[index] * uniforms.beta2 + (gv * gv) * (1.0 - uniforms.beta2);`;
-    const run = (key: string, out: string) =>
-      b.runWebGPUProgram(flat(util, p.shape, ['P', 'G', 'M', 'V'], `difflab_adam_${key}`, `${common}\n${out}`, uniforms), [p, g, m, v], 'float32', data);
-    const pOut = run('p', 'let denom = sqrt(vv) * uniforms.invSqrtBc2 + uniforms.eps; setOutputAtIndex(index, pv - (mv / denom) * uniforms.stepSize);');
-    const mOut = run('m', 'setOutputAtIndex(index, mv);');
-    const vOut = run('v', 'setOutputAtIndex(index, vv);');
-    return [pOut, mOut, vOut];
+    const n = p.shape.reduce((x, y) => x * y, 1);
+    const f = (x: number) => ({ type: 'float32' as const, data: [x] });
+    const data = [{ type: 'int32' as const, data: [n] }, f(a.beta1), f(a.beta2), f(a.eps), f(a.stepSize), f(a.invSqrtBc2), { type: 'int32' as const, data: [a.mode] }, f(a.decay)];
+    return ADAM.run(backend, [p.shape, p.shape, p.shape], [p, g, m, v], data, workgroupsFor(n, 64));
   };
   return kernel(DIFFLAB_KERNELS.adam, kernelFunc);
 }
@@ -229,6 +246,8 @@ function layerNormKernels(util: WebGpuUtil): KernelConfig[] {
   return [kernel(DIFFLAB_KERNELS.layerNorm, forward), kernel(DIFFLAB_KERNELS.layerNormGrad, backward)];
 }
 
+const LEADING_SUM = columnSumProgram('difflab_leading_sum', [{ name: 'Y', value: 'X[i]' }], ['X']);
+
 /**
  * `Sum` for 'webgpu': over the leading axes of a float32 tensor (rows = their product <= 8192)
  * `ColumnSumProgram`, one program; otherwise `fallback` (tfjs-webgpu's).
@@ -246,10 +265,10 @@ function leadingSumKernel(fallback: KernelConfig): KernelConfig {
     const cols = rest.reduce((a, b) => a * b, 1);
     if (cols < 1) return fallback.kernelFunc(args);
     const outShape = keepDims ? [...x.shape.slice(0, k).map(() => 1), ...rest] : rest;
-    return (args.backend as unknown as WebGpuBackendLike).runWebGPUProgram(new ColumnSumProgram(['X'], 'difflab_leading_sum', outShape, cols), [x], 'float32', [
+    return LEADING_SUM.run(args.backend, [outShape], [x], [
       { type: 'int32', data: [rows] },
       { type: 'int32', data: [cols] },
-    ]);
+    ], workgroupsFor(cols, 16))[0];
   };
   return kernel(tf.Sum, kernelFunc);
 }
@@ -280,9 +299,10 @@ export function registerWebGpuKernels(util: WebGpuUtil): string[] {
     return k && !(k.kernelFunc as unknown as Record<symbol, unknown>)[MARK] ? k : undefined;
   };
   const sum = tfjsKernel(tf.Sum);
-  const sums = sum ? [leadingSumKernel(sum)] : [];
   const copies = hasCopyInternals(tf.findBackend('webgpu')) ? copyKernels(tfjsKernel) : [];
-  for (const k of [...geluKernels(util), ...siluKernels(util), adamKernel(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...groupNormKernels(), ...attentionKernels(), ...sums, ...copies]) {
+  // the kernels that write several outputs in one program (webgpu-multi.ts)
+  const multi = hasMultiOutputInternals(tf.findBackend('webgpu')) ? [...geluKernels(util), adamKernel(), ...groupNormKernels(), ...attentionKernels(), ...(sum ? [leadingSumKernel(sum)] : [])] : [];
+  for (const k of [...multi, ...siluKernels(util), ...layerNormKernels(util), conv2dFilterGradKernel(), ...copies]) {
     const existing = tf.getKernel(k.kernelName, 'webgpu');
     if (existing && (existing.kernelFunc as unknown as Record<symbol, unknown>)[MARK]) continue;
     if (existing) {

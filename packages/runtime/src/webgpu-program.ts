@@ -1,9 +1,10 @@
 /**
  * What difflab's WGSL kernels (webgpu-kernels.ts, webgpu-group-norm.ts,
  * webgpu-conv-filter-grad.ts, webgpu-attention.ts) use of tfjs-backend-webgpu 4.22: its program
- * runner, and flat programs with one invocation per output value or per row.
+ * runner, flat programs with one invocation per output value or per row, and column sums.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { MultiOutputProgram } from './webgpu-multi.js';
 
 export interface WebGpuBackendLike {
   runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: 'float32', uniforms?: { type: 'float32' | 'int32'; data: number[] }[]): TensorInfo;
@@ -76,52 +77,43 @@ export class RowProgram {
   }
 }
 
-/** The most rows `ColumnSumProgram` is used for (512 a thread); more go to tfjs' transpose + reduction. */
+/** The most rows `columnSumProgram` is used for (512 a thread); more go to tfjs' transpose + reduction. */
 export const COLUMN_SUM_MAX_ROWS = 8192;
 
 /**
- * Column sums out[c] = sum over r < rows of value(r, c) for c < cols (rows, cols: uniforms the
- * caller passes, in that order, after its own), one program: a workgroup of 256 invocations takes
- * 16 adjacent columns (so a row's 16 reads are contiguous), 16 invocations a column each summing
- * every 16th row, then a tree sum over the 16 in workgroup memory. `value` is a WGSL expression in
- * r, c and i = r cols + c (default X[i]). (A flat layout: tfjs calls main(index) with the global
- * index, unused here; localIndex and workgroupId are its module-scope copies.)
+ * Column sums, one program: for each of `sums`, out[c] = sum over r < rows of value(r, c) for
+ * c < cols (rows, cols: uniforms the caller passes, in that order, after its own `uniforms`).
+ * A workgroup of 256 invocations takes 16 adjacent columns (so a row's 16 reads are contiguous),
+ * 16 invocations a column each summing every 16th row, then a tree sum over the 16 in workgroup
+ * memory; `value` is a WGSL expression in r, c and i = r cols + c. Run it over
+ * `workgroupsFor(cols, 16)` workgroups.
  */
-export class ColumnSumProgram {
-  readonly workgroupSize: [number, number, number] = [256, 1, 1];
-  readonly dispatchLayout = { x: [0] };
-  readonly dispatch: [number, number, number];
-  readonly uniforms: string;
-  constructor(
-    readonly variableNames: string[],
-    readonly shaderKey: string,
-    readonly outputShape: number[],
-    cols: number,
-    private readonly value = 'X[i]',
-    uniforms = '',
-  ) {
-    this.uniforms = `${uniforms} rows : i32, cols : i32,`;
-    this.dispatch = [Math.ceil(cols / 16), 1, 1];
-  }
-  getUserCode(): string {
-    return `
-      var<workgroup> red : array<f32, 256>;
-      fn main(index : i32) {
-        let lid = i32(localIndex);
-        let tx = lid % 16;
-        let ty = lid / 16;
-        let c = i32(workgroupId.x) * 16 + tx;
-        var s = 0.0;
-        if (c < uniforms.cols) {
-          for (var r = ty; r < uniforms.rows; r = r + 16) { let i = r * uniforms.cols + c; s = s + ${this.value}; }
-        }
-        red[lid] = s;
-        workgroupBarrier();
-        for (var k = 8; k > 0; k = k >> 1u) {
-          if (ty < k) { red[lid] = red[lid] + red[lid + k * 16]; }
-          workgroupBarrier();
-        }
-        if (ty == 0 && c < uniforms.cols) { setOutputAtIndex(c, red[lid]); }
-      }`;
-  }
+export function columnSumProgram(key: string, sums: { name: string; value: string }[], inputs: string[], uniforms = ''): MultiOutputProgram {
+  const k = sums.map((_, j) => j);
+  return new MultiOutputProgram(
+    key,
+    sums.map((s) => s.name),
+    inputs,
+    `${uniforms} rows : i32, cols : i32,`,
+    256,
+    `
+    let tx = lid % 16;
+    let ty = lid / 16;
+    let c = group * 16 + tx;
+    ${k.map((j) => `var s${j} = 0.0;`).join(' ')}
+    if (c < uniforms.cols) {
+      for (var r = ty; r < uniforms.rows; r = r + 16) {
+        let i = r * uniforms.cols + c;
+        ${sums.map((s, j) => `s${j} = s${j} + ${s.value};`).join('\n        ')}
+      }
+    }
+    ${k.map((j) => `red${j}[lid] = s${j};`).join(' ')}
+    workgroupBarrier();
+    for (var k = 8; k > 0; k = k >> 1u) {
+      if (ty < k) { ${k.map((j) => `red${j}[lid] = red${j}[lid] + red${j}[lid + k * 16];`).join(' ')} }
+      workgroupBarrier();
+    }
+    if (ty == 0 && c < uniforms.cols) { ${sums.map((s, j) => `${s.name}[c] = red${j}[lid];`).join(' ')} }`,
+    k.map((j) => `var<workgroup> red${j} : array<f32, 256>;`).join('\n'),
+  );
 }

@@ -60,17 +60,19 @@ try {
   const submitBatch = opt('submit-batch', '');
   if (submitBatch) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(submitBatch));
   if (info.backend === 'webgpu') {
-    // Count the programs dispatched (the cost that dominates small ops on WebGPU).
-    const b = tf.engine().registry.webgpu as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
-    const run = b.runWebGPUProgram;
-    b.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
+    // Count the programs recorded (the cost that dominates small ops on WebGPU): tfjs-webgpu's
+    // and difflab's multi-output programs all go through `recordAndSubmit`.
+    const b = tf.engine().registry.webgpu as unknown as { recordAndSubmit: (...a: unknown[]) => unknown };
+    const record = b.recordAndSubmit;
+    b.recordAndSubmit = function (this: unknown, ...a: unknown[]) {
       dispatches.count++;
-      return run.apply(this, a);
+      return record.apply(this, a);
     };
   }
   const res = await f(args);
   if (Number.isFinite(dispatches.perCall)) (res as Record<string, unknown>).dispatches_per_call = dispatches.perCall;
   if (info.backend === 'webgpu' && issue.msPerCall.length) (res as Record<string, unknown>).issue_ms = issue.msPerCall;
+  if (info.backend === 'webgpu' && issue.cpuMsPerCall.every(Number.isFinite)) (res as Record<string, unknown>).issue_cpu_ms = issue.cpuMsPerCall;
   const cache = dispatchCacheStats(tf.engine().registry.webgpu);
   if (cache) (res as Record<string, unknown>).dispatch_cache = cache;
   if (info.backend === 'webgpu') (res as Record<string, unknown>).submit_batch = tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');

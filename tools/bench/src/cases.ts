@@ -2,7 +2,7 @@
  * The benchmark cases on the difflab side: exactly the work tools/bench/reference_torch.py does.
  * Each returns per-repeat milliseconds (per step for training, per run for sampling).
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Dataset, type Denoiser, registryOf, Rng, type Sampler } from '@difflab/core';
@@ -40,7 +40,20 @@ export const dispatches = { count: 0, perCall: Number.NaN };
  * Host time per call spent issuing the work (the loop before the final read-back) in the last
  * `timed`: on an asynchronous backend, issue time close to the total means the host is the bound.
  */
-export const issue = { msPerCall: [] as number[] };
+export const issue = { msPerCall: [] as number[], cpuMsPerCall: [] as number[] };
+
+/**
+ * CPU time of the calling (main) thread in ms, from Linux's /proc/thread-self/schedstat
+ * (nanoseconds on the CPU), or NaN elsewhere: the host's own cost of issuing work, which neither
+ * waiting nor a device sharing the CPU (SwiftShader) counts in.
+ */
+function threadCpuMs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, repeats: number): Promise<number[]> {
   const settle = async (t: tf.Tensor | void) => {
@@ -53,7 +66,9 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
   const counted = dispatches.count;
   const out: number[] = [];
   issue.msPerCall = [];
+  issue.cpuMsPerCall = [];
   for (let r = 0; r < repeats; r++) {
+    const c0 = threadCpuMs();
     const t0 = performance.now();
     let last: tf.Tensor | void = undefined;
     for (let i = 0; i < iters; i++) {
@@ -61,6 +76,7 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
       last = fn();
     }
     issue.msPerCall.push((performance.now() - t0) / iters);
+    issue.cpuMsPerCall.push((threadCpuMs() - c0) / iters);
     await settle(last);
     out.push((performance.now() - t0) / iters);
   }

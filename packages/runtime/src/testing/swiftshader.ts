@@ -19,18 +19,23 @@ export function lcgValues(n: number, seed: number): number[] {
   });
 }
 
-/** fn() on the current (webgpu) backend, with the number of programs it dispatched. */
+/**
+ * fn() on the current (webgpu) backend, with the number of programs it recorded (tfjs-webgpu's
+ * `recordAndSubmit`, which tfjs' programs and difflab's multi-output ones both go through).
+ */
 export function countPrograms<T>(fn: () => T): { result: T; programs: number } {
-  const backend = tf.engine().registry.webgpu as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
-  const original = backend.runWebGPUProgram;
+  const backend = tf.engine().registry.webgpu as unknown as { recordAndSubmit: (...a: unknown[]) => unknown };
+  const own = Object.hasOwn(backend, 'recordAndSubmit');
+  const original = backend.recordAndSubmit;
   let programs = 0;
-  backend.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
+  backend.recordAndSubmit = function (this: unknown, ...a: unknown[]) {
     programs++;
     return original.apply(this, a);
   };
   try {
     return { result: fn(), programs };
   } finally {
-    backend.runWebGPUProgram = original;
+    if (own) backend.recordAndSubmit = original;
+    else delete (backend as Partial<typeof backend>).recordAndSubmit;
   }
 }
