@@ -84,7 +84,7 @@ export function createConv2d(inCh: number, outCh: number, kernel: number, rng: R
 export function columnSums(x: tf.Tensor): tf.Tensor1D {
   const c = x.shape[x.rank - 1] as number;
   const m = x.size / c;
-  if (gpuLike() || isNativeKernel(tf.getKernel(tf.Sum, tf.getBackend()))) return tf.tidy(() => tf.sum(tf.reshape(x, [m, c]), 0) as tf.Tensor1D);
+  if (gpuLike() || isNativeKernel(tf.getKernel(tf.Sum, tf.getBackend()))) return tf.tidy(() => tf.sum(x.rank === 2 ? x : tf.reshape(x, [m, c]), 0) as tf.Tensor1D);
   return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, m]), tf.reshape(x, [m, c])), [c]));
 }
 
@@ -113,23 +113,33 @@ export const matmul = tf.customGrad((a, b, save) => {
   };
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
-const linear2d = tf.customGrad((x, w, b, save) => {
-  (save as tf.GradSaveFunc)([x as tf.Tensor, w as tf.Tensor]);
+/**
+ * x W + b over the last axis of x (any rank >= 2) as one tape node: x viewed as [rows, in] inside
+ * it (the views cost no tape nodes, no saved clones and no reshape gradients), the gradient
+ * dx = dy W^T, dW = x^T dy, db = column sums of dy.
+ */
+const linearOp = tf.customGrad((x, w, b, save) => {
+  const xs = x as tf.Tensor;
+  const [inDim, outDim] = (w as tf.Tensor).shape as [number, number];
+  const x2 = (xs.rank === 2 ? xs : tf.reshape(xs, [-1, inDim])) as tf.Tensor2D;
+  (save as tf.GradSaveFunc)([x2, w as tf.Tensor]);
+  const y2 = tf.fused.matMul({ a: x2, b: w as tf.Tensor2D, bias: b as tf.Tensor });
+  const xShape = xs.shape;
   return {
-    value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b as tf.Tensor }),
+    value: xs.rank === 2 ? y2 : tf.reshape(y2, [...xShape.slice(0, -1), outDim]),
     gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => {
-      const d = dy as tf.Tensor2D;
-      return [tf.matMul(d, sw as tf.Tensor2D, false, true), tf.matMul(sx as tf.Tensor2D, d, true, false), columnSums(d)];
+      const d = (dy.rank === 2 ? dy : tf.reshape(dy, [-1, outDim])) as tf.Tensor2D;
+      const dx = tf.matMul(d, sw as tf.Tensor2D, false, true);
+      return [xShape.length === 2 ? dx : tf.reshape(dx, xShape), tf.matMul(sx as tf.Tensor2D, d, true, false), columnSums(d)];
     },
   };
-}) as (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
+}) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
 /** y = x W + b over the last axis of x (any rank >= 2). */
 export function linear(x: tf.Tensor, p: LinearParams): tf.Tensor {
-  const [inDim, outDim] = p.weight.shape as [number, number];
-  if (x.shape[x.rank - 1] !== inDim) throw new RangeError(`linear layer expects last dim ${inDim}, got [${x.shape}]`);
-  const y = linear2d(x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inDim]), p.weight, p.bias);
-  return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
+  const inDim = p.weight.shape[0] as number;
+  if (x.rank < 2 || x.shape[x.rank - 1] !== inDim) throw new RangeError(`linear layer expects last dim ${inDim}, got [${x.shape}]`);
+  return linearOp(x, p.weight, p.bias);
 }
 
 /** SiLU z sigmoid(z) (torch nn.SiLU) as one tape node. */
@@ -194,11 +204,40 @@ function normalizeLast(x: tf.Tensor, eps: number): tf.Tensor {
  */
 export function layerNorm(x: tf.Tensor, p: NormParams, eps = 1e-5): tf.Tensor {
   if (gpuLike() && tf.getKernel(DIFFLAB_KERNELS.groupNorm, 'webgpu') && tf.getKernel(DIFFLAB_KERNELS.groupNormGrad, 'webgpu')) {
-    const c = x.shape[x.rank - 1] as number;
-    return tf.reshape(groupNormOp(1, eps)(tf.reshape(x, [x.size / c, 1, c]) as tf.Tensor3D, p.weight, p.bias), x.shape);
+    return layerNormRowsOp(eps)(x, p.weight, p.bias);
   }
   const xhat = normalizeLast(x, eps);
   return tf.add(tf.mul(xhat, p.weight), p.bias);
+}
+
+const layerNormRowsCache = new Map<number, (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor>();
+
+/**
+ * A layer norm over x's last axis as `DifflabGroupNorm` with one group on x viewed as [rows, 1, C]
+ * (WebGPU), one tape node: the views inside it cost no tape nodes, saved clones or reshape gradients.
+ */
+function layerNormRowsOp(eps: number): (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor {
+  let op = layerNormRowsCache.get(eps);
+  if (!op) {
+    op = tf.customGrad((xi, gamma, beta, save) => {
+      const x = xi as tf.Tensor;
+      const c = x.shape[x.rank - 1] as number;
+      const rows: [number, number, number] = [x.size / c, 1, c];
+      const x3 = tf.reshape(x, rows);
+      const [y, stats] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNorm, { x: x3, gamma: gamma as tf.Tensor, beta: beta as tf.Tensor }, { groups: 1, eps }) as unknown as tf.Tensor[];
+      (save as tf.GradSaveFunc)([x3, stats, gamma as tf.Tensor]);
+      const shape = x.shape;
+      return {
+        value: tf.reshape(y, shape),
+        gradFunc: (dy: tf.Tensor, [sx, sstats, sgamma]: tf.Tensor[]) => {
+          const [dx, dgamma, dbeta] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNormGrad, { dy: tf.reshape(dy, rows), x: sx, stats: sstats, gamma: sgamma }, { groups: 1 }) as unknown as tf.Tensor[];
+          return [tf.reshape(dx, shape), dgamma, dbeta];
+        },
+      };
+    }) as (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
+    layerNormRowsCache.set(eps, op);
+  }
+  return op;
 }
 
 /**
@@ -513,7 +552,7 @@ export function qkvHeads(x: tf.Tensor2D, p: LinearParams, batch: number, tokens:
   const d = width / heads;
   const ws = tf.split(p.weight, 3, 1);
   const bs = tf.split(p.bias, 3, 0);
-  const proj = (i: number) => linear2d(x, ws[i] as tf.Tensor, bs[i] as tf.Tensor);
+  const proj = (i: number) => linearOp(x, ws[i] as tf.Tensor, bs[i] as tf.Tensor) as tf.Tensor2D;
   if (heads === 1) {
     return {
       q: tf.reshape(proj(0), [batch, tokens, d]),

@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /** All values of `tensors` concatenated in order into one [N] tensor. */
 export function flatten(tensors: readonly tf.Tensor[]): tf.Tensor1D {
-  return tf.tidy(() => (tensors.length === 1 ? tf.reshape(tensors[0], [-1]) : tf.concat(tensors.map((t) => tf.reshape(t, [-1])))) as tf.Tensor1D);
+  // (no Reshape kernel for what is already a vector: each costs tfjs' engine its bookkeeping)
+  const flat = (t: tf.Tensor) => (t.rank === 1 ? t : tf.reshape(t, [-1]));
+  return tf.tidy(() => (tensors.length === 1 ? tf.reshape(tensors[0], [-1]) : tf.concat(tensors.map(flat))) as tf.Tensor1D);
 }
 
 /** Assign consecutive slices of `flat` to `variables` (in order). */
@@ -18,7 +20,7 @@ export function assignFlat(variables: readonly tf.Variable[], flat: tf.Tensor): 
   tf.tidy(() => {
     const parts = variables.length === 1 ? [flat] : tf.split(tf.reshape(flat, [-1]), sizes);
     variables.forEach((v, i) => {
-      v.assign(tf.reshape(parts[i], v.shape));
+      v.assign(v.rank === 1 && parts[i].rank === 1 ? parts[i] : tf.reshape(parts[i], v.shape));
     });
   });
 }
