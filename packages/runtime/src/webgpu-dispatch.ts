@@ -7,9 +7,9 @@
  * with `getBindGroupLayout`, the uniform buffer's `queue.writeBuffer` and its pool bookkeeping
  * next. A training step dispatches the same programs on the same buffers step after step, so:
  *
- * - Uniform buffers are keyed by their bytes (shapes, strides, sizes and the program's own
- *   uniforms) and written once: a program that runs again with the same shapes binds the buffer
- *   it had, with no write. A uniform buffer is never written after creation, so a queued command
+ * - Uniform buffers are keyed by what determines their bytes (the shapes, the size, the
+ *   program's own uniforms and their types) and written once: a program that runs again with the
+ *   same shapes binds the buffer it had, with no write. A uniform buffer is never written after creation, so a queued command
  *   can never see other bytes than those it was recorded with.
  * - Bind groups are keyed by pipeline and the buffers bound (output, inputs, uniforms) and
  *   reused. tfjs-webgpu returns tensor buffers to its pool without destroying them (only mapped
@@ -157,11 +157,18 @@ export function useCachedDispatch(backend: unknown, batchSize: () => number, eng
     limits: { ...DISPATCH_CACHE_LIMITS },
   };
   states.set(b, state);
+  // Ids of buffers and pipelines: a property under a symbol of this backend's own (a plain
+  // property read; a WeakMap lookup cost ~as much as the rest of a dispatch's keying), in the
+  // WeakMap only for an object that takes no new properties.
+  const ID = Symbol('difflab.dispatchId');
   const idOf = (o: object) => {
+    const own = (o as Record<symbol, number | undefined>)[ID];
+    if (own !== undefined) return own;
     let id = state.ids.get(o);
     if (id === undefined) {
       id = state.nextId++;
-      state.ids.set(o, id);
+      if (Object.isExtensible(o)) Object.defineProperty(o, ID, { value: id });
+      else state.ids.set(o, id);
     }
     return id;
   };
@@ -248,29 +255,32 @@ export function useCachedDispatch(backend: unknown, batchSize: () => number, eng
     }
     state.stats.dispatches++;
 
-    // The uniforms, as tfjs-webgpu builds them: NAN, INFINITY, each input's and the output's
-    // shape and strides, the size, then the program's own.
-    const fields: UniformLike[] = [
-      { type: 'float32', data: [Number.NaN] },
-      { type: 'float32', data: [Number.POSITIVE_INFINITY] },
-    ];
-    for (const t of tensors.slice(1).concat(tensors[0])) {
-      fields.push({ type: 'int32', data: t.shape }, { type: 'int32', data: strides(t.shape) });
-    }
-    if (program.size) {
-      const size = program.outputShape.reduce((p, q) => p * q, 1);
-      fields.push({ type: 'int32', data: [program.outputComponent ? size / program.outputComponent : size] });
-    }
-    if (programDefinedUniform) for (const u of programDefinedUniform) fields.push(u);
-    const bytes = layoutUniforms(fields);
-    const words = new Int32Array(bytes);
-    const ukey = words.join(',');
+    // The uniforms' key: what determines their bytes (each input's and the output's shape, the
+    // size, the program's own values and their types), built without laying the bytes out; the
+    // bytes (NAN, INFINITY, shapes and strides, size, the program's own, as tfjs-webgpu builds
+    // them) only when the key is new.
+    let ukey = '';
+    for (let i = 1; i < tensors.length; i++) ukey += `${tensors[i].shape.join(',')};`;
+    ukey += `${output.shape.join(',')};`;
+    const sizeValue = program.size ? uniformSize(program) : null;
+    ukey += `${sizeValue};`;
+    if (programDefinedUniform) for (const u of programDefinedUniform) ukey += `${u.type[0]}${u.data.join(',')};`;
     let uniform = state.uniforms.get(ukey);
     if (uniform) state.stats.uniformHits++;
     else {
+      const fields: UniformLike[] = [
+        { type: 'float32', data: [Number.NaN] },
+        { type: 'float32', data: [Number.POSITIVE_INFINITY] },
+      ];
+      for (const t of tensors.slice(1).concat(tensors[0])) {
+        fields.push({ type: 'int32', data: t.shape }, { type: 'int32', data: strides(t.shape) });
+      }
+      if (sizeValue !== null) fields.push({ type: 'int32', data: [sizeValue] });
+      if (programDefinedUniform) for (const u of programDefinedUniform) fields.push(u);
+      const bytes = layoutUniforms(fields);
       if (state.uniforms.size >= state.limits.uniforms) reset();
       const buffer = this.device.createBuffer({ size: bytes.byteLength, usage: uniformUsage, mappedAtCreation: true });
-      new Int32Array(buffer.getMappedRange()).set(words);
+      new Int32Array(buffer.getMappedRange()).set(new Int32Array(bytes));
       buffer.unmap();
       uniform = { buffer, id: idOf(buffer) };
       state.uniforms.set(ukey, uniform);
@@ -312,6 +322,12 @@ export function useCachedDispatch(backend: unknown, batchSize: () => number, eng
   };
   b[PATCHED] = true;
   return true;
+}
+
+/** The `size` uniform tfjs-webgpu adds for a program with `size` set. */
+function uniformSize(program: ProgramLike): number {
+  const size = program.outputShape.reduce((p, q) => p * q, 1);
+  return program.outputComponent ? size / program.outputComponent : size;
 }
 
 /** Row-major strides of a shape (tfjs's `util.computeStrides`: none for rank < 2). */
