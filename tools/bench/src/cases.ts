@@ -260,7 +260,21 @@ export const CASES: Record<string, (a: CaseArgs) => Promise<CaseResult>> = {
     const resident = await us(chain((x) => tf.add(x, ones)));
     const scalar = await us(chain((x, i) => tf.add(x, tf.scalar(i))));
     const tensor = await us(chain((x) => tf.add(x, tf.tensor2d(vals, [32, 64]))));
-    return { ms: resident.map((u) => u / 1000), dispatch_us: resident, dispatch_scalar_upload_us: scalar, dispatch_tensor_upload_us: tensor };
+    // the same adds in one tidy (submitted every submit batch, not every op): the main thread's
+    // CPU time an op (NaN off Linux), i.e. the engine's, the backend's and the dispatch's host cost
+    const inTidy: number[] = [];
+    for (let r = 0; r < a.repeats; r++) {
+      const c0 = threadCpuMs();
+      const y = tf.tidy(() => {
+        let x = x0;
+        for (let i = 0; i < a.iters; i++) x = tf.add(x, ones);
+        return x;
+      });
+      inTidy.push(((threadCpuMs() - c0) * 1000) / a.iters);
+      await y.data();
+      y.dispose();
+    }
+    return { ms: resident.map((u) => u / 1000), dispatch_us: resident, dispatch_scalar_upload_us: scalar, dispatch_tensor_upload_us: tensor, op_in_tidy_cpu_us: inTidy };
   },
   'image-train-patch-transformer': (a) => imageTrain('patch-transformer', a),
   'profile-patch-transformer': (a) => profileTrain('patch-transformer', a),
