@@ -141,6 +141,27 @@ describe('cached dispatch on webgpu (Dawn + SwiftShader)', () => {
     }
   });
 
+  it("multi-output programs also run through tfjs' own recordAndSubmit (tf.profile's path) with the same values", async (ctx) => {
+    ctx.skip(!hasSwiftShader, SKIP_REASON);
+    await startBackend('webgpu');
+    const backend = tf.engine().registry.webgpu;
+    const x = tf.tensor3d(values(2 * 30 * 8, 21), [2, 30, 8]);
+    const gamma = tf.tensor1d(values(8, 22));
+    const beta = tf.tensor1d(values(8, 23));
+    const run = () => tf.engine().runKernel('DifflabGroupNorm', { x, gamma, beta }, { groups: 2, eps: 1e-5 }) as unknown as tf.Tensor[];
+    const cached = run();
+    const want = await Promise.all(cached.map((t) => t.data()));
+    const s0 = dispatchCacheStats(backend)!;
+    const info = await tf.profile(() => run());
+    const profiled = info.result as tf.Tensor[];
+    const got = await Promise.all(profiled.map((t) => t.data()));
+    // timed programs take tfjs' path (counted as fallbacks of the cached one), one program for both outputs
+    expect(dispatchCacheStats(backend)!.fallbacks - s0.fallbacks).toBe(1);
+    expect(info.kernels.map((k) => k.name)).toEqual(['DifflabGroupNorm']);
+    expect(got.map((a) => Array.from(a))).toEqual(want.map((a) => Array.from(a)));
+    tf.dispose([x, gamma, beta, ...cached, ...profiled]);
+  });
+
   it('a webgpuDispatch value other than cached or tfjs is refused, naming the option', async (ctx) => {
     ctx.skip(!hasSwiftShader, SKIP_REASON);
     const err = await startBackend('webgpu', { webgpuDispatch: 'fast' as 'tfjs' }).catch((e) => e);
