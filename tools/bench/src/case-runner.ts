@@ -73,6 +73,7 @@ try {
   if (Number.isFinite(dispatches.perCall)) (res as Record<string, unknown>).dispatches_per_call = dispatches.perCall;
   if (info.backend === 'webgpu' && issue.msPerCall.length) (res as Record<string, unknown>).issue_ms = issue.msPerCall;
   if (info.backend === 'webgpu' && issue.cpuMsPerCall.every(Number.isFinite)) (res as Record<string, unknown>).issue_cpu_ms = issue.cpuMsPerCall;
+  if (info.backend === 'webgpu' && issue.gcMsPerCall.length) (res as Record<string, unknown>).issue_gc_ms = issue.gcMsPerCall;
   const cache = dispatchCacheStats(tf.engine().registry.webgpu);
   if (cache) (res as Record<string, unknown>).dispatch_cache = cache;
   if (info.backend === 'webgpu') (res as Record<string, unknown>).submit_batch = tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');

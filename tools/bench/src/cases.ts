@@ -4,6 +4,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Dataset, type Denoiser, registryOf, Rng, type Sampler } from '@difflab/core';
 import { createApp, Job, loadConfig, loadConfigObject } from '@difflab/pipeline';
@@ -40,7 +41,13 @@ export const dispatches = { count: 0, perCall: Number.NaN };
  * Host time per call spent issuing the work (the loop before the final read-back) in the last
  * `timed`: on an asynchronous backend, issue time close to the total means the host is the bound.
  */
-export const issue = { msPerCall: [] as number[], cpuMsPerCall: [] as number[] };
+export const issue = { msPerCall: [] as number[], cpuMsPerCall: [] as number[], gcMsPerCall: [] as number[] };
+
+/** V8's garbage collections (start, duration in ms), as the process's performance timeline reports them. */
+const gcs: [number, number][] = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcs.push([e.startTime, e.duration]);
+}).observe({ entryTypes: ['gc'] });
 
 /**
  * CPU time of the calling (main) thread in ms, from Linux's /proc/thread-self/schedstat
@@ -67,6 +74,7 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
   const out: number[] = [];
   issue.msPerCall = [];
   issue.cpuMsPerCall = [];
+  const windows: [number, number][] = [];
   for (let r = 0; r < repeats; r++) {
     const c0 = threadCpuMs();
     const t0 = performance.now();
@@ -75,12 +83,18 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
       if (last) last.dispose();
       last = fn();
     }
-    issue.msPerCall.push((performance.now() - t0) / iters);
+    const t1 = performance.now();
+    issue.msPerCall.push((t1 - t0) / iters);
     issue.cpuMsPerCall.push((threadCpuMs() - c0) / iters);
+    windows.push([t0, t1]);
     await settle(last);
     out.push((performance.now() - t0) / iters);
   }
   dispatches.perCall = (dispatches.count - counted) / (iters * repeats);
+  // GC time inside each repeat's issue (the observer reports a task later)
+  await new Promise((res) => setTimeout(res, 0));
+  issue.gcMsPerCall = windows.map(([a, b]) => gcs.filter(([s]) => s >= a && s <= b).reduce((t, [, d]) => t + d, 0) / iters);
+  gcs.length = 0;
   return out;
 }
 
