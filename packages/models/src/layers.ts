@@ -314,7 +314,7 @@ function groupNormOp(groups: number, eps: number): (x: tf.Tensor3D, gamma: tf.Te
       const gamma = gammaI as tf.Tensor1D;
       const beta = betaI as tf.Tensor1D;
       if (tf.getKernel(DIFFLAB_KERNELS.groupNorm, tf.getBackend())) {
-        // WebGPU (@difflab/runtime): the forward in 2 programs, the gradient in 5.
+        // WebGPU (@difflab/runtime): the forward in 1 program, the gradient in 2-3.
         const [y, stats] = tf.engine().runKernel(DIFFLAB_KERNELS.groupNorm, { x, gamma, beta }, { groups, eps }) as unknown as tf.Tensor[];
         (save as tf.GradSaveFunc)([x, stats, gamma]);
         return {

@@ -4,7 +4,7 @@
  *
  * On WebGPU each op is one dispatch, and a dispatch costs ~50 µs of host time on an H100 through
  * Dawn (tools/bench/RESULTS.md), far more than its arithmetic at these sizes. So the composites
- * that @difflab/models and @difflab/training run op by op become one program per output:
+ * that @difflab/models and @difflab/training run op by op become one or a few programs each:
  *
  * - `DifflabGelu` {x} -> [y, cdf]: 1 program writing both (was 5 ops; `webgpu-multi.ts`).
  * - `DifflabGeluGrad` {dy, x, cdf} -> dx: 1 program (was 8).
@@ -250,7 +250,7 @@ const LEADING_SUM = columnSumProgram('difflab_leading_sum', [{ name: 'Y', value:
 
 /**
  * `Sum` for 'webgpu': over the leading axes of a float32 tensor (rows = their product <= 8192)
- * `ColumnSumProgram`, one program; otherwise `fallback` (tfjs-webgpu's).
+ * `columnSumProgram`'s one program; otherwise `fallback` (tfjs-webgpu's).
  */
 function leadingSumKernel(fallback: KernelConfig): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {

@@ -43,11 +43,6 @@ export const dispatches = { count: 0, perCall: Number.NaN };
  */
 export const issue = { msPerCall: [] as number[], cpuMsPerCall: [] as number[], gcMsPerCall: [] as number[] };
 
-/** V8's garbage collections (start, duration in ms), as the process's performance timeline reports them. */
-const gcs: [number, number][] = [];
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcs.push([e.startTime, e.duration]);
-}).observe({ entryTypes: ['gc'] });
 
 /**
  * CPU time of the calling (main) thread in ms, from Linux's /proc/thread-self/schedstat
@@ -75,6 +70,12 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
   issue.msPerCall = [];
   issue.cpuMsPerCall = [];
   const windows: [number, number][] = [];
+  // V8's garbage collections (start, duration in ms) while timing, from the performance timeline
+  const gcs: [number, number][] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push([e.startTime, e.duration]);
+  });
+  observer.observe({ entryTypes: ['gc'] });
   for (let r = 0; r < repeats; r++) {
     const c0 = threadCpuMs();
     const t0 = performance.now();
@@ -93,8 +94,8 @@ async function timed(fn: () => tf.Tensor | void, warmup: number, iters: number, 
   dispatches.perCall = (dispatches.count - counted) / (iters * repeats);
   // GC time inside each repeat's issue (the observer reports a task later)
   await new Promise((res) => setTimeout(res, 0));
+  observer.disconnect();
   issue.gcMsPerCall = windows.map(([a, b]) => gcs.filter(([s]) => s >= a && s <= b).reduce((t, [, d]) => t + d, 0) / iters);
-  gcs.length = 0;
   return out;
 }
 
